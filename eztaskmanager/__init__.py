@@ -1,0 +1,3 @@
+"""Launch, schedule, stop and watch Django management commands from the admin."""
+
+__version__ = "0.6.0.dev0"

@@ -1,0 +1,161 @@
+"""Parse a Task's ``arguments`` text into argv tokens and check them against the command.
+
+Two notations are accepted, and may be mixed:
+
+* the comma notation of 0.5.x: ``-f, --secondarg param1 param2, --thirdarg=pippo``
+  (arguments separated by commas, an option's value after a blank or ``=``);
+* shell-style quoting inside each comma-separated piece, so that a value may hold commas and
+  blanks: ``--title "a, b", --tag x, --tag y``.
+
+The text is split on commas that are outside quotes, and each piece is split like a shell
+line. Tokens keep their order and repetitions, so ``--tag a, --tag b`` reaches the command as
+``--tag a --tag b``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+class ArgumentsError(ValueError):
+    """The arguments text cannot be split or is refused by the command's parser."""
+
+
+def split_pieces(text: str) -> list[str]:
+    """Split ``text`` on commas outside single or double quotes; drop empty pieces."""
+    pieces: list[str] = []
+    current: list[str] = []
+    quote = ""
+    escaped = False
+    for char in text or "":
+        if escaped:
+            current.append(char)
+            escaped = False
+            continue
+        if char == "\\" and quote != "'":
+            current.append(char)
+            escaped = True
+            continue
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char == ",":
+            pieces.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if quote:
+        raise ArgumentsError(f"No closing quotation ({quote}) in arguments.")
+    pieces.append("".join(current))
+    return [piece.strip() for piece in pieces if piece.strip()]
+
+
+@dataclass
+class Piece:
+    """One comma-separated piece, as shell tokens."""
+
+    tokens: list[str] = field(default_factory=list)
+
+    @property
+    def is_option(self) -> bool:
+        return bool(self.tokens) and self.tokens[0].startswith("-") and len(self.tokens[0]) > 1
+
+
+def _tokenize_piece(piece: str) -> Piece:
+    try:
+        tokens = shlex.split(piece)
+    except ValueError as exc:
+        raise ArgumentsError(f"Cannot read arguments {piece!r}: {exc}.") from exc
+    # 0.5.x accepted "--opt = value": a lone "=" between option and value.
+    if len(tokens) >= 3 and tokens[1] == "=" and tokens[0].startswith("-"):
+        tokens = [tokens[0], *tokens[2:]]
+    return Piece(tokens)
+
+
+def _single_value_options(parser: argparse.ArgumentParser | None) -> set[str]:
+    """Option strings whose action takes exactly one value."""
+    if parser is None:
+        return set()
+    names: set[str] = set()
+    for action in parser._actions:
+        if action.option_strings and action.nargs in (None, "?") and not _is_flag(action):
+            names.update(action.option_strings)
+    return names
+
+
+def _is_flag(action: argparse.Action) -> bool:
+    return action.nargs == 0
+
+
+def values_taken(action: argparse.Action | None) -> int:
+    """How many following tokens an option consumes at most (unknown options: one)."""
+    if action is None or action.nargs in (None, "?"):
+        return 1 if action is None or not _is_flag(action) else 0
+    if isinstance(action.nargs, int):
+        return action.nargs
+    return 0 if action.nargs == 0 else 10**6
+
+
+def tokenize(text: str, parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """Return the argv tokens for ``text``.
+
+    With ``parser``, a piece written in the 0.5.x way as an option followed by several blank
+    separated words (``--title hello world``) gives the option a single value made of those words
+    when the option takes one value, as 0.5.x did.
+    """
+    single = _single_value_options(parser)
+    argv: list[str] = []
+    for raw in split_pieces(text):
+        piece = _tokenize_piece(raw)
+        tokens = piece.tokens
+        if piece.is_option and len(tokens) > 2 and tokens[0] in single:
+            tokens = [tokens[0], " ".join(tokens[1:])]
+        argv.extend(tokens)
+    return argv
+
+
+def validate(argv: Iterable[str], parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse ``argv`` with ``parser`` and return the namespace, or raise ArgumentsError.
+
+    Django's CommandParser prints usage and exits on error when called from the command line,
+    and raises CommandError when ``called_from_command_line`` is false; both are turned into an
+    ArgumentsError carrying the parser's own message.
+    """
+    from django.core.management.base import CommandError
+
+    argv = list(argv)
+    parser.called_from_command_line = False  # type: ignore[attr-defined]
+    original_error = parser.error
+
+    def error(message: str):  # argparse's contract: must not return
+        raise ArgumentsError(message)
+
+    parser.error = error  # type: ignore[method-assign]
+    try:
+        return parser.parse_args(argv)
+    except CommandError as exc:
+        raise ArgumentsError(str(exc).removeprefix("Error: ")) from exc
+    except SystemExit as exc:  # e.g. --help or --version among the arguments
+        raise ArgumentsError("These arguments make the command exit without running.") from exc
+    finally:
+        parser.error = original_error  # type: ignore[method-assign]
+
+
+def command_parser(command_name: str, app_name: str | None = None) -> argparse.ArgumentParser:
+    """Build the argparse parser of a management command."""
+    from django.core.management import get_commands, load_command_class
+
+    if app_name is None:
+        app_name = get_commands()[command_name]
+    command = load_command_class(app_name, command_name)
+    return command.create_parser("manage.py", command_name)
+
+
+def option_dest_map(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Map every option string of ``parser`` to its destination name."""
+    return {opt: action.dest for action in parser._actions for opt in action.option_strings}

@@ -1,0 +1,70 @@
+"""Settings of django-eztaskmanager, read at call time with their defaults in one place.
+
+Every setting is named ``EZTASKMANAGER_<NAME>`` in the project's settings module; read it
+with ``conf.get("NAME")`` or the attribute form ``conf.settings.NAME``, never copy it into a
+module constant, so that ``override_settings`` works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+PREFIX = "EZTASKMANAGER_"
+
+DEFAULTS: dict[str, Any] = {
+    # "RQ" (django-rq + rq-scheduler) or "immediate" (in-process, no Redis), or a dotted path
+    # to a TaskQueueService subclass.
+    "QUEUE_SERVICE_TYPE": "RQ",
+    # Name of the django-rq queue (a key of RQ_QUEUES) tasks are enqueued on.
+    "QUEUE_NAME": "default",
+    # Lines of log shown in a report's tail (admin inline, notifications).
+    "N_LINES_IN_REPORT_LOG": 10,
+    # Reports kept per task; older ones are pruned after each run. 0 keeps every report.
+    "N_REPORTS_INLINE": 10,
+    "SHOW_LOGVIEWER_LINK": True,
+    # Absolute base URL of the site, used to build links in notifications.
+    "BASE_URL": "",
+    # {"name": {"class": "dotted.path", "level": "errors", ...kwargs}}
+    "NOTIFICATION_HANDLERS": {},
+    # Log records buffered before a bulk insert, and the longest time a record waits.
+    "LOG_FLUSH_LINES": 1000,
+    "LOG_FLUSH_SECONDS": 1.0,
+    # Commands collectcommands never offers as tasks (unsafe to start from a web page).
+    "EXCLUDED_COMMANDS": [
+        "changepassword",
+        "createsuperuser",
+        "dbshell",
+        "flush",
+        "makemigrations",
+        "migrate",
+        "runserver",
+        "shell",
+        "sqlflush",
+        "squashmigrations",
+        "startapp",
+        "startproject",
+        "testserver",
+        "test",
+    ],
+    # Format of one log line in text views and downloads.
+    "LOG_LINE_FORMAT": "{timestamp} - {level} - {message}",
+}
+
+
+def get(name: str) -> Any:
+    """Return the value of setting ``EZTASKMANAGER_<name>`` or its default."""
+    if name not in DEFAULTS:
+        raise AttributeError(f"Unknown django-eztaskmanager setting: {name}")
+    return getattr(django_settings, PREFIX + name, DEFAULTS[name])
+
+
+class _Settings:
+    """Attribute access to the settings: ``conf.settings.N_REPORTS_INLINE``."""
+
+    def __getattr__(self, name: str) -> Any:
+        return get(name)
+
+
+settings = _Settings()

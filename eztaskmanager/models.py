@@ -1,0 +1,463 @@
+"""Models of django-eztaskmanager: commands, tasks, run reports and their log lines.
+
+The tables and columns of 0.5.x are kept as they were; what this version adds comes in later
+migrations. No I/O to Redis happens here: the queue service does that.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC
+
+from django.core.exceptions import ValidationError
+from django.core.management import load_command_class
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from eztaskmanager import arguments, conf
+
+
+class AppCommand(models.Model):
+    """A management command that tasks can run."""
+
+    name = models.CharField(max_length=100)
+    app_name = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("Command")
+        verbose_name_plural = _("Commands")
+
+    def __str__(self) -> str:
+        return f"{self.app_name}: {self.name}"
+
+    def get_command_class(self):
+        """Load the command (a BaseCommand instance)."""
+        return load_command_class(app_name=self.app_name, name=self.name)
+
+    def get_parser(self):
+        """The command's own argparse parser."""
+        return self.get_command_class().create_parser("manage.py", self.name)
+
+    @property
+    def help_text(self) -> str:
+        """The command's ``--help`` text."""
+        output = io.StringIO()
+        self.get_parser().print_help(file=output)
+        return output.getvalue()
+
+
+class TaskCategory(models.Model):
+    """A group of tasks."""
+
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        verbose_name = _("Task category")
+        verbose_name_plural = _("Tasks categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LaunchReport(models.Model):
+    """One run of a task: its result, times and log."""
+
+    RESULT_NO = ""
+    RESULT_OK = "ok"
+    RESULT_FAILED = "failed"
+    RESULT_ERRORS = "errors"
+    RESULT_WARNINGS = "warnings"
+    RESULT_CHOICES = (
+        (RESULT_NO, "---"),
+        (RESULT_OK, "OK"),
+        (RESULT_FAILED, "FAILED"),
+        (RESULT_ERRORS, "ERRORS"),
+        (RESULT_WARNINGS, "WARNINGS"),
+    )
+    # Severity order used by notifications and filters.
+    RESULT_LEVELS = (RESULT_OK, RESULT_WARNINGS, RESULT_ERRORS, RESULT_FAILED)
+
+    task = models.ForeignKey("Task", on_delete=models.CASCADE)
+    invocation_result = models.CharField(max_length=20, choices=RESULT_CHOICES, default=RESULT_NO)
+    invocation_datetime = models.DateTimeField(auto_now_add=True)
+
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    duration = models.FloatField(_("duration (s)"), null=True, blank=True)
+    rq_job_id = models.CharField(_("RQ job id"), max_length=64, blank=True, default="")
+    failure_reason = models.TextField(_("failure reason"), blank=True, default="")
+    n_lines = models.PositiveIntegerField(_("log lines"), default=0)
+    n_errors = models.PositiveIntegerField(_("errors"), default=0)
+    n_warnings = models.PositiveIntegerField(_("warnings"), default=0)
+    progress_done = models.PositiveBigIntegerField(null=True, blank=True)
+    progress_total = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Launch report")
+        verbose_name_plural = _("Launch reports")
+        indexes = [models.Index(fields=["task", "-id"], name="eztm_report_task_id")]
+
+    def __str__(self) -> str:
+        return (
+            f"LaunchReport {self.task_id} {self.invocation_result or 'running'} "
+            f"{self.invocation_datetime:%Y-%m-%d %H:%M:%S}"
+        )
+
+    @property
+    def is_finished(self) -> bool:
+        return self.invocation_result != self.RESULT_NO
+
+    @property
+    def n_log_lines(self) -> int:
+        return self.n_lines
+
+    @property
+    def n_log_errors(self) -> int:
+        return self.n_errors
+
+    @property
+    def n_log_warnings(self) -> int:
+        return self.n_warnings
+
+    @property
+    def progress_percent(self) -> float | None:
+        if not self.progress_total:
+            return None
+        return max(0.0, min(100.0, 100.0 * (self.progress_done or 0) / self.progress_total))
+
+    def derive_result(self) -> str:
+        """Result from the logged levels, for a run that did not fail."""
+        if self.n_errors:
+            return self.RESULT_ERRORS
+        if self.n_warnings:
+            return self.RESULT_WARNINGS
+        return self.RESULT_OK
+
+    def iter_log_lines(self, chunk_size: int = 2000) -> Iterator[str]:
+        """Every formatted log line, read in chunks by line number (bounded memory)."""
+        last = 0
+        while True:
+            chunk = list(self.logs.filter(lineno__gt=last).order_by("lineno")[:chunk_size])
+            if not chunk:
+                return
+            for log in chunk:
+                yield log.formatted()
+            last = chunk[-1].lineno
+
+    def get_log_lines(self) -> list[str]:
+        """All formatted log lines (prefer ``iter_log_lines`` for big logs)."""
+        return list(self.iter_log_lines())
+
+    def read_log_lines(self, offset: int, limit: int | None = None) -> tuple[list[str], int]:
+        """Lines after the first ``offset`` ones, and the total number of lines.
+
+        Answered from the (report, line number) index: the cost does not grow with ``offset``.
+        """
+        logs = self.logs.filter(lineno__gt=max(int(offset), 0)).order_by("lineno")
+        if limit is not None:
+            logs = logs[:limit]
+        return [log.formatted() for log in logs], self.n_lines
+
+    def log_tail(self, n_lines: int | None = None) -> str:
+        """The last ``n_lines`` lines as text, preceded by how many are hidden."""
+        if n_lines is None:
+            n_lines = conf.get("N_LINES_IN_REPORT_LOG")
+        logs = list(self.logs.order_by("-lineno")[:n_lines])
+        lines = []
+        hidden = self.n_lines - len(logs)
+        if hidden > 0:
+            lines.append(f"{hidden} lines hidden ...")
+        lines.extend(log.formatted() for log in reversed(logs))
+        return "\n".join(lines)
+
+    def delete(self, *args, **kwargs):
+        task = self.task
+        result = super().delete(*args, **kwargs)
+        task.compute_cache()
+        return result
+
+
+class Log(models.Model):
+    """One log line of a run."""
+
+    launch_report = models.ForeignKey(LaunchReport, on_delete=models.CASCADE, related_name="logs")
+    timestamp = models.DateTimeField(default=timezone.now)
+    level = models.CharField(max_length=10)
+    message = models.TextField()
+    # Position of the line in its report, from 1; the key of incremental reads.
+    lineno = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["lineno", "id"]
+        indexes = [
+            models.Index(fields=["launch_report", "lineno"], name="eztm_log_report_lineno"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Log {self.id}: {self.level} at {self.timestamp}"
+
+    def formatted(self) -> str:
+        return conf.get("LOG_LINE_FORMAT").format(
+            timestamp=self.timestamp, level=self.level, message=self.message
+        )
+
+
+class Task(models.Model):
+    """A command with its arguments, optional schedule, and run history."""
+
+    REPETITION_PERIOD_MINUTE = "minute"
+    REPETITION_PERIOD_HOUR = "hour"
+    REPETITION_PERIOD_DAY = "day"
+    REPETITION_PERIOD_WEEK = "week"
+    REPETITION_PERIOD_MONTH = "month"
+    REPETITION_PERIOD_CHOICES = (
+        (REPETITION_PERIOD_MINUTE, "MINUTE"),
+        (REPETITION_PERIOD_HOUR, "HOUR"),
+        (REPETITION_PERIOD_DAY, "DAY"),
+        (REPETITION_PERIOD_WEEK, "WEEK"),
+        (REPETITION_PERIOD_MONTH, "MONTH"),
+    )
+
+    STATUS_IDLE = "idle"
+    STATUS_SPOOLED = "spooled"
+    STATUS_SCHEDULED = "scheduled"
+    STATUS_STARTED = "started"
+    STATUS_CHOICES = (
+        (STATUS_IDLE, "IDLE"),
+        (STATUS_SPOOLED, "SPOOLED"),
+        (STATUS_SCHEDULED, "SCHEDULED"),
+        (STATUS_STARTED, "STARTED"),
+    )
+
+    name = models.CharField(max_length=255)
+    command = models.ForeignKey(
+        AppCommand, on_delete=models.CASCADE, limit_choices_to={"active": True}
+    )
+    arguments = models.TextField(
+        blank=True,
+        help_text=_(
+            "Separate arguments with commas; an option's value follows a blank or '='. "
+            'Quote a value that holds commas or blanks. e.g.: -f, --title "a, b", --tag x, --tag y'
+        ),
+    )
+    category = models.ForeignKey(
+        TaskCategory,
+        on_delete=models.DO_NOTHING,
+        blank=True,
+        null=True,
+        help_text=_("Choose a category for this task"),
+    )
+    status = models.CharField(
+        max_length=20, choices=STATUS_CHOICES, default=STATUS_IDLE, editable=False
+    )
+    scheduling = models.DateTimeField(blank=True, null=True, verbose_name=_("Initial scheduling"))
+    repetition_period = models.CharField(
+        max_length=20, choices=REPETITION_PERIOD_CHOICES, blank=True
+    )
+    repetition_rate = models.PositiveSmallIntegerField(blank=True, null=True)
+    note = models.TextField(blank=True, null=True, help_text=_("A note on how this task is used."))
+    scheduled_job_id = models.CharField(
+        max_length=64,
+        blank=True,
+        null=True,
+        help_text=_("A unique identifier for the scheduled job, if any"),
+    )
+    cached_last_invocation_datetime = models.DateTimeField(
+        blank=True, null=True, verbose_name=_("Last datetime")
+    )
+    cached_last_invocation_result = models.CharField(
+        max_length=20,
+        choices=LaunchReport.RESULT_CHOICES,
+        blank=True,
+        null=True,
+        verbose_name=_("Last result"),
+    )
+    cached_last_invocation_n_errors = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("Errors")
+    )
+    cached_last_invocation_n_warnings = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("Warnings")
+    )
+    cached_next_ride = models.DateTimeField(
+        blank=True, null=True, verbose_name=_("Next execution time")
+    )
+    NOTIFY_DEFAULT = ""
+    NOTIFY_OFF = "off"
+    NOTIFICATION_LEVEL_CHOICES = (
+        (NOTIFY_DEFAULT, _("as configured")),
+        (NOTIFY_OFF, _("never")),
+        ("ok", _("every run (ok and worse)")),
+        ("warnings", _("warnings and worse")),
+        ("errors", _("errors and worse")),
+        ("failed", _("failures only")),
+    )
+    notification_level = models.CharField(
+        _("notifications"),
+        max_length=20,
+        blank=True,
+        default=NOTIFY_DEFAULT,
+        choices=NOTIFICATION_LEVEL_CHOICES,
+        help_text=_("Override the level of every notification handler for this task."),
+    )
+
+    class Meta:
+        verbose_name = _("Task")
+        verbose_name_plural = _("Tasks")
+        permissions = [("launch_task", "Can launch and stop tasks")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    # -- scheduling -------------------------------------------------------------------------
+
+    @property
+    def is_periodic(self) -> bool:
+        """A task repeats when both the repetition period and rate are set."""
+        return bool(self.repetition_period) and bool(self.repetition_rate)
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.scheduling is not None or self.is_periodic
+
+    @property
+    def scheduling_utc(self):
+        if self.scheduling is None:
+            return None
+        return self.scheduling.astimezone(UTC)
+
+    @property
+    def interval_in_seconds(self) -> int:
+        """Nominal length of one repetition in seconds; a month counts as 30 days here.
+
+        The real next run (calendar months, time zone) comes from ``schedules.next_run``.
+        """
+        seconds = {
+            self.REPETITION_PERIOD_MINUTE: 60,
+            self.REPETITION_PERIOD_HOUR: 3600,
+            self.REPETITION_PERIOD_DAY: 86400,
+            self.REPETITION_PERIOD_WEEK: 7 * 86400,
+            self.REPETITION_PERIOD_MONTH: 30 * 86400,
+        }
+        return seconds[self.repetition_period] * self.repetition_rate
+
+    # -- arguments ---------------------------------------------------------------------------
+
+    def _parser(self):
+        try:
+            return self.command.get_parser()
+        except Exception:  # the command may be gone from the project
+            return None
+
+    @property
+    def complete_args(self) -> list[str]:
+        """The argv tokens passed to ``call_command``, in order, repetitions kept."""
+        return arguments.tokenize(self.arguments, self._parser())
+
+    @property
+    def args(self) -> list[str]:
+        """Positional arguments (tokens that are neither options nor option values)."""
+        return self._split_args()[0]
+
+    @property
+    def options(self) -> dict[str, str]:
+        """Options as ``{dest: value}``; a flag gives ``"True"``, a repeat its last value."""
+        return self._split_args()[1]
+
+    def _split_args(self) -> tuple[list[str], dict[str, str]]:
+        parser = self._parser()
+        argv = arguments.tokenize(self.arguments, parser)
+        actions = {o: a for a in (parser._actions if parser else []) for o in a.option_strings}
+        positional: list[str] = []
+        options: dict[str, str] = {}
+        i = 0
+        while i < len(argv):
+            token = argv[i]
+            i += 1
+            if not (token.startswith("-") and len(token) > 1):
+                positional.append(token)
+                continue
+            name, eq, value = token.partition("=")
+            action = actions.get(name)
+            dest = action.dest if action else name.lstrip("-").replace("-", "_")
+            if eq:
+                options[dest] = value
+                continue
+            values = []
+            wanted = arguments.values_taken(action)
+            while i < len(argv) and len(values) < wanted and not argv[i].startswith("-"):
+                values.append(argv[i])
+                i += 1
+            options[dest] = " ".join(values) if values else "True"
+        return positional, options
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        if bool(self.repetition_period) != bool(self.repetition_rate):
+            errors["repetition_rate"] = _(
+                "Set both the repetition period and the repetition rate, or neither."
+            )
+        if self.command_id:
+            try:
+                parser = self.command.get_parser()
+            except Exception as exc:
+                errors["command"] = _("The command cannot be loaded: %(error)s") % {"error": exc}
+            else:
+                try:
+                    arguments.validate(arguments.tokenize(self.arguments, parser), parser)
+                except arguments.ArgumentsError as exc:
+                    errors["arguments"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+    # -- history -----------------------------------------------------------------------------
+
+    def compute_cache(self, save: bool = True) -> None:
+        """Refresh the cached last-run fields from the latest finished report."""
+        latest = (
+            self.launchreport_set.exclude(invocation_result=LaunchReport.RESULT_NO)
+            .order_by("-id")
+            .first()
+        )
+        self.apply_report_cache(latest)
+        if save:
+            Task.objects.filter(pk=self.pk).update(**self.cache_values())
+
+    def apply_report_cache(self, report: LaunchReport | None) -> None:
+        if report is None:
+            self.cached_last_invocation_datetime = None
+            self.cached_last_invocation_result = None
+            self.cached_last_invocation_n_errors = None
+            self.cached_last_invocation_n_warnings = None
+        else:
+            self.cached_last_invocation_datetime = report.started_at or report.invocation_datetime
+            self.cached_last_invocation_result = report.invocation_result
+            self.cached_last_invocation_n_errors = report.n_errors
+            self.cached_last_invocation_n_warnings = report.n_warnings
+
+    def cache_values(self) -> dict:
+        return {
+            "cached_last_invocation_datetime": self.cached_last_invocation_datetime,
+            "cached_last_invocation_result": self.cached_last_invocation_result,
+            "cached_last_invocation_n_errors": self.cached_last_invocation_n_errors,
+            "cached_last_invocation_n_warnings": self.cached_last_invocation_n_warnings,
+        }
+
+    def prune_reports(self, n: int | None = None) -> int:
+        """Delete every report of this task but the latest ``n``; return how many went."""
+        if n is None:
+            n = conf.get("N_REPORTS_INLINE")
+        if not n:
+            return 0
+        ids = list(
+            LaunchReport.objects.filter(task=self).order_by("-id").values_list("id", flat=True)
+        )[n:]
+        if not ids:
+            return 0
+        # Logs go first with a plain DELETE: the ORM collector would load every line.
+        Log.objects.filter(launch_report_id__in=ids)._raw_delete(Log.objects.db)
+        LaunchReport.objects.filter(id__in=ids)._raw_delete(LaunchReport.objects.db)
+        return len(ids)

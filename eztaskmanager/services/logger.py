@@ -1,0 +1,281 @@
+"""Logging for commands run as tasks: ``LoggerEnabledCommand`` and ``DatabaseLogHandler``.
+
+During a run, ``run_management_command`` makes a ``DatabaseLogHandler`` current; a
+``LoggerEnabledCommand`` then sends ``self.logger`` records to it, and its ``stdout`` / ``stderr``
+writes become log lines too. Run from a shell, the same command logs to the console.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from django.core.management.base import BaseCommand
+from django.db import connections, router, transaction
+from django.db.models import F
+
+from eztaskmanager import conf
+
+T = TypeVar("T")
+
+VERBOSITY_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
+
+_current_handler: contextvars.ContextVar[DatabaseLogHandler | None] = contextvars.ContextVar(
+    "eztaskmanager_log_handler", default=None
+)
+
+
+def verbosity2loglevel(verbosity) -> int:
+    """Logging level for a command's ``--verbosity`` (0.5.x mapping; WARNING when unknown)."""
+    try:
+        return VERBOSITY_LEVELS.get(int(verbosity), logging.WARNING)
+    except (TypeError, ValueError):
+        return logging.WARNING
+
+
+def current_handler() -> DatabaseLogHandler | None:
+    """The handler of the run in progress in this context, if any."""
+    return _current_handler.get()
+
+
+LOG_COLUMNS = ("launch_report_id", "timestamp", "level", "message", "lineno")
+
+
+def insert_log_rows(rows: list[tuple]) -> None:
+    """Insert log rows ``(report id, aware timestamp, level, message, line number)``.
+
+    One ``executemany`` per batch: a single statement prepared once, whatever the backend's
+    limit on parameters per query (which caps a multi-row ``bulk_create`` at 199 rows on SQLite).
+    """
+    from eztaskmanager.models import Log
+
+    connection = connections[router.db_for_write(Log)]
+    table = connection.ops.quote_name(Log._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in LOG_COLUMNS)
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s)"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(r[0], adapt(r[1]), r[2], r[3], r[4]) for r in rows])
+
+
+class DatabaseLogHandler(logging.Handler):
+    """Buffers log records of one report and writes them with ``bulk_create``.
+
+    The buffer is written when it holds ``flush_lines`` records, when its oldest record is
+    ``flush_seconds`` old (checked on each record and by a background timer, so a quiet command's
+    lines still show up live), and always on ``flush()`` / ``close()``. Each write also updates
+    the report's line, error and warning counters.
+    """
+
+    def __init__(
+        self,
+        launch_report_id: int,
+        flush_lines: int | None = None,
+        flush_seconds: float | None = None,
+        level: int = logging.NOTSET,
+        timer: bool = True,
+    ):
+        super().__init__(level)
+        self.launch_report_id = launch_report_id
+        self.flush_lines = flush_lines or conf.get("LOG_FLUSH_LINES")
+        self.flush_seconds = (
+            conf.get("LOG_FLUSH_SECONDS") if flush_seconds is None else flush_seconds
+        )
+        self.buffer: list = []
+        self.oldest: float | None = None
+        self.lineno = 0
+        self.n_lines = self.n_errors = self.n_warnings = 0
+        self._flushed_counts = (0, 0, 0)
+        self._closed = False
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        if timer and self.flush_seconds:
+            self._timer = threading.Thread(
+                target=self._flush_periodically, name="eztaskmanager-log-flush", daemon=True
+            )
+            self._timer.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self.lineno += 1
+        self.n_lines += 1
+        if record.levelno >= logging.ERROR:
+            self.n_errors += 1
+        elif record.levelno >= logging.WARNING:
+            self.n_warnings += 1
+        self.buffer.append(
+            (
+                self.launch_report_id,
+                datetime.fromtimestamp(record.created, tz=UTC),
+                record.levelname[:10],
+                message,
+                self.lineno,
+            )
+        )
+        now = time.monotonic()
+        if self.oldest is None:
+            self.oldest = now
+        if len(self.buffer) >= self.flush_lines or (
+            self.flush_seconds and now - self.oldest >= self.flush_seconds
+        ):
+            self._write()
+
+    def flush(self) -> None:
+        with self.lock:
+            self._write()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.join(timeout=5)
+        self.flush()
+        self._closed = True
+        super().close()
+
+    def _write(self) -> None:
+        """Write the buffer and the counters; the caller holds ``self.lock``."""
+        from eztaskmanager.models import LaunchReport
+
+        counts = (self.n_lines, self.n_errors, self.n_warnings)
+        if not self.buffer and counts == self._flushed_counts:
+            return
+        batch, self.buffer, self.oldest = self.buffer, [], None
+        done = self._flushed_counts
+        # One transaction: lines and counters appear together, and SQLite syncs once.
+        with transaction.atomic(using=router.db_for_write(LaunchReport)):
+            if batch:
+                insert_log_rows(batch)
+            LaunchReport.objects.filter(pk=self.launch_report_id).update(
+                n_lines=F("n_lines") + (counts[0] - done[0]),
+                n_errors=F("n_errors") + (counts[1] - done[1]),
+                n_warnings=F("n_warnings") + (counts[2] - done[2]),
+            )
+        self._flushed_counts = counts
+
+    def _flush_periodically(self) -> None:
+        try:
+            while not self._stop.wait(self.flush_seconds):
+                with self.lock:
+                    if self.oldest is not None and (
+                        time.monotonic() - self.oldest >= self.flush_seconds
+                    ):
+                        try:
+                            self._write()
+                        except Exception:  # never let the timer kill the run
+                            logging.getLogger(__name__).exception("Log flush failed")
+        finally:
+            connections.close_all()
+
+
+class LogWriter:
+    """A file-like object turning each written line into a log record."""
+
+    def __init__(self, logger: logging.Logger, level: int):
+        self.logger = logger
+        self.level = level
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self.logger.log(self.level, line.rstrip())
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending.strip():
+            self.logger.log(self.level, self.pending.rstrip())
+        self.pending = ""
+
+    def isatty(self) -> bool:
+        return False
+
+
+def run_logger(name: str) -> logging.Logger:
+    """The logger of a run: writes to the current report, not to the root handlers."""
+    logger = logging.getLogger(f"eztaskmanager.run.{name}")
+    logger.propagate = False
+    return logger
+
+
+class LoggerEnabledCommand(BaseCommand):
+    """A management command with ``self.logger`` and ``self.progress()``.
+
+    Inside a task run, log records and ``self.stdout`` / ``self.stderr`` lines are stored as the
+    report's log (stdout lines at INFO, stderr lines at ERROR); from a shell they go to the
+    console. ``--verbosity`` sets the level: 0 ERROR, 1 WARNING, 2 INFO, 3 DEBUG.
+    """
+
+    logger: logging.Logger | None = None
+    progress_min_interval = 0.5
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # 0.5.x passed the report through this option; it is accepted and ignored.
+        parser.add_argument("--launch_report_id", type=int, nargs="?", help="(ignored)")
+        return parser
+
+    def execute(self, *args, **options):
+        options.pop("launch_report_id", None)
+        handler = current_handler()
+        name = self.__class__.__module__.rsplit(".", 1)[-1]
+        if handler is not None:
+            self.logger = run_logger(name)
+            self.logger.handlers = [handler]
+            if options.get("stdout") is None:
+                options["stdout"] = LogWriter(self.logger, logging.INFO)
+            if options.get("stderr") is None:
+                options["stderr"] = LogWriter(self.logger, logging.ERROR)
+        else:
+            self.logger = logging.getLogger(f"eztaskmanager.command.{name}")
+            self.logger.propagate = False
+            console = logging.StreamHandler(options.get("stderr") or sys.stderr)
+            console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            self.logger.handlers = [console]
+        self.logger.setLevel(verbosity2loglevel(options.get("verbosity", 1)))
+        self._progress_at = 0.0
+        try:
+            return super().execute(*args, **options)
+        finally:
+            for stream in (options.get("stdout"), options.get("stderr")):
+                if isinstance(stream, LogWriter):
+                    stream.flush()
+
+    def progress(self, done: int, total: int | None = None) -> None:
+        """Record how far the run is (``done`` of ``total``); stored at most twice a second."""
+        handler = current_handler()
+        now = time.monotonic()
+        finished = total is not None and done >= total
+        if handler is None:
+            return
+        if not finished and now - getattr(self, "_progress_at", 0.0) < self.progress_min_interval:
+            return
+        self._progress_at = now
+        from eztaskmanager.models import LaunchReport
+
+        LaunchReport.objects.filter(pk=handler.launch_report_id).update(
+            progress_done=max(int(done), 0),
+            progress_total=None if total is None else max(int(total), 0),
+        )
+
+    def track(self, iterable: Iterable[T], total: int | None = None) -> Iterator[T]:
+        """Yield from ``iterable``, recording progress as it goes."""
+        if total is None and hasattr(iterable, "__len__"):
+            total = len(iterable)  # type: ignore[arg-type]
+        done = 0
+        self.progress(0, total)
+        for item in iterable:
+            yield item
+            done += 1
+            self.progress(done, total)

@@ -1,0 +1,269 @@
+"""Queue services: how a task is launched now, scheduled for later, or unscheduled.
+
+``TaskQueueService`` is the contract; ``RQTaskQueueService`` (django-rq + rq-scheduler) and
+``ImmediateTaskQueueService`` (runs in the calling process, no Redis) implement it. The setting
+``EZTASKMANAGER_QUEUE_SERVICE_TYPE`` picks one: ``"RQ"``, ``"immediate"`` or a dotted path.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime
+
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from eztaskmanager import conf
+from eztaskmanager.schedules import Schedule
+
+logger = logging.getLogger(__name__)
+
+JOB_PREFIX = "eztm-"
+META_TASK_ID = "eztaskmanager_task_id"
+
+
+class TaskQueueException(Exception):
+    """A task could not be launched, scheduled or unscheduled; the message says why."""
+
+
+class TaskQueueService(ABC):
+    """Launches and schedules tasks."""
+
+    @abstractmethod
+    def launch(self, task):
+        """Run ``task`` as soon as possible, whatever its schedule."""
+
+    @abstractmethod
+    def schedule(self, task):
+        """Schedule the next run(s) of ``task`` from its schedule fields."""
+
+    @abstractmethod
+    def remove(self, task) -> None:
+        """Unschedule ``task``; the task becomes idle."""
+
+    @staticmethod
+    def mark_unscheduled(task) -> None:
+        """Clear the task's schedule state, in memory and in the database."""
+        from eztaskmanager.models import Task
+
+        task.scheduled_job_id = None
+        task.cached_next_ride = None
+        task.status = Task.STATUS_IDLE
+        Task.objects.filter(pk=task.pk).update(
+            scheduled_job_id=None, cached_next_ride=None, status=Task.STATUS_IDLE
+        )
+
+    def add(self, task):
+        """Schedule ``task`` if it has a schedule, otherwise launch it now (0.5.x behaviour)."""
+        if task.is_scheduled:
+            return self.schedule(task)
+        return self.launch(task)
+
+    def after_run(self, task, scheduled: bool) -> None:
+        """Bring the task's status and next run time up to date after a run (not saved)."""
+        from eztaskmanager.models import Task
+
+        task.status = Task.STATUS_IDLE
+        task.cached_next_ride = None
+
+
+def first_run(task, now: datetime | None = None) -> datetime:
+    """When a scheduled task runs first; refuses a one-off time in the past."""
+    now = now or timezone.now()
+    schedule = Schedule.for_task(task)
+    if schedule.start is None:
+        return now
+    if not schedule.is_periodic and schedule.start < now:
+        raise TaskQueueException(_("It is not possible to schedule tasks in the past."))
+    if schedule.start >= now:
+        return schedule.start
+    return schedule.next_run(after=now)
+
+
+class RQTaskQueueService(TaskQueueService):
+    """Launches on a django-rq queue and schedules with rq-scheduler."""
+
+    def __init__(self, queue_name: str | None = None):
+        self.queue_name = queue_name or conf.get("QUEUE_NAME")
+        self._queue = None
+        self._scheduler = None
+
+    @property
+    def queue(self):
+        if self._queue is None:
+            import django_rq
+
+            self._queue = django_rq.get_queue(self.queue_name)
+        return self._queue
+
+    @property
+    def scheduler(self):
+        if self._scheduler is None:
+            import django_rq
+
+            self._scheduler = django_rq.get_scheduler(self.queue_name)
+        return self._scheduler
+
+    @property
+    def connection(self):
+        return self.queue.connection
+
+    def _redis_error(self, exc: Exception) -> TaskQueueException:
+        kwargs = self.connection.connection_pool.connection_kwargs
+        where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+        return TaskQueueException(
+            _("The task queue (Redis at %(where)s) is not reachable: %(error)s")
+            % {"where": where, "error": exc}
+        )
+
+    def _guard(self, func, *args, **kwargs):
+        from redis.exceptions import RedisError
+
+        try:
+            return func(*args, **kwargs)
+        except RedisError as exc:
+            raise self._redis_error(exc) from exc
+
+    @staticmethod
+    def new_job_id(task) -> str:
+        return f"{JOB_PREFIX}{task.pk}-{uuid.uuid4().hex[:16]}"
+
+    def launch(self, task):
+        from eztaskmanager.models import Task
+        from eztaskmanager.services import run_management_command
+
+        job = self._guard(
+            self.queue.enqueue,
+            run_management_command,
+            task.pk,
+            job_id=self.new_job_id(task),
+            meta={META_TASK_ID: task.pk},
+            description=f"eztaskmanager: {task.name}",
+        )
+        if task.status == Task.STATUS_IDLE:
+            task.status = Task.STATUS_SPOOLED
+            Task.objects.filter(pk=task.pk, status=Task.STATUS_IDLE).update(
+                status=Task.STATUS_SPOOLED
+            )
+        return job
+
+    def schedule(self, task):
+        from eztaskmanager.models import Task
+        from eztaskmanager.services import run_management_command
+
+        when = first_run(task).astimezone(UTC)
+        self.cancel_job(task.scheduled_job_id)
+        job_id = self.new_job_id(task)
+        job = self._guard(
+            self.scheduler.schedule,
+            when,
+            run_management_command,
+            args=[task.pk],
+            kwargs={"scheduled": True},
+            interval=task.interval_in_seconds if task.is_periodic else None,
+            id=job_id,
+            queue_name=self.queue_name,
+            meta={META_TASK_ID: task.pk},
+            description=f"eztaskmanager: {task.name}",
+        )
+        task.scheduled_job_id = job.id
+        task.status = Task.STATUS_SCHEDULED
+        task.cached_next_ride = when
+        Task.objects.filter(pk=task.pk).update(
+            scheduled_job_id=job.id, status=task.status, cached_next_ride=when
+        )
+        return job
+
+    def remove(self, task) -> None:
+        self.cancel_job(task.scheduled_job_id)
+        self.mark_unscheduled(task)
+
+    def cancel_job(self, job_id: str | None) -> None:
+        if not job_id:
+            return
+
+        def cancel():
+            self.scheduler.cancel(job_id)
+            self.connection.delete(self.queue.job_class.key_for(job_id))
+
+        self._guard(cancel)
+
+    def scheduled_time(self, job_id: str | None) -> datetime | None:
+        """When the scheduled job ``job_id`` fires next, or None if it is not scheduled."""
+        if not job_id:
+            return None
+        score = self._guard(self.connection.zscore, self.scheduler.scheduled_jobs_key, job_id)
+        if score is None:
+            return None
+        return datetime.fromtimestamp(float(score), tz=UTC)
+
+    def after_run(self, task, scheduled: bool) -> None:
+        """Re-time a periodic job to its exact next run; clear a finished one-off schedule."""
+        from eztaskmanager.models import Task
+
+        if not task.scheduled_job_id:
+            task.status = Task.STATUS_IDLE
+            task.cached_next_ride = None
+            return
+        if task.is_periodic:
+            next_run = Schedule.for_task(task).next_run(after=timezone.now())
+            if next_run is not None and self.scheduled_time(task.scheduled_job_id) is not None:
+                # rq-scheduler re-queues interval jobs at "now + interval"; put the exact
+                # next run (calendar months, wall-clock days in TIME_ZONE) in its place.
+                self._guard(
+                    self.connection.zadd,
+                    self.scheduler.scheduled_jobs_key,
+                    {task.scheduled_job_id: int(next_run.timestamp())},
+                    xx=True,
+                )
+            task.cached_next_ride = self.scheduled_time(task.scheduled_job_id)
+            task.status = Task.STATUS_SCHEDULED if task.cached_next_ride else Task.STATUS_IDLE
+            return
+        remaining = self.scheduled_time(task.scheduled_job_id)
+        if scheduled or remaining is None:
+            task.status = Task.STATUS_IDLE
+            task.scheduled_job_id = None
+            task.cached_next_ride = None
+        else:
+            task.status = Task.STATUS_SCHEDULED
+            task.cached_next_ride = remaining
+
+
+class ImmediateTaskQueueService(TaskQueueService):
+    """Runs a launched task at once, in the calling process; cannot schedule (no Redis)."""
+
+    def launch(self, task):
+        from eztaskmanager.services import run_management_command
+
+        return run_management_command(task.pk)
+
+    def schedule(self, task):
+        raise TaskQueueException(
+            _(
+                "The immediate queue service runs tasks at once and cannot schedule them; "
+                "use the RQ service to schedule."
+            )
+        )
+
+    def remove(self, task) -> None:
+        self.mark_unscheduled(task)
+
+
+SERVICES = {"RQ": RQTaskQueueService, "immediate": ImmediateTaskQueueService}
+
+
+def get_task_service() -> TaskQueueService:
+    """The queue service named by ``EZTASKMANAGER_QUEUE_SERVICE_TYPE``."""
+    kind = conf.get("QUEUE_SERVICE_TYPE")
+    service_class = SERVICES.get(kind)
+    if service_class is None:
+        try:
+            service_class = import_string(kind)
+        except ImportError as exc:
+            raise TaskQueueException(
+                _("Unknown EZTASKMANAGER_QUEUE_SERVICE_TYPE %(kind)r.") % {"kind": kind}
+            ) from exc
+    return service_class()

@@ -1,0 +1,34 @@
+"""Keep Redis in step with the Task table when tasks go away."""
+
+import logging
+
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from eztaskmanager.models import Task
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(post_delete, sender=Task, dispatch_uid="eztaskmanager_unschedule_deleted_task")
+def unschedule_deleted_task(sender, instance: Task, **kwargs):
+    """A deleted task (one by one or in bulk) leaves no scheduled job behind."""
+    if not instance.scheduled_job_id:
+        return
+    from eztaskmanager.services.queues import (
+        RQTaskQueueService,
+        TaskQueueException,
+        get_task_service,
+    )
+
+    try:
+        service = get_task_service()
+        if isinstance(service, RQTaskQueueService):
+            service.cancel_job(instance.scheduled_job_id)
+    except TaskQueueException as exc:
+        logger.warning(
+            "Deleted task %s: its scheduled job %s could not be removed now: %s",
+            instance.pk,
+            instance.scheduled_job_id,
+            exc,
+        )
