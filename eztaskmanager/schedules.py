@@ -35,10 +35,11 @@ class Schedule:
         return cls(task.scheduling, task.repetition_period or "", task.repetition_rate)
 
     def nth(self, k: int, tz: tzinfo | None = None) -> datetime:
-        """The k-th run (k = 0 is ``start``)."""
+        """The k-th run (k = 0 is ``start``), in UTC."""
         assert self.start is not None
         if self.period in FIXED_PERIODS:
-            return self.start + FIXED_PERIODS[self.period] * (self.rate * k)
+            # In UTC: arithmetic on datetimes sharing a zone ignores offset changes.
+            return self.start.astimezone(UTC) + FIXED_PERIODS[self.period] * (self.rate * k)
         tz = tz or timezone.get_current_timezone()
         local = timezone.localtime(self.start, tz).replace(tzinfo=None)
         if self.period in CALENDAR_DAYS:
@@ -50,14 +51,15 @@ class Schedule:
         return make_aware_forward(local, tz)
 
     def next_run(self, after: datetime | None = None, tz: tzinfo | None = None) -> datetime | None:
-        """The first run strictly after ``after`` (default: now), or None if there is none."""
+        """The first run strictly after ``after`` (default: now), in UTC, or None."""
         if self.start is None:
             return None
-        after = after or timezone.now()
+        after = (after or timezone.now()).astimezone(UTC)
+        start = self.start.astimezone(UTC)
         if not self.is_periodic:
-            return self.start if self.start > after else None
-        if self.start > after:
-            return self.start
+            return start if start > after else None
+        if start > after:
+            return start
         k = max(self._estimate_index(after), 0)
         # The estimate is within a step or two of the answer; walk to the exact one.
         while k > 0 and self.nth(k - 1, tz) > after:
@@ -86,15 +88,11 @@ def add_months(value: datetime, months: int) -> datetime:
 
 
 def make_aware_forward(local: datetime, tz: tzinfo) -> datetime:
-    """Attach ``tz`` to a naive wall-clock time.
+    """Attach ``tz`` to a naive wall-clock time; the result is in UTC.
 
     A time that does not exist (skipped by a spring-forward change) moves forward by the gap;
     an ambiguous time (repeated in autumn) takes its first occurrence.
     """
     # PEP 495: with fold=0 a skipped time takes the offset from before the change, which
     # lands it after the gap, and a repeated time is its first occurrence.
-    return local.replace(tzinfo=tz, fold=0).astimezone(UTC).astimezone(tz)
-
-
-def to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    return local.replace(tzinfo=tz, fold=0).astimezone(UTC)

@@ -81,7 +81,30 @@ else:
         }
     }
 
-REDIS_URL = os.environ.get("EZTM_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+def _claim_redis_db() -> str:
+    """Claim a Redis db number no other test run is using, so runs never see each other."""
+    import atexit
+
+    import redis
+
+    base = os.environ.get("EZTM_REDIS_BASE_URL", "redis://127.0.0.1:6379")
+    try:
+        lock = redis.Redis.from_url(f"{base}/0", socket_connect_timeout=1)
+        for number in range(1, 16):
+            key = f"eztaskmanager:tests:db:{number}"
+            if lock.set(key, os.getpid(), nx=True, ex=3 * 3600):
+                atexit.register(lock.delete, key)
+                redis.Redis.from_url(f"{base}/{number}").flushdb()
+                return f"{base}/{number}"
+    except redis.RedisError:
+        pass  # no Redis: only the fakeredis tier can run
+    return f"{base}/15"
+
+
+# Claimed once by the test process and inherited by the worker subprocesses it starts.
+REDIS_URL = os.environ.get("EZTM_REDIS_URL") or _claim_redis_db()
+os.environ["EZTM_REDIS_URL"] = REDIS_URL
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
 
 EZTASKMANAGER_QUEUE_SERVICE_TYPE = os.environ.get("EZTM_QUEUE_SERVICE_TYPE", "RQ")

@@ -81,6 +81,8 @@ class DatabaseLogHandler(logging.Handler):
         level: int = logging.NOTSET,
         timer: bool = True,
     ):
+        from eztaskmanager.models import Log
+
         super().__init__(level)
         self.launch_report_id = launch_report_id
         self.flush_lines = flush_lines or conf.get("LOG_FLUSH_LINES")
@@ -94,6 +96,7 @@ class DatabaseLogHandler(logging.Handler):
         self._flushed_counts = (0, 0, 0)
         self._closed = False
         self._stop = threading.Event()
+        self._owner_connection = connections[router.db_for_write(Log)]
         self._timer: threading.Thread | None = None
         if timer and self.flush_seconds:
             self._timer = threading.Thread(
@@ -149,9 +152,10 @@ class DatabaseLogHandler(logging.Handler):
         counts = (self.n_lines, self.n_errors, self.n_warnings)
         if not self.buffer and counts == self._flushed_counts:
             return
-        batch, self.buffer, self.oldest = self.buffer, [], None
+        batch = self.buffer
         done = self._flushed_counts
-        # One transaction: lines and counters appear together, and SQLite syncs once.
+        # One transaction: lines and counters appear together, and SQLite syncs once. On an
+        # error the lines stay in the buffer for the next attempt.
         with transaction.atomic(using=router.db_for_write(LaunchReport)):
             if batch:
                 insert_log_rows(batch)
@@ -160,11 +164,17 @@ class DatabaseLogHandler(logging.Handler):
                 n_errors=F("n_errors") + (counts[1] - done[1]),
                 n_warnings=F("n_warnings") + (counts[2] - done[2]),
             )
+        del self.buffer[: len(batch)]
+        self.oldest = time.monotonic() if self.buffer else None
         self._flushed_counts = counts
 
     def _flush_periodically(self) -> None:
         try:
             while not self._stop.wait(self.flush_seconds):
+                if self._owner_connection.in_atomic_block:
+                    # The report row may not be committed yet: rows written from this thread's
+                    # connection could not refer to it. The run's own thread flushes instead.
+                    continue
                 with self.lock:
                     if self.oldest is not None and (
                         time.monotonic() - self.oldest >= self.flush_seconds

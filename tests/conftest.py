@@ -1,0 +1,111 @@
+"""Shared fixtures: model factories, Redis (fake and real) and the RQ service on each."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def make_command(db):
+    """Return the AppCommand row of a real management command (created if missing)."""
+    from django.core.management import get_commands
+
+    from eztaskmanager.models import AppCommand
+
+    def make(name: str) -> AppCommand:
+        command, _ = AppCommand.objects.get_or_create(
+            name=name, app_name=get_commands()[name], defaults={"active": True}
+        )
+        return command
+
+    return make
+
+
+@pytest.fixture
+def make_task(make_command):
+    """Create a Task running ``command`` with ``arguments`` and any other field."""
+    from eztaskmanager.models import Task
+
+    def make(command: str = "eztm_echo", arguments: str = "", **fields) -> Task:
+        fields.setdefault("name", f"{command} task")
+        return Task.objects.create(command=make_command(command), arguments=arguments, **fields)
+
+    return make
+
+
+@pytest.fixture
+def fake_redis():
+    """A fakeredis connection (in-process) for fast unit tests."""
+    import fakeredis
+
+    return fakeredis.FakeRedis()
+
+
+def rq_service_on(connection):
+    """An RQTaskQueueService whose queue and scheduler use ``connection``."""
+    from rq import Queue
+    from rq_scheduler import Scheduler
+
+    from eztaskmanager.services.queues import RQTaskQueueService
+
+    service = RQTaskQueueService()
+    service._queue = Queue(service.queue_name, connection=connection)
+    service._scheduler = Scheduler(queue=service._queue, connection=connection)
+    return service
+
+
+@pytest.fixture
+def fake_rq_service(fake_redis):
+    return rq_service_on(fake_redis)
+
+
+@pytest.fixture
+def real_redis():
+    """The real Redis, on the db number this test run claimed; emptied before each test."""
+    import redis
+    from django.conf import settings
+
+    connection = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        connection.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is not reachable at {settings.REDIS_URL}: {exc}")
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for a manage.py subprocess sharing this test run's database and Redis."""
+    from django.conf import settings
+    from django.db import connection
+
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        EZTM_DB_NAME=str(connection.settings_dict["NAME"]),
+        EZTM_REDIS_URL=settings.REDIS_URL,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def manage(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``django-admin <args>`` for this test run and wait for it."""
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        env=subprocess_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
