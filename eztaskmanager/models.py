@@ -16,7 +16,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from eztaskmanager import arguments, conf
+from eztaskmanager import arguments, conf, schedules
 
 
 class AppCommand(models.Model):
@@ -194,6 +194,10 @@ class Log(models.Model):
         ordering = ["lineno", "id"]
         indexes = [
             models.Index(fields=["launch_report", "lineno"], name="eztm_log_report_lineno"),
+            # The live viewer's level filter (warnings / errors) reads this one.
+            models.Index(
+                fields=["launch_report", "level", "lineno"], name="eztm_log_report_level"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -208,12 +212,14 @@ class Log(models.Model):
 class Task(models.Model):
     """A command with its arguments, optional schedule, and run history."""
 
+    REPETITION_PERIOD_SECOND = "second"
     REPETITION_PERIOD_MINUTE = "minute"
     REPETITION_PERIOD_HOUR = "hour"
     REPETITION_PERIOD_DAY = "day"
     REPETITION_PERIOD_WEEK = "week"
     REPETITION_PERIOD_MONTH = "month"
     REPETITION_PERIOD_CHOICES = (
+        (REPETITION_PERIOD_SECOND, "SECOND"),
         (REPETITION_PERIOD_MINUTE, "MINUTE"),
         (REPETITION_PERIOD_HOUR, "HOUR"),
         (REPETITION_PERIOD_DAY, "DAY"),
@@ -258,6 +264,16 @@ class Task(models.Model):
         max_length=20, choices=REPETITION_PERIOD_CHOICES, blank=True
     )
     repetition_rate = models.PositiveSmallIntegerField(blank=True, null=True)
+    cron_expression = models.CharField(
+        _("cron expression"),
+        max_length=120,
+        blank=True,
+        default="",
+        help_text=_(
+            "Standard 5-field cron (minute hour day-of-month month day-of-week) in the site's "
+            "time zone, e.g. '30 2 * * *' for 02:30 every day. Use it instead of a repetition."
+        ),
+    )
     note = models.TextField(blank=True, null=True, help_text=_("A note on how this task is used."))
     scheduled_job_id = models.CharField(
         max_length=64,
@@ -315,12 +331,25 @@ class Task(models.Model):
 
     @property
     def is_periodic(self) -> bool:
-        """A task repeats when both the repetition period and rate are set."""
-        return bool(self.repetition_period) and bool(self.repetition_rate)
+        """A task repeats when it has a cron expression or a repetition period and rate."""
+        return self.schedule.is_periodic
 
     @property
     def is_scheduled(self) -> bool:
-        return self.scheduling is not None or self.is_periodic
+        return self.schedule.is_scheduled
+
+    @property
+    def schedule(self) -> schedules.Schedule:
+        return schedules.Schedule.for_task(self)
+
+    @property
+    def cron_description(self) -> str:
+        if not self.cron_expression:
+            return ""
+        try:
+            return schedules.describe_cron(schedules.validate_cron(self.cron_expression))
+        except schedules.CronError as exc:
+            return str(exc)
 
     @property
     def scheduling_utc(self):
@@ -335,6 +364,7 @@ class Task(models.Model):
         The real next run (calendar months, time zone) comes from ``schedules.next_run``.
         """
         seconds = {
+            self.REPETITION_PERIOD_SECOND: 1,
             self.REPETITION_PERIOD_MINUTE: 60,
             self.REPETITION_PERIOD_HOUR: 3600,
             self.REPETITION_PERIOD_DAY: 86400,
@@ -400,6 +430,16 @@ class Task(models.Model):
             errors["repetition_rate"] = _(
                 "Set both the repetition period and the repetition rate, or neither."
             )
+        if self.cron_expression:
+            try:
+                self.cron_expression = schedules.validate_cron(self.cron_expression)
+            except schedules.CronError as exc:
+                errors["cron_expression"] = str(exc)
+            if self.repetition_period or self.repetition_rate:
+                errors.setdefault(
+                    "cron_expression",
+                    _("Use either a cron expression or a repetition period, not both."),
+                )
         if self.command_id:
             try:
                 parser = self.command.get_parser()

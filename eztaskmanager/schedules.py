@@ -1,8 +1,10 @@
 """Next-run computation for point, interval, calendar-month and cron schedules.
 
-Times are aware datetimes. Repetitions by day, week and month keep the wall-clock time of the
-first run in the project's ``TIME_ZONE`` (a daily 02:00 run stays at 02:00 across daylight
-saving changes); repetitions by minute and hour are fixed lengths of elapsed time.
+Times are aware datetimes; results are in UTC. Repetitions by day, week and month, and cron
+expressions, follow the wall clock of the project's ``TIME_ZONE`` (a daily 02:00 run stays at
+02:00 across daylight saving changes; a wall time skipped by the change runs just after the gap,
+a repeated one runs once); repetitions by second, minute and hour are fixed lengths of elapsed
+time.
 """
 
 from __future__ import annotations
@@ -13,9 +15,32 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from django.utils import timezone
 
-FIXED_PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1)}
+FIXED_PERIODS = {
+    "second": timedelta(seconds=1),
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+}
 CALENDAR_DAYS = {"day": 1, "week": 7}
-PERIODS = ("minute", "hour", "day", "week", "month")
+
+
+class CronError(ValueError):
+    """A cron expression that cannot be used."""
+
+
+def validate_cron(expression: str) -> str:
+    """Return the normalised 5-field expression, or raise CronError saying what is wrong."""
+    from croniter import croniter
+
+    fields = expression.split()
+    if len(fields) != 5:
+        raise CronError(
+            f"A cron expression has 5 fields (minute hour day-of-month month day-of-week); "
+            f"{expression.strip()!r} has {len(fields)}."
+        )
+    normalised = " ".join(fields)
+    if not croniter.is_valid(normalised):
+        raise CronError(f"{normalised!r} is not a valid cron expression.")
+    return normalised
 
 
 @dataclass(frozen=True)
@@ -25,14 +50,24 @@ class Schedule:
     start: datetime | None = None
     period: str = ""
     rate: int | None = None
+    cron: str = ""
 
     @property
     def is_periodic(self) -> bool:
-        return bool(self.period) and bool(self.rate)
+        return bool(self.cron) or (bool(self.period) and bool(self.rate))
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.start is not None or self.is_periodic
 
     @classmethod
     def for_task(cls, task) -> Schedule:
-        return cls(task.scheduling, task.repetition_period or "", task.repetition_rate)
+        return cls(
+            task.scheduling,
+            task.repetition_period or "",
+            task.repetition_rate,
+            getattr(task, "cron_expression", "") or "",
+        )
 
     def nth(self, k: int, tz: tzinfo | None = None) -> datetime:
         """The k-th run (k = 0 is ``start``), in UTC."""
@@ -52,9 +87,13 @@ class Schedule:
 
     def next_run(self, after: datetime | None = None, tz: tzinfo | None = None) -> datetime | None:
         """The first run strictly after ``after`` (default: now), in UTC, or None."""
+        after = (after or timezone.now()).astimezone(UTC)
+        if self.cron:
+            if self.start is not None and self.start > after:
+                after = self.start.astimezone(UTC) - timedelta(microseconds=1)
+            return next_cron_run(self.cron, after, tz or timezone.get_current_timezone())
         if self.start is None:
             return None
-        after = (after or timezone.now()).astimezone(UTC)
         start = self.start.astimezone(UTC)
         if not self.is_periodic:
             return start if start > after else None
@@ -77,6 +116,62 @@ class Schedule:
         else:
             step = 86400 * 30.436875 * self.rate
         return int(elapsed // step)
+
+
+def next_cron_run(expression: str, after: datetime, tz: tzinfo) -> datetime:
+    """The first time matching ``expression`` in ``tz``'s wall clock strictly after ``after``."""
+    from croniter import croniter
+
+    # croniter walks naive wall-clock times; each is then placed in the zone, so a repeated
+    # hour is run once and a skipped one just after the gap, as for daily repetitions.
+    wall = after.astimezone(tz).replace(tzinfo=None)
+    times = croniter(expression, wall)
+    while True:
+        candidate = make_aware_forward(times.get_next(datetime), tz)
+        if candidate > after:
+            return candidate
+
+
+def describe_cron(expression: str) -> str:
+    """The expression in words, for the admin: ``"at 02:30, every day"``."""
+    minute, hour, dom, month, dow = expression.split()
+    if minute.isdigit() and hour.isdigit():
+        parts = [f"at {int(hour):02d}:{int(minute):02d}"]
+    else:
+        parts = [_words(minute, "minute", "minutes", "every minute")]
+        if hour != "*":
+            parts.append(_words(hour, "past hour", "hours", ""))
+    if dom != "*":
+        parts.append(_words(dom, "on day", "days", "") + " of the month")
+    if month != "*":
+        parts.append(_words(month, "in", "months", "", MONTH_NAMES))
+    if dow != "*":
+        parts.append(_words(dow, "on", "weekdays", "", DAY_NAMES))
+    if dom == dow == month == "*" and len(parts) == 1 and parts[0].startswith("at "):
+        parts.append("every day")
+    return ", ".join(parts)
+
+
+DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+MONTH_NAMES = ["", "January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December"]
+
+
+def _words(field: str, label: str, plural: str, star: str, names: list[str] | None = None) -> str:
+    def name(value: str) -> str:
+        if names and value.isdigit() and int(value) < len(names):
+            return names[int(value)]
+        return value
+
+    if field == "*":
+        return star
+    if field.startswith("*/"):
+        return f"every {field[2:]} {plural}"
+    items = []
+    for item in field.split(","):
+        low, dash, high = item.partition("-")
+        items.append(f"{name(low)} to {name(high)}" if dash else name(item))
+    return f"{label} {', '.join(items)}"
 
 
 def add_months(value: datetime, months: int) -> datetime:

@@ -130,3 +130,22 @@ def test_str_forms(make_task):
 
 def test_help_text_of_command(make_task):
     assert "--title" in make_task("eztm_echo").command.help_text
+
+
+def test_cron_expression_is_validated_on_save(make_task):
+    task = make_task(cron_expression="61 * * * *")
+    with pytest.raises(ValidationError) as info:
+        task.full_clean()
+    assert "not a valid cron expression" in info.value.message_dict["cron_expression"][0]
+    task.cron_expression = " 30  2 * * * "
+    task.full_clean()
+    assert task.cron_expression == "30 2 * * *"
+    assert task.cron_description == "at 02:30, every day"
+    assert task.is_periodic
+
+
+def test_cron_and_repetition_are_exclusive(make_task):
+    task = make_task(cron_expression="0 * * * *", repetition_period="hour", repetition_rate=1)
+    with pytest.raises(ValidationError) as info:
+        task.full_clean()
+    assert "not both" in info.value.message_dict["cron_expression"][0]

@@ -99,3 +99,74 @@ def test_hourly_is_elapsed_time_across_dst():
 def test_far_future_next_run_is_exact():
     schedule = Schedule(at(2030, 1, 31, 6), "month", 1)
     assert schedule.next_run(after=at(2040, 6, 1), tz=UTC) == at(2040, 6, 30, 6)
+
+
+# -- cron ------------------------------------------------------------------------------------
+
+from eztaskmanager.schedules import CronError, describe_cron, next_cron_run, validate_cron  # noqa: E402
+
+
+def test_cron_next_run_in_local_time():
+    after = at(2031, 6, 10, 12, 0, tz=ROME)
+    nxt = next_cron_run("30 2 * * *", after, ROME)
+    assert nxt == at(2031, 6, 11, 0, 30)  # 02:30 in Rome (+02:00) is 00:30 UTC
+
+
+def test_cron_across_spring_forward_runs_once_after_gap():
+    runs, after = [], at(2031, 3, 28, 12, tz=ROME)
+    for _ in range(3):
+        after = next_cron_run("30 2 * * *", after, ROME)
+        runs.append(after.astimezone(ROME).strftime("%m-%d %H:%M %z"))
+    assert runs == ["03-29 02:30 +0100", "03-30 03:30 +0200", "03-31 02:30 +0200"]
+
+
+def test_cron_across_fall_back_runs_once():
+    runs, after = [], at(2031, 10, 25, 12, tz=ROME)
+    for _ in range(3):
+        after = next_cron_run("30 2 * * *", after, ROME)
+        runs.append(after.astimezone(ROME).strftime("%m-%d %H:%M %z"))
+    assert runs == ["10-26 02:30 +0200", "10-27 02:30 +0100", "10-28 02:30 +0100"]
+
+
+def test_cron_schedule_respects_start():
+    schedule = Schedule(start=at(2031, 1, 5, tz=UTC), cron="0 9 * * 1")  # Mondays 09:00
+    assert schedule.is_periodic
+    assert schedule.next_run(after=at(2031, 1, 1), tz=UTC) == at(2031, 1, 6, 9)
+    assert schedule.next_run(after=at(2031, 1, 6, 9), tz=UTC) == at(2031, 1, 13, 9)
+
+
+@pytest.mark.parametrize(
+    "expression, message",
+    [
+        ("* * * *", "has 4"),
+        ("* * * * * *", "has 6"),
+        ("61 * * * *", "not a valid cron expression"),
+        ("a b c d e", "not a valid cron expression"),
+    ],
+)
+def test_cron_validation_messages(expression, message):
+    with pytest.raises(CronError, match=message):
+        validate_cron(expression)
+
+
+def test_cron_normalised():
+    assert validate_cron("  */5   *  * * * ") == "*/5 * * * *"
+
+
+@pytest.mark.parametrize(
+    "expression, words",
+    [
+        ("30 2 * * *", "at 02:30, every day"),
+        ("*/15 * * * *", "every 15 minutes"),
+        ("0 9 * * 1-5", "at 09:00, on Monday to Friday"),
+        ("0 0 1 * *", "at 00:00, on day 1 of the month"),
+        ("0 6 * 1,7 *", "at 06:00, in January, July"),
+    ],
+)
+def test_cron_in_words(expression, words):
+    assert describe_cron(expression) == words
+
+
+def test_seconds_repetition():
+    schedule = Schedule(at(2030, 1, 1), "second", 5)
+    assert schedule.next_run(after=at(2030, 1, 1, 0, 0, 7), tz=UTC) == at(2030, 1, 1, 0, 0, 10)

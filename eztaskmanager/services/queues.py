@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -70,17 +70,26 @@ class TaskQueueService(ABC):
         task.cached_next_ride = None
 
 
+ONE_SECOND = timedelta(seconds=1)
+
+
+def nominal_interval(schedule: Schedule, when: datetime) -> int:
+    """Seconds between ``when`` and the run after it (at least one)."""
+    following = schedule.next_run(after=when)
+    if following is None:
+        return 60
+    return max(int((following - when).total_seconds()), 1)
+
+
 def first_run(task, now: datetime | None = None) -> datetime:
     """When a scheduled task runs first; refuses a one-off time in the past."""
     now = now or timezone.now()
     schedule = Schedule.for_task(task)
-    if schedule.start is None:
-        return now
-    if not schedule.is_periodic and schedule.start < now:
-        raise TaskQueueException(_("It is not possible to schedule tasks in the past."))
-    if schedule.start >= now:
-        return schedule.start
-    return schedule.next_run(after=now)
+    if not schedule.is_periodic:
+        if schedule.start < now:
+            raise TaskQueueException(_("It is not possible to schedule tasks in the past."))
+        return schedule.start.astimezone(UTC)
+    return schedule.next_run(after=now - ONE_SECOND / 2)
 
 
 class RQTaskQueueService(TaskQueueService):
@@ -152,29 +161,53 @@ class RQTaskQueueService(TaskQueueService):
 
     def schedule(self, task):
         from eztaskmanager.models import Task
-        from eztaskmanager.services import run_management_command
 
-        when = first_run(task).astimezone(UTC)
+        if task.is_periodic and not task.cron_expression and task.scheduling is None:
+            # A repetition counts from its first run: with no start given, that is now.
+            task.scheduling = timezone.now()
+            Task.objects.filter(pk=task.pk).update(scheduling=task.scheduling)
+        when = first_run(task)
         self.cancel_job(task.scheduled_job_id)
-        job_id = self.new_job_id(task)
-        job = self._guard(
-            self.scheduler.schedule,
-            when,
-            run_management_command,
-            args=[task.pk],
-            kwargs={"scheduled": True},
-            interval=task.interval_in_seconds if task.is_periodic else None,
-            id=job_id,
-            queue_name=self.queue_name,
-            meta={META_TASK_ID: task.pk},
-            description=f"eztaskmanager: {task.name}",
-        )
+        job = self.write_scheduled_job(task, self.new_job_id(task), when)
         task.scheduled_job_id = job.id
         task.status = Task.STATUS_SCHEDULED
         task.cached_next_ride = when
         Task.objects.filter(pk=task.pk).update(
             scheduled_job_id=job.id, status=task.status, cached_next_ride=when
         )
+        return job
+
+    def write_scheduled_job(self, task, job_id: str, when: datetime):
+        """Store the scheduled job ``job_id`` of ``task`` in Redis, due at ``when``.
+
+        The score is the exact due time (rq-scheduler's own calls round it down to the second).
+        A periodic job carries a nominal ``interval`` so that a plain ``rqscheduler`` repeats it
+        too; ``taskmanager scheduler`` and the run itself put the exact next time in its place.
+        """
+        from eztaskmanager.services import run_management_command
+
+        schedule = Schedule.for_task(task)
+        job = self.scheduler._create_job(
+            run_management_command,
+            args=[task.pk],
+            kwargs={"scheduled": True},
+            id=job_id,
+            queue_name=self.queue_name,
+            meta={META_TASK_ID: task.pk},
+            description=f"eztaskmanager: {task.name}",
+            result_ttl=-1 if schedule.is_periodic else None,
+            commit=False,
+        )
+        if schedule.is_periodic:
+            job.meta["interval"] = nominal_interval(schedule, when)
+
+        def write():
+            with self.connection.pipeline() as pipe:
+                job.save(pipeline=pipe)
+                pipe.zadd(self.scheduler.scheduled_jobs_key, {job.id: when.timestamp()})
+                pipe.execute()
+
+        self._guard(write)
         return job
 
     def remove(self, task) -> None:
@@ -209,18 +242,20 @@ class RQTaskQueueService(TaskQueueService):
             task.cached_next_ride = None
             return
         if task.is_periodic:
-            next_run = Schedule.for_task(task).next_run(after=timezone.now())
-            if next_run is not None and self.scheduled_time(task.scheduled_job_id) is not None:
-                # rq-scheduler re-queues interval jobs at "now + interval"; put the exact
-                # next run (calendar months, wall-clock days in TIME_ZONE) in its place.
+            current = self.scheduled_time(task.scheduled_job_id)
+            exact = Schedule.for_task(task).next_run(after=timezone.now())
+            if current is not None and exact is not None and abs(current - exact) > ONE_SECOND:
+                # A plain rqscheduler re-queues interval jobs at "now + interval"; put the exact
+                # next run (calendar months, wall-clock days in TIME_ZONE, cron) in its place.
                 self._guard(
                     self.connection.zadd,
                     self.scheduler.scheduled_jobs_key,
-                    {task.scheduled_job_id: int(next_run.timestamp())},
+                    {task.scheduled_job_id: exact.timestamp()},
                     xx=True,
                 )
-            task.cached_next_ride = self.scheduled_time(task.scheduled_job_id)
-            task.status = Task.STATUS_SCHEDULED if task.cached_next_ride else Task.STATUS_IDLE
+                current = exact
+            task.cached_next_ride = current
+            task.status = Task.STATUS_SCHEDULED if current else Task.STATUS_IDLE
             return
         remaining = self.scheduled_time(task.scheduled_job_id)
         if scheduled or remaining is None:

@@ -1,0 +1,136 @@
+"""The scheduler process behind ``manage.py taskmanager scheduler``.
+
+It extends rq-scheduler's loop in three ways:
+
+* punctual: it polls every fraction of a second and compares exact (sub-second) due times;
+* exactly once: each firing is claimed with one atomic Redis script that also moves the job to
+  its next due time, so several schedulers can run side by side and a firing is enqueued once;
+* the database decides: a task's next run comes from its schedule in the Task table (calendar
+  months, cron, wall-clock time in ``TIME_ZONE``), a job whose task is gone or stopped is dropped,
+  and a sync (see ``sync.py``) runs at start and then every ``sync_interval`` seconds.
+
+Jobs that are not ours are handed to rq-scheduler's own logic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from django.db import close_old_connections, connection
+from rq.exceptions import NoSuchJobError
+from rq_scheduler import Scheduler
+
+from eztaskmanager.services.queues import META_TASK_ID
+
+logger = logging.getLogger(__name__)
+
+# Claim a firing: only if the job is still due at the score this scheduler read, move it to its
+# next due time (or drop it) and answer 1; another scheduler that read the same score gets 0.
+CLAIM_SCRIPT = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if (not score) or score ~= ARGV[2] then
+    return 0
+end
+if ARGV[3] == '' then
+    redis.call('ZREM', KEYS[1], ARGV[1])
+else
+    redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+end
+return 1
+"""
+
+
+class TaskScheduler(Scheduler):
+    """rq-scheduler with exact due times, atomic claims and the Task table as the reference."""
+
+    def __init__(self, *args, sync_interval: float = 60.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sync_interval = sync_interval
+        self._next_sync = 0.0
+        self._claim = self.connection.register_script(CLAIM_SCRIPT)
+
+    def enqueue_jobs(self):
+        if not connection.in_atomic_block:
+            close_old_connections()  # a long-lived process: drop connections the server closed
+        if self.sync_interval and time.monotonic() >= self._next_sync:
+            self._next_sync = time.monotonic() + self.sync_interval
+            self.sync()
+        now = time.time()
+        due = self.connection.zrangebyscore(
+            self.scheduled_jobs_key, "-inf", now, withscores=True, score_cast_func=bytes.decode
+        )
+        enqueued = []
+        for raw_id, raw_score in due:
+            job_id = raw_id.decode()
+            try:
+                job = self.job_class.fetch(job_id, connection=self.connection)
+            except NoSuchJobError:
+                self.cancel(job_id)
+                continue
+            if META_TASK_ID not in job.meta:
+                self.enqueue_job(job)  # not ours: rq-scheduler's rules
+                enqueued.append(job)
+                continue
+            next_due, wanted = self.next_due(job, float(raw_score), now)
+            if self._claim(keys=[self.scheduled_jobs_key], args=[job_id, raw_score, next_due]):
+                if wanted:
+                    self.get_queue_for_job(job).enqueue_job(job)
+                    enqueued.append(job)
+                else:
+                    job.delete()
+        return enqueued
+
+    def next_due(self, job, due: float, now: float) -> tuple[str, bool]:
+        """The job's next score ('' for none) and whether this firing should run."""
+        from eztaskmanager.models import Task
+
+        task = Task.objects.filter(pk=job.meta[META_TASK_ID]).first()
+        if task is None or task.scheduled_job_id != job.id:
+            logger.info("Dropping scheduled job %s: its task is gone or was rescheduled", job.id)
+            return "", False
+        schedule = task.schedule
+        if not schedule.is_periodic:
+            return "", True
+        # Missed firings (scheduler down) collapse into this one; the next is in the future.
+        after = datetime.fromtimestamp(max(due, now), tz=UTC)
+        following = schedule.next_run(after=after)
+        if following is None:
+            return "", True
+        Task.objects.filter(pk=task.pk).update(cached_next_ride=following)
+        return repr(following.timestamp()), True
+
+    def sync(self) -> None:
+        from eztaskmanager.services.queues import RQTaskQueueService
+        from eztaskmanager.services.sync import sync_schedules
+
+        service = RQTaskQueueService(queue_name=self.queue_name)
+        service._scheduler = self
+        service._queue = self._queue
+        try:
+            result = sync_schedules(service)
+        except Exception:  # a failed sync must not stop the scheduling loop
+            logger.exception("Schedule sync failed")
+        else:
+            if result.changed:
+                logger.info("Schedule sync: %s", result)
+
+
+def run_scheduler(
+    queue_name: str = "default",
+    interval: float = 0.2,
+    sync_interval: float = 60.0,
+    burst: bool = False,
+) -> None:
+    """Run the scheduling loop until stopped (SIGINT / SIGTERM)."""
+    import django_rq
+
+    queue = django_rq.get_queue(queue_name)
+    scheduler = TaskScheduler(
+        queue=queue,
+        connection=queue.connection,
+        interval=interval,
+        sync_interval=sync_interval,
+    )
+    scheduler.run(burst=burst)

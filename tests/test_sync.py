@@ -1,0 +1,171 @@
+"""sync_schedules and the TaskScheduler on fakeredis (unit tier)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+from rq.job import Job
+
+from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.services.scheduler import TaskScheduler
+from eztaskmanager.services.sync import sync_schedules
+
+pytestmark = pytest.mark.django_db
+
+
+def scores(service):
+    key = service.scheduler.scheduled_jobs_key
+    return {
+        job_id.decode(): datetime.fromtimestamp(score, tz=UTC)
+        for job_id, score in service.connection.zrange(key, 0, -1, withscores=True)
+    }
+
+
+def scheduled_tasks(make_task, service):
+    soon = timezone.now() + timedelta(hours=1)
+    tasks = [
+        make_task(name="one-off", scheduling=soon),
+        make_task(name="hourly", scheduling=soon, repetition_period="hour", repetition_rate=1),
+        make_task(name="monthly", scheduling=soon, repetition_period="month", repetition_rate=1),
+        make_task(name="cron", cron_expression="30 2 * * *"),
+    ]
+    for task in tasks:
+        service.add(task)
+        task.refresh_from_db()
+    return tasks
+
+
+def test_flushall_then_sync_restores_every_schedule(make_task, fake_rq_service):
+    tasks = scheduled_tasks(make_task, fake_rq_service)
+    before = scores(fake_rq_service)
+    fake_rq_service.connection.flushall()
+    Task.objects.update(cached_next_ride=None)
+
+    result = sync_schedules(fake_rq_service)
+
+    assert sorted(result.restored) == sorted(t.pk for t in tasks)
+    after = scores(fake_rq_service)
+    assert after.keys() == before.keys()
+    for job_id, when in before.items():
+        assert abs(after[job_id] - when) < timedelta(seconds=1)
+    for task in Task.objects.all():
+        assert task.status == Task.STATUS_SCHEDULED
+        assert abs(task.cached_next_ride - after[task.scheduled_job_id]) < timedelta(seconds=1)
+        job = Job.fetch(task.scheduled_job_id, connection=fake_rq_service.connection)
+        assert list(job.args) == [task.pk]
+    assert not sync_schedules(fake_rq_service).changed  # a second sync has nothing to do
+
+
+def test_sync_removes_orphans_and_duplicates(make_task, fake_rq_service):
+    task = make_task(scheduling=timezone.now() + timedelta(hours=1))
+    fake_rq_service.add(task)
+    task.refresh_from_db()
+    stale = fake_rq_service.write_scheduled_job(task, "eztm-999-deadbeef", timezone.now())
+    duplicate = fake_rq_service.write_scheduled_job(task, f"eztm-{task.pk}-dup", timezone.now())
+    foreign = fake_rq_service.scheduler.enqueue_in(timedelta(hours=1), print)  # not ours
+
+    result = sync_schedules(fake_rq_service)
+
+    assert sorted(result.removed_jobs) == sorted([stale.id, duplicate.id])
+    assert set(scores(fake_rq_service)) == {task.scheduled_job_id, foreign.id}
+
+
+def test_sync_retimes_a_job_after_the_schedule_was_edited(make_task, fake_rq_service):
+    task = make_task(scheduling=timezone.now() + timedelta(hours=1))
+    fake_rq_service.add(task)
+    new_time = (timezone.now() + timedelta(hours=5)).replace(microsecond=0)
+    Task.objects.filter(pk=task.pk).update(scheduling=new_time)
+
+    result = sync_schedules(fake_rq_service)
+
+    task.refresh_from_db()
+    assert result.retimed == [task.pk]
+    assert scores(fake_rq_service)[task.scheduled_job_id] == new_time
+    assert task.cached_next_ride == new_time
+
+
+def test_sync_clears_a_one_off_that_already_ran(make_task, fake_rq_service):
+    task = make_task(scheduling=timezone.now() + timedelta(seconds=1))
+    fake_rq_service.add(task)
+    task.refresh_from_db()
+    LaunchReport.objects.create(task=task, started_at=task.scheduling + timedelta(seconds=1))
+    fake_rq_service.connection.flushall()
+
+    result = sync_schedules(fake_rq_service)
+
+    task.refresh_from_db()
+    assert result.unscheduled == [task.pk]
+    assert (task.status, task.scheduled_job_id) == ("idle", None)
+
+
+def test_sync_runs_a_missed_one_off_late_rather_than_never(make_task, fake_rq_service):
+    task = make_task(scheduling=timezone.now() + timedelta(hours=1))
+    fake_rq_service.add(task)
+    Task.objects.filter(pk=task.pk).update(scheduling=timezone.now() - timedelta(minutes=5))
+    fake_rq_service.connection.flushall()
+
+    sync_schedules(fake_rq_service)
+
+    task.refresh_from_db()
+    assert scores(fake_rq_service)[task.scheduled_job_id] <= timezone.now()
+
+
+def make_scheduler(service):
+    return TaskScheduler(
+        queue=service.queue, connection=service.connection, interval=0.1, sync_interval=0
+    )
+
+
+def test_two_schedulers_enqueue_a_firing_once(make_task, fake_rq_service):
+    start = timezone.now() - timedelta(seconds=30)
+    task = make_task(scheduling=start, repetition_period="minute", repetition_rate=1)
+    fake_rq_service.add(task)
+    task.refresh_from_db()
+    key = fake_rq_service.scheduler.scheduled_jobs_key
+    fake_rq_service.connection.zadd(key, {task.scheduled_job_id: timezone.now().timestamp() - 1})
+
+    first, second = make_scheduler(fake_rq_service), make_scheduler(fake_rq_service)
+    assert len(first.enqueue_jobs()) == 1
+    assert second.enqueue_jobs() == []
+    assert fake_rq_service.queue.count == 1
+    nxt = scores(fake_rq_service)[task.scheduled_job_id]
+    assert nxt == task.schedule.next_run(after=timezone.now())
+    task.refresh_from_db()
+    assert task.cached_next_ride == nxt
+
+
+def test_scheduler_claim_is_atomic_against_a_stale_read(make_task, fake_rq_service):
+    task = make_task(
+        scheduling=timezone.now() - timedelta(seconds=30),
+        repetition_period="minute",
+        repetition_rate=1,
+    )
+    fake_rq_service.add(task)
+    task.refresh_from_db()
+    scheduler = make_scheduler(fake_rq_service)
+    key = fake_rq_service.scheduler.scheduled_jobs_key
+    # Another scheduler already moved the job on: a claim with the old score is refused.
+    assert not scheduler._claim(keys=[key], args=[task.scheduled_job_id, "12345.0", "99999.0"])
+
+
+def test_scheduler_drops_job_of_deleted_task(make_task, fake_rq_service):
+    task = make_task(scheduling=timezone.now() + timedelta(hours=1))
+    fake_rq_service.add(task)
+    task.refresh_from_db()
+    job_id = task.scheduled_job_id
+    Task.objects.filter(pk=task.pk).update(scheduled_job_id=None)  # stopped behind our back
+    key = fake_rq_service.scheduler.scheduled_jobs_key
+    fake_rq_service.connection.zadd(key, {job_id: 1})
+    assert make_scheduler(fake_rq_service).enqueue_jobs() == []
+    assert fake_rq_service.queue.count == 0
+    assert job_id not in scores(fake_rq_service)
+
+
+def test_scheduler_one_off_fires_once_and_leaves_the_set(make_task, fake_rq_service):
+    task = make_task(scheduling=timezone.now() + timedelta(hours=1))
+    fake_rq_service.add(task)
+    task.refresh_from_db()
+    key = fake_rq_service.scheduler.scheduled_jobs_key
+    fake_rq_service.connection.zadd(key, {task.scheduled_job_id: 1})
+    assert [j.id for j in make_scheduler(fake_rq_service).enqueue_jobs()] == [task.scheduled_job_id]
+    assert scores(fake_rq_service) == {}
