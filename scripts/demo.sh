@@ -22,7 +22,7 @@ stop() {
 trap stop INT TERM EXIT
 "$py" manage.py rqworker default &
 pids+=($!)
-"$py" manage.py rqscheduler --interval 1 &
+"$py" manage.py taskmanager scheduler &
 pids+=($!)
 "$py" manage.py runserver "127.0.0.1:$port" --noreload &
 pids+=($!)
