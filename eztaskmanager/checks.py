@@ -1,6 +1,8 @@
 """System checks: a bad setting is explained by ``manage.py check`` before anything runs."""
 
-from django.core.checks import Error, register
+import inspect
+
+from django.core.checks import Error, Warning, register
 from django.utils.module_loading import import_string
 
 from eztaskmanager import conf
@@ -24,3 +26,96 @@ def check_queue_service(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_notification_handlers(app_configs, **kwargs):
+    """Each entry of EZTASKMANAGER_NOTIFICATION_HANDLERS can be built into a handler."""
+    config = conf.get("NOTIFICATION_HANDLERS")
+    if not config:
+        return []
+    if not isinstance(config, dict):
+        return [
+            Error(
+                "EZTASKMANAGER_NOTIFICATION_HANDLERS must be a dict of "
+                '{"name": {"class": "dotted.path", "level": "errors", ...}}.',
+                id="eztaskmanager.E010",
+            )
+        ]
+    messages = []
+    for name, spec in config.items():
+        messages.extend(_check_handler(name, spec))
+    if not conf.get("BASE_URL"):
+        messages.append(
+            Warning(
+                "EZTASKMANAGER_BASE_URL is empty: notifications cannot link to the run's log.",
+                hint='Set it to the site\'s address, e.g. "https://example.com".',
+                id="eztaskmanager.W010",
+            )
+        )
+    return messages
+
+
+def _check_handler(name, spec) -> list:
+    from eztaskmanager.services.notifications import LEVELS, NotificationHandler, handler_options
+
+    where = f"EZTASKMANAGER_NOTIFICATION_HANDLERS[{name!r}]"
+    if not isinstance(spec, dict):
+        return [Error(f"{where} must be a dict.", id="eztaskmanager.E010")]
+    path, options = handler_options(spec)
+    if not path:
+        return [Error(f"{where} has no 'class'.", id="eztaskmanager.E011")]
+    try:
+        handler_class = import_string(path)
+    except ImportError as exc:
+        return [Error(f"{where}: cannot import {path!r}: {exc}", id="eztaskmanager.E011")]
+    if not (isinstance(handler_class, type) and issubclass(handler_class, NotificationHandler)):
+        return [
+            Error(
+                f"{where}: {path!r} is not a subclass of NotificationHandler.",
+                id="eztaskmanager.E011",
+            )
+        ]
+
+    messages = []
+    level_hint = f"Use one of {', '.join(LEVELS)}."
+    if "level" not in options:
+        messages.append(Error(f"{where} has no 'level'.", hint=level_hint, id="eztaskmanager.E012"))
+    elif options["level"] not in LEVELS:
+        messages.append(
+            Error(
+                f"{where}: unknown level {options['level']!r}.",
+                hint=level_hint,
+                id="eztaskmanager.E012",
+            )
+        )
+    required, optional, any_keyword = _arguments(handler_class)
+    not_empty = set(handler_class.required_options)
+    for option in sorted((required | not_empty) - {"level"}):
+        if option not in options:
+            messages.append(Error(f"{where} has no {option!r}.", id="eztaskmanager.E013"))
+        elif option in not_empty and not options[option]:
+            messages.append(Error(f"{where}: {option!r} is empty.", id="eztaskmanager.E013"))
+    if not any_keyword:
+        for option in sorted(set(options) - required - optional):
+            messages.append(
+                Error(
+                    f"{where}: unexpected option {option!r} for {handler_class.__name__}.",
+                    hint=f"Accepted: {', '.join(sorted(required | optional))}.",
+                    id="eztaskmanager.E013",
+                )
+            )
+    messages.extend(handler_class.check_options(name, options))
+    return messages
+
+
+def _arguments(handler_class) -> tuple[set, set, bool]:
+    """The handler's required and optional argument names, and whether it takes **kwargs."""
+    required, optional, any_keyword = set(), set(), False
+    for parameter in inspect.signature(handler_class).parameters.values():
+        if parameter.kind is parameter.VAR_KEYWORD:
+            any_keyword = True
+        elif parameter.kind is not parameter.VAR_POSITIONAL:
+            target = required if parameter.default is parameter.empty else optional
+            target.add(parameter.name)
+    return required, optional, any_keyword

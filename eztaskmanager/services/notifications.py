@@ -1,15 +1,29 @@
-"""Notifications sent when a run ends, by result level.
+"""Notifications sent when a run ends: Slack and email, chosen by the run's result.
 
 ``EZTASKMANAGER_NOTIFICATION_HANDLERS`` maps a name to ``{"class": "dotted.path", "level":
-"errors", ...keyword arguments}``; handlers are built from it each time a report is notified.
-A handler fires for a report whose result is at or above its level (ok < warnings < errors <
-failed). A failing handler is logged and never changes the run's result.
+"errors", ...keyword arguments}``. The handlers are built from the setting each time a report is
+notified, so ``override_settings`` and a changed setting apply at once; ``manage.py check``
+validates the setting (see ``eztaskmanager.checks``).
+
+A handler sends a report whose result is at or above its level (ok < warnings < errors <
+failed). ``Task.notification_level`` overrides that level for one task, or turns its
+notifications off. A handler that fails leaves a WARNING line in the report's log; it never
+changes the run's result and never raises into the worker.
 """
 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
+from typing import Any
 
+from django.core.checks import CheckMessage, Error
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.db.models import F, Max
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from eztaskmanager import conf
@@ -18,52 +32,449 @@ logger = logging.getLogger(__name__)
 
 LEVELS = ("ok", "warnings", "errors", "failed")
 
+# Slack's documented limits for one message.
+SLACK_SECTION_TEXT_LIMIT = 3000
+SLACK_FIELD_TEXT_LIMIT = 2000
+SLACK_MAX_BLOCKS = 50
 
-def level_rank(level: str) -> int:
-    return LEVELS.index(level)
+SLACK_SDK_MISSING = (
+    "{handler} needs the slack-sdk package: pip install 'django-eztaskmanager[slack]'."
+)
+
+RESULT_EMOJI = {
+    "ok": ":white_check_mark:",
+    "warnings": ":warning:",
+    "errors": ":x:",
+    "failed": ":rotating_light:",
+}
 
 
-class NotificationHandler:
-    """Base class: decides whether a report is worth sending and sends it."""
+class NotificationError(Exception):
+    """A message was not delivered; the text says why, in words fit for the report's log."""
 
-    def __init__(self, level: str = "errors"):
+
+def reaches(result: str, level: str) -> bool:
+    """Whether a run with ``result`` is worth a notification at ``level``."""
+    return result in LEVELS and level in LEVELS and LEVELS.index(result) >= LEVELS.index(level)
+
+
+class NotificationHandler(ABC):
+    """Base class: decides whether a report is worth sending, and sends it.
+
+    Subclasses implement ``emit(report)``, raising on failure; the keyword arguments of their
+    ``__init__`` are the options of their entry in the setting. Options named in
+    ``required_options`` must be present and not empty, and ``check_options`` can add checks of
+    its own for ``manage.py check``.
+    """
+
+    required_options: tuple[str, ...] = ()
+
+    def __init__(self, level: str):
         if level not in LEVELS:
-            raise ValueError(f"Unknown notification level {level!r}; use one of {LEVELS}.")
+            raise ImproperlyConfigured(
+                f"Unknown notification level {level!r}; use one of {', '.join(LEVELS)}."
+            )
         self.level = level
 
-    def wants(self, report) -> bool:
-        result = report.invocation_result
-        return result in LEVELS and level_rank(result) >= level_rank(self.level)
+    def wants(self, report, level: str | None = None) -> bool:
+        """Whether ``report`` is to be sent, at ``level`` if given, else at the handler's own."""
+        return reaches(report.invocation_result, level or self.level)
 
-    def handle(self, report) -> None:
-        if self.wants(report):
+    def handle(self, report, level: str | None = None) -> None:
+        if self.wants(report, level):
             self.emit(report)
 
-    def emit(self, report) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def emit(self, report) -> None:
+        """Send ``report``; raise (preferably ``NotificationError``) if it cannot be sent."""
+
+    @classmethod
+    def check_options(cls, name: str, options: dict[str, Any]) -> list[CheckMessage]:
+        """Problems of this handler's options beyond presence and level, for the system check."""
+        return []
 
 
-def build_handlers(config: dict | None = None) -> list[tuple[str, NotificationHandler]]:
-    """Instantiate the handlers described by ``config`` (default: the setting)."""
-    if config is None:
-        config = conf.get("NOTIFICATION_HANDLERS") or {}
-    handlers = []
-    for name, spec in config.items():
-        spec = dict(spec)
-        handler_class = import_string(spec.pop("class"))
-        handlers.append((name, handler_class(**spec)))
-    return handlers
+# -- what a message says ----------------------------------------------------------------------
+
+
+def log_url(report) -> str:
+    """Absolute URL of the report's live log, or "" when the URL is not configured."""
+    try:
+        path = reverse("eztaskmanager:live_log_viewer", args=[report.pk])
+    except NoReverseMatch:
+        return ""
+    return conf.get("BASE_URL").rstrip("/") + path
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def summary(report) -> str:
+    """One line: task name, result and counts, e.g. ``nightly import: errors (3 errors)``."""
+    counts = []
+    if report.n_errors:
+        counts.append(_count(report.n_errors, "error"))
+    if report.n_warnings:
+        counts.append(_count(report.n_warnings, "warning"))
+    text = f"{report.task.name}: {report.invocation_result}"
+    if counts:
+        text += f" ({', '.join(counts)})"
+    return text
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def format_time(value) -> str:
+    if value is None:
+        return "unknown"
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def message_context(report) -> dict[str, Any]:
+    """What every message shows about a report (plain values, not yet escaped)."""
+    return {
+        "task_name": report.task.name,
+        "result": report.invocation_result,
+        "summary": summary(report),
+        "n_errors": report.n_errors,
+        "n_warnings": report.n_warnings,
+        "started": format_time(report.started_at),
+        "duration": format_duration(report.duration),
+        "failure_reason": report.failure_reason,
+        "log_url": log_url(report),
+        "log_tail": report.log_tail(),
+    }
+
+
+# -- Slack ------------------------------------------------------------------------------------
+
+SLACK_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_SLACK_TRANSLATION = str.maketrans(SLACK_ESCAPES)
+
+
+def slack_escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn gives a meaning to."""
+    return text.translate(_SLACK_TRANSLATION)
+
+
+def slack_text(text: str, limit: int, keep: str = "start") -> str:
+    """``text`` escaped for mrkdwn and cut to ``limit`` characters, never inside an entity.
+
+    ``keep="end"`` keeps the last characters (the end of a log matters most).
+    """
+    escaped = slack_escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    marker = "…"
+    room = limit - len(marker)
+    chars = reversed(text) if keep == "end" else iter(text)
+    pieces, size = [], 0
+    for char in chars:
+        piece = SLACK_ESCAPES.get(char, char)
+        if size + len(piece) > room:
+            break
+        pieces.append(piece)
+        size += len(piece)
+    if keep == "end":
+        return marker + "".join(reversed(pieces))
+    return "".join(pieces) + marker
+
+
+def slack_code_block(text: str, limit: int) -> str:
+    """``text`` as a code block of at most ``limit`` characters, keeping its end."""
+    # Three backquotes inside the log would close the block early.
+    text = text.replace("```", "`\u200b``")
+    fence = "```"
+    body = slack_text(text, limit - 2 * len(fence + "\n"), keep="end")
+    return f"{fence}\n{body}\n{fence}"
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _field(title: str, value: str) -> dict:
+    return {"type": "mrkdwn", "text": slack_text(f"*{title}*\n{value}", SLACK_FIELD_TEXT_LIMIT)}
+
+
+def slack_message(report) -> dict[str, Any]:
+    """The Slack message of a report: ``text`` (the fallback) and ``blocks``."""
+    context = message_context(report)
+    emoji = RESULT_EMOJI.get(context["result"], "")
+    name = slack_text(context["task_name"], 1000)
+    blocks = [
+        _section(f"{emoji} *{name}* ended with *{context['result']}*"),
+        {
+            "type": "section",
+            "fields": [
+                _field("Result", context["result"]),
+                _field("Errors", str(context["n_errors"])),
+                _field("Warnings", str(context["n_warnings"])),
+                _field("Duration", context["duration"]),
+                _field("Started", context["started"]),
+            ],
+        },
+    ]
+    if context["failure_reason"]:
+        label = "*Failure:* "
+        reason = slack_text(context["failure_reason"], SLACK_SECTION_TEXT_LIMIT - len(label))
+        blocks.append(_section(label + reason))
+    url = context["log_url"]
+    if url.startswith(("http://", "https://")):
+        blocks.append(_section(f"<{url}|Open the live log>"))
+    elif url:
+        blocks.append(_section(f"Live log: {slack_escape(url)}"))
+    if context["log_tail"]:
+        label = "*Last lines of the log*\n"
+        code = slack_code_block(context["log_tail"], SLACK_SECTION_TEXT_LIMIT - len(label))
+        blocks.append(_section(label + code))
+    return {
+        "text": slack_text(context["summary"], SLACK_SECTION_TEXT_LIMIT),
+        "blocks": blocks[:SLACK_MAX_BLOCKS],
+    }
+
+
+def slack_sdk_installed() -> bool:
+    try:
+        import slack_sdk  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class SlackNotificationHandler(NotificationHandler):
+    """Posts to a channel with the Web API (``chat.postMessage``) using a bot token.
+
+    ``base_url`` replaces ``https://slack.com/api/``, for a proxy or a test server.
+    """
+
+    required_options = ("token", "channel")
+
+    def __init__(self, token: str, channel: str, level: str, base_url: str | None = None):
+        super().__init__(level)
+        if not token or not channel:
+            raise ImproperlyConfigured("SlackNotificationHandler needs a token and a channel.")
+        try:
+            from slack_sdk import WebClient
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                SLACK_SDK_MISSING.format(handler="SlackNotificationHandler")
+            ) from exc
+        self.channel = channel
+        extra = {"base_url": base_url} if base_url else {}
+        self.client = WebClient(token=token, **extra)
+
+    def message(self, report) -> dict[str, Any]:
+        return slack_message(report)
+
+    def emit(self, report) -> None:
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            self.client.chat_postMessage(channel=self.channel, **self.message(report))
+        except SlackApiError as exc:
+            response = exc.response
+            error = response.get("error") if isinstance(response.data, dict) else None
+            reason = f"Slack answered HTTP {response.status_code}"
+            if error:
+                reason += f": {str(error)[:200]}"
+            raise NotificationError(reason) from exc
+
+    @classmethod
+    def check_options(cls, name: str, options: dict[str, Any]) -> list[CheckMessage]:
+        return _slack_sdk_check(cls, name)
+
+
+class SlackWebhookNotificationHandler(NotificationHandler):
+    """Posts to the channel of an incoming-webhook URL (no token needed)."""
+
+    required_options = ("webhook_url",)
+
+    def __init__(self, webhook_url: str, level: str):
+        super().__init__(level)
+        if not webhook_url:
+            raise ImproperlyConfigured("SlackWebhookNotificationHandler needs a webhook_url.")
+        try:
+            from slack_sdk.webhook import WebhookClient
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                SLACK_SDK_MISSING.format(handler="SlackWebhookNotificationHandler")
+            ) from exc
+        self.client = WebhookClient(webhook_url)
+
+    def message(self, report) -> dict[str, Any]:
+        return slack_message(report)
+
+    def emit(self, report) -> None:
+        response = self.client.send(**self.message(report))
+        if response.status_code != 200:
+            # The URL is a secret: say what Slack answered, not where.
+            body = (response.body or "").strip()[:200]
+            raise NotificationError(f"Slack webhook answered HTTP {response.status_code}: {body}")
+
+    @classmethod
+    def check_options(cls, name: str, options: dict[str, Any]) -> list[CheckMessage]:
+        return _slack_sdk_check(cls, name)
+
+
+def _slack_sdk_check(handler_class: type, name: str) -> list[CheckMessage]:
+    if slack_sdk_installed():
+        return []
+    return [
+        Error(
+            f"EZTASKMANAGER_NOTIFICATION_HANDLERS[{name!r}]: "
+            + SLACK_SDK_MISSING.format(handler=handler_class.__name__),
+            id="eztaskmanager.E014",
+        )
+    ]
+
+
+# -- email ------------------------------------------------------------------------------------
+
+
+class EmailNotificationHandler(NotificationHandler):
+    """Sends a plain-text and HTML email with Django's mail framework (``EMAIL_*`` settings).
+
+    ``from_email`` may be None for ``DEFAULT_FROM_EMAIL``.
+    """
+
+    required_options = ("recipients",)
+    subject_prefix = "[eztaskmanager] "
+    text_template = "eztaskmanager/notifications/email.txt"
+    html_template = "eztaskmanager/notifications/email.html"
+
+    def __init__(self, from_email: str | None, recipients: list[str], level: str):
+        super().__init__(level)
+        if not recipients or isinstance(recipients, str):
+            raise ImproperlyConfigured(
+                "EmailNotificationHandler needs recipients as a list of addresses."
+            )
+        self.from_email = from_email
+        self.recipients = list(recipients)
+
+    def subject(self, report) -> str:
+        # A header must be one line, whatever the task's name holds.
+        return " ".join((self.subject_prefix + summary(report)).split())
+
+    def emit(self, report) -> None:
+        from django.core.mail import EmailMultiAlternatives
+
+        context = message_context(report)
+        email = EmailMultiAlternatives(
+            subject=self.subject(report),
+            body=render_to_string(self.text_template, context),
+            from_email=self.from_email,
+            to=self.recipients,
+        )
+        email.attach_alternative(render_to_string(self.html_template, context), "text/html")
+        email.send()
+
+    @classmethod
+    def check_options(cls, name: str, options: dict[str, Any]) -> list[CheckMessage]:
+        recipients = options.get("recipients")
+        if recipients and (
+            isinstance(recipients, str) or not all(isinstance(r, str) for r in recipients)
+        ):
+            return [
+                Error(
+                    f"EZTASKMANAGER_NOTIFICATION_HANDLERS[{name!r}]: 'recipients' must be a list "
+                    "of email addresses.",
+                    id="eztaskmanager.E013",
+                )
+            ]
+        return []
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+def handler_options(spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Split one entry of the setting into its class path and keyword arguments."""
+    options = dict(spec)
+    return options.pop("class", ""), options
+
+
+def build_handler(spec: dict[str, Any]) -> NotificationHandler:
+    """Instantiate the handler described by one entry of the setting."""
+    path, options = handler_options(spec)
+    handler_class = import_string(path)
+    return handler_class(**options)
+
+
+def record_failure(report, name: str, reason: str) -> None:
+    """Append a WARNING line about handler ``name`` to the report's log.
+
+    The line is counted in ``n_lines`` (readers page by it) but not in ``n_warnings``: the
+    counters describe the command's own output and, with it, the run's result.
+    """
+    from eztaskmanager.models import LaunchReport, Log
+
+    message = f"Notification {name!r} not sent: {reason}"
+    logger.warning("Report %s: %s", report.pk, message)
+    try:
+        with transaction.atomic():
+            # Lock the report row: two writers never take the same line number.
+            list(LaunchReport.objects.select_for_update().filter(pk=report.pk).values("pk"))
+            last = report.logs.aggregate(last=Max("lineno"))["last"] or 0
+            Log.objects.create(
+                launch_report_id=report.pk, level="WARNING", message=message, lineno=last + 1
+            )
+            LaunchReport.objects.filter(pk=report.pk).update(n_lines=F("n_lines") + 1)
+        report.n_lines += 1
+    except Exception:
+        logger.exception("Report %s: the notification failure could not be logged", report.pk)
 
 
 def emit_notifications(report) -> None:
-    """Send ``report`` to every configured handler; log failures, never raise."""
+    """Send a finished ``report`` to every configured handler that wants it; never raise."""
     try:
-        handlers = build_handlers()
+        override = report.task.notification_level
+        if not report.invocation_result or override == "off":
+            return
+        config = conf.get("NOTIFICATION_HANDLERS") or {}
+        entries = list(config.items())
     except Exception:
-        logger.exception("Notification handlers are misconfigured; nothing sent.")
+        logger.exception("Report %s: notifications skipped", report.pk)
         return
-    for name, handler in handlers:
+    for name, spec in entries:
         try:
-            handler.handle(report)
+            handler = build_handler(spec)
         except Exception as exc:
-            logger.warning("Notification %r for report %s failed: %s", name, report.pk, exc)
+            record_failure(report, name, f"the handler cannot be built: {_describe(exc)}")
+            continue
+        try:
+            handler.handle(report, level=override or None)
+        except Exception as exc:
+            record_failure(report, name, _describe(exc))
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, NotificationError | ImproperlyConfigured):
+        return str(exc)
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+__all__ = [
+    "LEVELS",
+    "EmailNotificationHandler",
+    "NotificationError",
+    "NotificationHandler",
+    "SlackNotificationHandler",
+    "SlackWebhookNotificationHandler",
+    "emit_notifications",
+    "log_url",
+    "message_context",
+    "summary",
+]
