@@ -48,8 +48,27 @@ DEFAULTS: dict[str, Any] = {
         "testserver",
         "test",
     ],
+    # Longest run in seconds when a task sets no timeout of its own; None: the RQ queue's
+    # default timeout.
+    "DEFAULT_TIMEOUT": None,
+    # A running run renews its heartbeat (and its task's lock) this often, in seconds.
+    "HEARTBEAT_SECONDS": 10,
+    # A run whose heartbeat is older than this is taken as dead ("worker died").
+    "ORPHAN_AFTER_SECONDS": 45,
+    # On a worker's warm shutdown, a run still going after this many seconds is interrupted.
+    "SHUTDOWN_GRACE_SECONDS": 60,
+    # Log lines stored per report; past it lines are counted, not stored. None: no limit.
+    "MAX_LOG_LINES": 1_000_000,
     # Format of one log line in text views and downloads.
     "LOG_LINE_FORMAT": "{timestamp} - {level} - {message}",
+    # Tasks declared in code, applied by `manage.py taskmanager load`: a list of dicts with
+    # name, command and optionally arguments, category, note, scheduling, repetition_period,
+    # repetition_rate, cron_expression, notification_level.
+    "TASKS": [],
+    # Serve Prometheus metrics at the `eztaskmanager:metrics` URL (404 when False).
+    "PROMETHEUS_ENABLED": False,
+    # A token a scraper sends as "Authorization: Bearer <token>" instead of a staff login.
+    "PROMETHEUS_TOKEN": "",
 }
 
 

@@ -12,7 +12,8 @@ from datetime import UTC
 
 from django.core.exceptions import ValidationError
 from django.core.management import load_command_class
-from django.db import models
+from django.db import models, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -94,6 +95,15 @@ class LaunchReport(models.Model):
     n_warnings = models.PositiveIntegerField(_("warnings"), default=0)
     progress_done = models.PositiveBigIntegerField(null=True, blank=True)
     progress_total = models.PositiveBigIntegerField(null=True, blank=True)
+    # Renewed by the running process; a run whose heartbeat stops is found and closed.
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    worker = models.CharField(_("worker"), max_length=200, blank=True, default="")
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
+    max_attempts = models.PositiveSmallIntegerField(_("attempts allowed"), default=1)
+    stop_requested_by = models.CharField(
+        _("stop requested by"), max_length=150, blank=True, default=""
+    )
+    n_dropped = models.PositiveIntegerField(_("log lines not stored"), default=0)
 
     class Meta:
         verbose_name = _("Launch report")
@@ -121,6 +131,10 @@ class LaunchReport(models.Model):
     @property
     def n_log_warnings(self) -> int:
         return self.n_warnings
+
+    @property
+    def attempt_label(self) -> str:
+        return f"attempt {self.attempt} of {self.max_attempts}" if self.max_attempts > 1 else ""
 
     @property
     def progress_percent(self) -> float | None:
@@ -173,6 +187,31 @@ class LaunchReport(models.Model):
         lines.extend(log.formatted() for log in reversed(logs))
         return "\n".join(lines)
 
+    def append_line(self, level: str, message: str, count_level: bool = False) -> None:
+        """Add one line after the last one of this report's log (safe with other writers).
+
+        The line counts in ``n_lines``; with ``count_level`` it also counts as an error or a
+        warning, which the result is derived from.
+        """
+        counters = {"n_lines": F("n_lines") + 1}
+        if count_level and level in ("ERROR", "CRITICAL"):
+            counters["n_errors"] = F("n_errors") + 1
+        elif count_level and level == "WARNING":
+            counters["n_warnings"] = F("n_warnings") + 1
+        with transaction.atomic():
+            # Lock the report row: two writers never take the same line number.
+            list(LaunchReport.objects.select_for_update().filter(pk=self.pk).values("pk"))
+            last = self.logs.aggregate(last=Max("lineno"))["last"] or 0
+            Log.objects.create(
+                launch_report_id=self.pk, level=level, message=message, lineno=last + 1
+            )
+            LaunchReport.objects.filter(pk=self.pk).update(**counters)
+        self.n_lines += 1
+        if "n_errors" in counters:
+            self.n_errors += 1
+        if "n_warnings" in counters:
+            self.n_warnings += 1
+
     def delete(self, *args, **kwargs):
         task = self.task
         result = super().delete(*args, **kwargs)
@@ -195,9 +234,7 @@ class Log(models.Model):
         indexes = [
             models.Index(fields=["launch_report", "lineno"], name="eztm_log_report_lineno"),
             # The live viewer's level filter (warnings / errors) reads this one.
-            models.Index(
-                fields=["launch_report", "level", "lineno"], name="eztm_log_report_level"
-            ),
+            models.Index(fields=["launch_report", "level", "lineno"], name="eztm_log_report_level"),
         ]
 
     def __str__(self) -> str:
@@ -319,6 +356,35 @@ class Task(models.Model):
         help_text=_("Override the level of every notification handler for this task."),
     )
 
+    timeout = models.PositiveIntegerField(
+        _("timeout (s)"),
+        null=True,
+        blank=True,
+        help_text=_("A run taking longer is stopped and fails. Empty: the default timeout."),
+    )
+    allow_overlap = models.BooleanField(
+        _("allow overlapping runs"),
+        default=False,
+        help_text=_("Start a run even while a previous run of this task is still going."),
+    )
+    max_retries = models.PositiveSmallIntegerField(
+        _("retries"), default=0, help_text=_("How many times a failed run is tried again.")
+    )
+    retry_delays = models.CharField(
+        _("retry delays (s)"),
+        max_length=200,
+        blank=True,
+        default="60",
+        help_text=_(
+            "Seconds before each retry, comma separated; the last one repeats. e.g. '30, 120, 600'."
+        ),
+    )
+    retry_exponential = models.BooleanField(
+        _("exponential backoff"),
+        default=False,
+        help_text=_("Double the delay at each retry, starting from the first delay."),
+    )
+
     class Meta:
         verbose_name = _("Task")
         verbose_name_plural = _("Tasks")
@@ -372,6 +438,27 @@ class Task(models.Model):
             self.REPETITION_PERIOD_MONTH: 30 * 86400,
         }
         return seconds[self.repetition_period] * self.repetition_rate
+
+    def retry_delay_list(self) -> list[int]:
+        """The delays in seconds written in ``retry_delays``; raises ValueError if unreadable."""
+        delays = []
+        for piece in (self.retry_delays or "").split(","):
+            piece = piece.strip()
+            if not piece:
+                continue
+            if not piece.isdigit():
+                raise ValueError(
+                    _("Write retry delays as whole seconds separated by commas, e.g. '30, 120'.")
+                )
+            delays.append(int(piece))
+        return delays or [0]
+
+    def retry_delay(self, retry: int) -> int:
+        """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
+        delays = self.retry_delay_list()
+        if self.retry_exponential:
+            return delays[0] * 2 ** (retry - 1)
+        return delays[min(retry, len(delays)) - 1]
 
     # -- arguments ---------------------------------------------------------------------------
 
@@ -430,6 +517,10 @@ class Task(models.Model):
             errors["repetition_rate"] = _(
                 "Set both the repetition period and the repetition rate, or neither."
             )
+        try:
+            self.retry_delay_list()
+        except ValueError as exc:
+            errors["retry_delays"] = str(exc)
         if self.cron_expression:
             try:
                 self.cron_expression = schedules.validate_cron(self.cron_expression)

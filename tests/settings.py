@@ -109,6 +109,10 @@ RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
 
 EZTASKMANAGER_QUEUE_SERVICE_TYPE = os.environ.get("EZTM_QUEUE_SERVICE_TYPE", "RQ")
 EZTASKMANAGER_BASE_URL = "http://testserver"
+# Short reliability periods so dead runs are found within seconds in tests.
+EZTASKMANAGER_HEARTBEAT_SECONDS = 0.5
+EZTASKMANAGER_ORPHAN_AFTER_SECONDS = 3
+EZTASKMANAGER_SHUTDOWN_GRACE_SECONDS = 3
 
 LOGGING = {
     "version": 1,

@@ -92,8 +92,9 @@ class DatabaseLogHandler(logging.Handler):
         self.buffer: list = []
         self.oldest: float | None = None
         self.lineno = 0
-        self.n_lines = self.n_errors = self.n_warnings = 0
-        self._flushed_counts = (0, 0, 0)
+        self.n_lines = self.n_errors = self.n_warnings = self.n_dropped = 0
+        self.max_lines = conf.get("MAX_LOG_LINES")
+        self._flushed_counts = (0, 0, 0, 0)
         self._closed = False
         self._stop = threading.Event()
         self._owner_connection = connections[router.db_for_write(Log)]
@@ -110,12 +111,15 @@ class DatabaseLogHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        self.lineno += 1
-        self.n_lines += 1
         if record.levelno >= logging.ERROR:
             self.n_errors += 1
         elif record.levelno >= logging.WARNING:
             self.n_warnings += 1
+        if self.max_lines is not None and self.lineno >= self.max_lines:
+            self.n_dropped += 1  # counted (and in the result), not stored
+            return
+        self.lineno += 1
+        self.n_lines += 1
         self.buffer.append(
             (
                 self.launch_report_id,
@@ -138,6 +142,13 @@ class DatabaseLogHandler(logging.Handler):
             self._write()
 
     def close(self) -> None:
+        if self.n_dropped and not self._closed:
+            with self.lock:
+                self.lineno += 1
+                self.n_lines += 1
+                self.buffer.append((self.launch_report_id, datetime.now(tz=UTC), "INFO",
+                                    f"{self.n_dropped} more line(s) not stored: the limit is "
+                                    f"{self.max_lines} lines per report.", self.lineno))
         self._stop.set()
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join(timeout=5)
@@ -149,7 +160,7 @@ class DatabaseLogHandler(logging.Handler):
         """Write the buffer and the counters; the caller holds ``self.lock``."""
         from eztaskmanager.models import LaunchReport
 
-        counts = (self.n_lines, self.n_errors, self.n_warnings)
+        counts = (self.n_lines, self.n_errors, self.n_warnings, self.n_dropped)
         if not self.buffer and counts == self._flushed_counts:
             return
         batch = self.buffer
@@ -163,6 +174,7 @@ class DatabaseLogHandler(logging.Handler):
                 n_lines=F("n_lines") + (counts[0] - done[0]),
                 n_errors=F("n_errors") + (counts[1] - done[1]),
                 n_warnings=F("n_warnings") + (counts[2] - done[2]),
+                n_dropped=F("n_dropped") + (counts[3] - done[3]),
             )
         del self.buffer[: len(batch)]
         self.oldest = time.monotonic() if self.buffer else None
@@ -170,7 +182,8 @@ class DatabaseLogHandler(logging.Handler):
 
     def _flush_periodically(self) -> None:
         try:
-            while not self._stop.wait(self.flush_seconds):
+            # Waking four times a period keeps a line's wait under 1.25 periods.
+            while not self._stop.wait(self.flush_seconds / 4):
                 if self._owner_connection.in_atomic_block:
                     # The report row may not be committed yet: rows written from this thread's
                     # connection could not refer to it. The run's own thread flushes instead.

@@ -19,8 +19,6 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
-from django.db.models import F, Max
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -418,20 +416,10 @@ def record_failure(report, name: str, reason: str) -> None:
     The line is counted in ``n_lines`` (readers page by it) but not in ``n_warnings``: the
     counters describe the command's own output and, with it, the run's result.
     """
-    from eztaskmanager.models import LaunchReport, Log
-
     message = f"Notification {name!r} not sent: {reason}"
     logger.warning("Report %s: %s", report.pk, message)
     try:
-        with transaction.atomic():
-            # Lock the report row: two writers never take the same line number.
-            list(LaunchReport.objects.select_for_update().filter(pk=report.pk).values("pk"))
-            last = report.logs.aggregate(last=Max("lineno"))["last"] or 0
-            Log.objects.create(
-                launch_report_id=report.pk, level="WARNING", message=message, lineno=last + 1
-            )
-            LaunchReport.objects.filter(pk=report.pk).update(n_lines=F("n_lines") + 1)
-        report.n_lines += 1
+        report.append_line("WARNING", message)
     except Exception:
         logger.exception("Report %s: the notification failure could not be logged", report.pk)
 

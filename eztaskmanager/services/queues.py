@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from rq.callbacks import Callback
 
 from eztaskmanager import conf
 from eztaskmanager.schedules import Schedule
@@ -22,7 +23,18 @@ from eztaskmanager.schedules import Schedule
 logger = logging.getLogger(__name__)
 
 JOB_PREFIX = "eztm-"
+RETRY_PREFIX = "eztmr-"
 META_TASK_ID = "eztaskmanager_task_id"
+META_RETRY_OF = "eztaskmanager_retry_of"
+
+
+# Run by the worker after it killed the horse of a job stopped on request.
+STOPPED_CALLBACK = Callback("eztaskmanager.services.guard.job_stopped")
+
+
+def job_timeout(task) -> int | None:
+    """The RQ job timeout of ``task``'s runs (None: the queue's default)."""
+    return task.timeout or conf.get("DEFAULT_TIMEOUT")
 
 
 class TaskQueueException(Exception):
@@ -55,6 +67,36 @@ class TaskQueueService(ABC):
         Task.objects.filter(pk=task.pk).update(
             scheduled_job_id=None, cached_next_ride=None, status=Task.STATUS_IDLE
         )
+
+    def stop(self, task, by: str) -> int:
+        """Unschedule ``task`` and stop its runs; return how many runs were asked to stop."""
+        self.remove(task)
+        return 0
+
+    def retry(self, task, attempt: int, delay: int):
+        """Run ``task`` again as attempt number ``attempt``, ``delay`` seconds from now."""
+        from eztaskmanager.services import run_management_command
+
+        # In-process there is no one to wait for: the retry runs at once.
+        return run_management_command(task.pk, attempt=attempt)
+
+    # The run lock: one run of a task at a time unless the task allows overlap. Without Redis,
+    # a run holds the lock while its report is unfinished and its heartbeat fresh.
+
+    def acquire_run_lock(self, task, token: str) -> bool:
+        from eztaskmanager.models import LaunchReport
+
+        fresh = timezone.now() - timedelta(seconds=conf.get("ORPHAN_AFTER_SECONDS"))
+        others = LaunchReport.objects.filter(
+            task_id=task.pk, invocation_result="", heartbeat_at__gte=fresh
+        ).exclude(pk=int(token))
+        return not others.exists()
+
+    def renew_run_lock(self, task, token: str) -> None:  # noqa: B027 - optional hook
+        """Keep the lock held (nothing to do when the lock is the report itself)."""
+
+    def release_run_lock(self, task, token: str) -> None:  # noqa: B027 - optional hook
+        """Give the lock up (nothing to do when the lock is the report itself)."""
 
     def add(self, task):
         """Schedule ``task`` if it has a schedule, otherwise launch it now (0.5.x behaviour)."""
@@ -151,6 +193,8 @@ class RQTaskQueueService(TaskQueueService):
             job_id=self.new_job_id(task),
             meta={META_TASK_ID: task.pk},
             description=f"eztaskmanager: {task.name}",
+            job_timeout=job_timeout(task),
+            on_stopped=STOPPED_CALLBACK,
         )
         if task.status == Task.STATUS_IDLE:
             task.status = Task.STATUS_SPOOLED
@@ -196,10 +240,17 @@ class RQTaskQueueService(TaskQueueService):
             meta={META_TASK_ID: task.pk},
             description=f"eztaskmanager: {task.name}",
             result_ttl=-1 if schedule.is_periodic else None,
+            timeout=job_timeout(task),
             commit=False,
         )
         if schedule.is_periodic:
             job.meta["interval"] = nominal_interval(schedule, when)
+        return self._save_scheduled(job, when)
+
+    def _save_scheduled(self, job, when: datetime):
+        """Save ``job`` and put it in the scheduled set, due at ``when`` (exact score)."""
+        # rq-scheduler's job factory does not take this callback: set it on the job itself.
+        job._stopped_callback_name = STOPPED_CALLBACK.name
 
         def write():
             with self.connection.pipeline() as pipe:
@@ -213,6 +264,98 @@ class RQTaskQueueService(TaskQueueService):
     def remove(self, task) -> None:
         self.cancel_job(task.scheduled_job_id)
         self.mark_unscheduled(task)
+
+    def stop(self, task, by: str) -> int:
+        """Unschedule ``task``, drop its queued runs and stop its running ones.
+
+        A running job's work horse is killed by its worker; the worker then closes the report
+        as failed, "stopped by <by>" (see ``guard.job_stopped``).
+        """
+        from rq.command import send_stop_job_command
+        from rq.exceptions import InvalidJobOperation, NoSuchJobError
+
+        from eztaskmanager.models import LaunchReport
+        from eztaskmanager.services.guard import close_run
+
+        self.remove(task)
+        prefixes = (f"{JOB_PREFIX}{task.pk}-", f"{RETRY_PREFIX}{task.pk}-")
+        for job_id in self._guard(self.queue.get_job_ids):
+            if job_id.startswith(prefixes):
+                self._guard(self.queue.remove, job_id)
+        running = list(LaunchReport.objects.filter(task_id=task.pk, invocation_result=""))
+        LaunchReport.objects.filter(pk__in=[r.pk for r in running]).update(stop_requested_by=by)
+        for report in running:
+            report.stop_requested_by = by
+            try:
+                if not report.rq_job_id:
+                    raise InvalidJobOperation("not an RQ run")
+                self._guard(send_stop_job_command, self.connection, report.rq_job_id)
+            except (InvalidJobOperation, NoSuchJobError):
+                # Not running on a worker (any more): close it here.
+                close_run(report, f"stopped by {by}", retry=False)
+        return len(running)
+
+    def retry(self, task, attempt: int, delay: int):
+        from eztaskmanager.services import run_management_command
+
+        job_id = f"{RETRY_PREFIX}{task.pk}-{uuid.uuid4().hex[:16]}"
+        description = f"eztaskmanager: {task.name} (attempt {attempt})"
+        if delay <= 0:
+            return self._guard(
+                self.queue.enqueue,
+                run_management_command,
+                task.pk,
+                attempt=attempt,
+                job_id=job_id,
+                meta={META_RETRY_OF: task.pk},
+                description=description,
+                job_timeout=job_timeout(task),
+                on_stopped=STOPPED_CALLBACK,
+            )
+        job = self.scheduler._create_job(
+            run_management_command,
+            args=[task.pk],
+            kwargs={"attempt": attempt},
+            id=job_id,
+            queue_name=self.queue_name,
+            meta={META_RETRY_OF: task.pk},
+            description=description,
+            timeout=job_timeout(task),
+            commit=False,
+        )
+        return self._save_scheduled(job, timezone.now() + timedelta(seconds=delay))
+
+    def _lock_key(self, task) -> str:
+        return f"eztaskmanager:run-lock:{task.pk}"
+
+    def _lock_ttl_ms(self) -> int:
+        return int(conf.get("ORPHAN_AFTER_SECONDS") * 1000)
+
+    def acquire_run_lock(self, task, token: str) -> bool:
+        return bool(
+            self._guard(self.connection.set, self._lock_key(task), token, nx=True,
+                        px=self._lock_ttl_ms())
+        )
+
+    def renew_run_lock(self, task, token: str) -> None:
+        self._guard(self._lock_script("renew"), keys=[self._lock_key(task)],
+                    args=[token, self._lock_ttl_ms()])
+
+    def release_run_lock(self, task, token: str) -> None:
+        try:
+            self._guard(self._lock_script("release"), keys=[self._lock_key(task)], args=[token])
+        except TaskQueueException as exc:  # the lock expires by itself
+            logger.warning("Run lock of task %s not released: %s", task.pk, exc)
+
+    def _lock_script(self, name: str):
+        # Renew or delete the lock only while it is still ours.
+        body = {
+            "renew": "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
+            "release": "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('DEL', KEYS[1]) end return 0",
+        }[name]
+        return self.connection.register_script(body)
 
     def cancel_job(self, job_id: str | None) -> None:
         if not job_id:

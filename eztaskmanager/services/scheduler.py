@@ -7,7 +7,9 @@ It extends rq-scheduler's loop in three ways:
   its next due time, so several schedulers can run side by side and a firing is enqueued once;
 * the database decides: a task's next run comes from its schedule in the Task table (calendar
   months, cron, wall-clock time in ``TIME_ZONE``), a job whose task is gone or stopped is dropped,
-  and a sync (see ``sync.py``) runs at start and then every ``sync_interval`` seconds.
+  and a sync (see ``sync.py``) runs at start and then every ``sync_interval`` seconds;
+* dead runs are closed: every heartbeat period it fails the runs whose process stopped beating
+  (see ``guard.py``).
 
 Jobs that are not ours are handed to rq-scheduler's own logic.
 """
@@ -22,6 +24,7 @@ from django.db import close_old_connections, connection
 from rq.exceptions import NoSuchJobError
 from rq_scheduler import Scheduler
 
+from eztaskmanager import conf
 from eztaskmanager.services.queues import META_TASK_ID
 
 logger = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ class TaskScheduler(Scheduler):
         super().__init__(*args, **kwargs)
         self.sync_interval = sync_interval
         self._next_sync = 0.0
+        self._next_reap = 0.0
         self._claim = self.connection.register_script(CLAIM_SCRIPT)
 
     def enqueue_jobs(self):
@@ -57,6 +61,9 @@ class TaskScheduler(Scheduler):
         if self.sync_interval and time.monotonic() >= self._next_sync:
             self._next_sync = time.monotonic() + self.sync_interval
             self.sync()
+        if time.monotonic() >= self._next_reap:
+            self._next_reap = time.monotonic() + conf.get("HEARTBEAT_SECONDS")
+            self.reap()
         now = time.time()
         due = self.connection.zrangebyscore(
             self.scheduled_jobs_key, "-inf", now, withscores=True, score_cast_func=bytes.decode
@@ -100,6 +107,15 @@ class TaskScheduler(Scheduler):
             return "", True
         Task.objects.filter(pk=task.pk).update(cached_next_ride=following)
         return repr(following.timestamp()), True
+
+    def reap(self) -> None:
+        """Close runs whose process died (their heartbeat stopped)."""
+        from eztaskmanager.services.guard import reap_orphans
+
+        try:
+            reap_orphans()
+        except Exception:  # never stop the scheduling loop
+            logger.exception("Closing dead runs failed")
 
     def sync(self) -> None:
         from eztaskmanager.services.queues import RQTaskQueueService

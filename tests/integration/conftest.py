@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -47,8 +48,23 @@ class Processes:
                 return log.read()
         return ""
 
-    def stop_all(self) -> None:
+    def close_logs(self) -> None:
+        for _, log in self.started:
+            log.close()
+
+    def dump(self) -> None:
+        """Print every process's output (pytest shows it when the test fails)."""
         for process, log in self.started:
+            if not log.closed:
+                log.flush()
+                log.seek(0)
+                print(f"----- {' '.join(process.args[3:])} (pid {process.pid}) -----")
+                print(log.read()[-5000:])
+
+    def stop_all(self) -> None:
+        # RQ's work horses run in sessions of their own: find them before their parents go.
+        strays = [pid for process, _ in self.started for pid in descendants(process.pid)]
+        for process, _ in self.started:
             if process.poll() is None:
                 try:
                     os.killpg(process.pid, signal.SIGTERM)
@@ -59,7 +75,25 @@ class Processes:
                     except ProcessLookupError:
                         pass
                     process.wait(timeout=10)
-            log.close()
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children...)."""
+    found = []
+    for task_dir in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task_dir / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found.append(child)
+            found.extend(descendants(child))
+    return found
 
 
 @pytest.fixture
@@ -67,6 +101,8 @@ def processes(tmp_path, real_redis, transactional_db):
     manager = Processes(tmp_path)
     yield manager
     manager.stop_all()
+    manager.dump()
+    manager.close_logs()
 
 
 @pytest.fixture

@@ -1,4 +1,10 @@
-"""``manage.py taskmanager <subcommand>``: operate django-eztaskmanager from the shell."""
+"""``manage.py taskmanager <subcommand>``: operate django-eztaskmanager from the shell.
+
+The work is done in ``eztaskmanager.cli``, ``eztaskmanager.tasks_as_code`` and
+``eztaskmanager.devserver``; this command parses options and prints.
+"""
+
+import json
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -6,7 +12,10 @@ from eztaskmanager import conf
 
 
 class Command(BaseCommand):
-    help = "Operate django-eztaskmanager: run the scheduler, sync schedules with Redis."
+    help = (
+        "Operate django-eztaskmanager: list tasks, show status, run, stop, read logs, load and "
+        "export task declarations, run the scheduler, sync schedules, start the devserver."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)
@@ -28,6 +37,67 @@ class Command(BaseCommand):
         scheduler.add_argument("--burst", action="store_true", help="One pass, then exit.")
 
         sub.add_parser("sync", help="Make the scheduled jobs in Redis match the Task table.")
+
+        listing = sub.add_parser("list", help="Tasks with status, last result and next run.")
+        listing.add_argument("--json", action="store_true", help="JSON instead of a table.")
+
+        status = sub.add_parser(
+            "status", help="Queues, workers, schedulers, scheduled jobs and recent runs."
+        )
+        status.add_argument("--json", action="store_true", help="JSON instead of text.")
+
+        run = sub.add_parser("run", help="Launch a task (by id or name) now.")
+        run.add_argument("task", help="The task's id or exact name.")
+        run.add_argument(
+            "--sync",
+            action="store_true",
+            help="Run it here, in the foreground, echoing its log (the report is stored); "
+            "the exit status is 1 when the run ends with errors or fails.",
+        )
+
+        stop = sub.add_parser("stop", help="Stop a task (by id or name).")
+        stop.add_argument("task", help="The task's id or exact name.")
+
+        logs = sub.add_parser("logs", help="Print the log lines of a launch report.")
+        logs.add_argument("report", type=int, help="The launch report's id.")
+        logs.add_argument(
+            "--follow", action="store_true", help="Keep printing new lines until the run ends."
+        )
+        logs.add_argument("--json", action="store_true", help="One JSON object per line.")
+
+        load = sub.add_parser(
+            "load",
+            help="Create or update tasks from a YAML / JSON file, or from EZTASKMANAGER_TASKS.",
+        )
+        load.add_argument(
+            "file", nargs="?", help="A .json, .yaml or .yml file (default: the setting)."
+        )
+        load.add_argument(
+            "--dry-run", action="store_true", help="Show what would change; change nothing."
+        )
+        load.add_argument("--json", action="store_true", help="JSON instead of text.")
+
+        export = sub.add_parser("export", help="Write the tasks as declarations for `load`.")
+        export.add_argument("--format", choices=["json", "yaml"], default="json")
+        export.add_argument("--output", "-o", help="A file to write (default: standard output).")
+
+        devserver = sub.add_parser(
+            "devserver",
+            help="Start the web server, an RQ worker and the scheduler together (for demos "
+            "and development); Ctrl-C stops them all.",
+        )
+        devserver.add_argument(
+            "addrport", nargs="?", default="127.0.0.1:8000", help="Web server address:port."
+        )
+        devserver.add_argument(
+            "--embedded-redis",
+            action="store_true",
+            help="Use an in-memory fakeredis server even when the configured Redis answers.",
+        )
+        devserver.add_argument("--queue", default=None, help="RQ queue (default: the setting).")
+        devserver.add_argument(
+            "--banner", default="", help="A line printed with the address once all is up."
+        )
 
     def handle(self, *args, **options):
         handler = getattr(self, f"handle_{options['subcommand']}")
@@ -57,3 +127,81 @@ class Command(BaseCommand):
         except TaskQueueException as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Schedules synced: {result}.")
+
+    def handle_list(self, **options):
+        from eztaskmanager import cli
+
+        tasks = cli.task_list()
+        self.stdout.write(cli.to_json(tasks) if options["json"] else cli.format_task_list(tasks))
+
+    def handle_status(self, **options):
+        from eztaskmanager import cli
+
+        data = cli.status()
+        self.stdout.write(cli.to_json(data) if options["json"] else cli.format_status(data))
+
+    def handle_run(self, task, sync, **options):
+        from eztaskmanager import cli
+
+        if not sync:
+            self.stdout.write(cli.launch(task))
+            return
+        report = cli.run_in_foreground(task, self.stdout.write)
+        self.stdout.write(cli.report_summary(report))
+        if report.invocation_result in ("errors", "failed"):
+            raise CommandError(f"The run ended with result {report.invocation_result!r}.")
+
+    def handle_stop(self, task, **options):
+        from eztaskmanager import cli
+
+        self.stdout.write(cli.stop(task))
+
+    def handle_logs(self, report, follow, **options):
+        from eztaskmanager import cli
+
+        cli.logs(report, self.stdout.write, follow=follow, as_json=options["json"])
+
+    def handle_load(self, file, dry_run, **options):
+        from eztaskmanager import tasks_as_code
+
+        try:
+            declarations = (
+                tasks_as_code.read_file(file) if file else tasks_as_code.from_settings()
+            )
+            result = tasks_as_code.load_tasks(declarations, dry_run=dry_run)
+        except tasks_as_code.DeclarationError as exc:
+            raise CommandError(
+                "No task was changed:\n" + "\n".join(f"  {e}" for e in exc.errors)
+            ) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+        else:
+            for line in result.lines():
+                self.stdout.write(line)
+        if result.schedule_errors:
+            raise CommandError("The tasks were saved, but some schedules were not applied.")
+
+    def handle_export(self, format, output, **options):
+        from eztaskmanager import tasks_as_code
+
+        try:
+            text = tasks_as_code.dump(tasks_as_code.export_tasks(), format)
+        except tasks_as_code.DeclarationError as exc:
+            raise CommandError(str(exc)) from exc
+        if output:
+            with open(output, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            self.stderr.write(f"Tasks written to {output}.")
+        else:
+            self.stdout.write(text, ending="")
+
+    def handle_devserver(self, addrport, embedded_redis, queue, banner, **options):
+        from eztaskmanager.devserver import DevServer
+
+        DevServer(
+            addrport=addrport,
+            queue_name=queue or conf.get("QUEUE_NAME"),
+            embedded_redis=embedded_redis,
+            write=self.stdout.write,
+            banner=banner,
+        ).run()

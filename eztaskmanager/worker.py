@@ -1,0 +1,79 @@
+"""``TaskWorker``: an RQ worker that closes a run the moment its work horse goes away.
+
+Use it with ``manage.py rqworker --worker-class eztaskmanager.worker.TaskWorker`` or django-rq's
+``RQ = {"WORKER_CLASS": "eztaskmanager.worker.TaskWorker"}``. Any RQ worker runs tasks; this one
+also:
+
+* closes the report as failed, "worker died", when the horse dies unexpectedly (killed, out of
+  memory) instead of waiting for the heartbeat check;
+* on a warm shutdown (SIGTERM), lets the current run finish for up to
+  ``EZTASKMANAGER_SHUTDOWN_GRACE_SECONDS``, then stops it and closes it as "interrupted";
+* on a cold shutdown (a second SIGTERM / SIGINT), closes the run it takes down as "interrupted".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import connections
+from rq import Worker
+
+from eztaskmanager import conf
+from eztaskmanager.services.guard import REASON_INTERRUPTED, REASON_WORKER_DIED
+
+logger = logging.getLogger(__name__)
+
+
+def close_runs_of_job(job_id: str | None, reason: str) -> None:
+    """Close the unfinished reports of RQ job ``job_id`` with ``reason``."""
+    from eztaskmanager.models import LaunchReport
+    from eztaskmanager.services.guard import close_run
+
+    if not job_id:
+        return
+    try:
+        for report in LaunchReport.objects.select_related("task").filter(
+            rq_job_id=job_id, invocation_result=""
+        ):
+            close_run(report, reason, retry=reason == REASON_WORKER_DIED)
+    except Exception:
+        logger.exception("Could not close the run of job %s", job_id)
+    finally:
+        connections.close_all()  # horses are forked from this process: leave no connection
+
+
+class TaskWorker(Worker):
+    """An RQ worker that never leaves a run of ours without a result."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._interrupting = False
+        self._grace_timer: threading.Timer | None = None
+
+    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        close_runs_of_job(job.id, REASON_INTERRUPTED if self._interrupting else REASON_WORKER_DIED)
+
+    def handle_warm_shutdown_request(self):
+        super().handle_warm_shutdown_request()
+        grace = conf.get("SHUTDOWN_GRACE_SECONDS")
+        if grace is not None and self.horse_pid:
+            self._grace_timer = threading.Timer(grace, self._interrupt_current_run)
+            self._grace_timer.daemon = True
+            self._grace_timer.start()
+
+    def _interrupt_current_run(self) -> None:
+        if self.horse_pid:
+            logger.warning("Worker %s: grace period over, interrupting the current run", self.name)
+            self._interrupting = True
+            self.kill_horse()
+
+    def request_force_stop(self, signum, frame):
+        job_id = self.get_current_job_id()
+        self._interrupting = True
+        try:
+            super().request_force_stop(signum, frame)
+        except SystemExit:  # the horse was taken down: its run ends here
+            close_runs_of_job(job_id, REASON_INTERRUPTED)
+            raise

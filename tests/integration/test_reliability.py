@@ -1,0 +1,249 @@
+"""Faults injected into real workers: killed horses and workers, SIGTERM, overlap, timeouts,
+retries, stop requests and a Redis that goes away."""
+
+import os
+import signal
+import subprocess
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+from django.utils import timezone
+
+from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.services.queues import TaskQueueException
+from eztaskmanager.services.sync import sync_schedules
+from tests.conftest import manage, rq_service_on
+from tests.integration.conftest import descendants, wait_for
+
+TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default")
+
+
+def running(task):
+    return wait_for(
+        lambda: LaunchReport.objects.filter(task=task, invocation_result="", n_lines__gt=0).first(),
+        timeout=20,
+        what="the run to start and log",
+    )
+
+
+def finished(task, timeout=20):
+    return wait_for(
+        lambda: LaunchReport.objects.filter(task=task).exclude(invocation_result="").first(),
+        timeout=timeout,
+        what="the run to end",
+    )
+
+
+def test_killed_horse_is_closed_at_once_by_task_worker(processes, rq_service, make_task):
+    task = make_task("eztm_sleep", "30")
+    rq_service.launch(task)
+    worker = processes.start(*TASK_WORKER)
+    report = running(task)
+    horse = wait_for(lambda: descendants(worker.pid), timeout=10, what="the work horse")[0]
+    os.kill(horse, signal.SIGKILL)
+    report = finished(task, timeout=10)
+    assert (report.invocation_result, report.failure_reason) == ("failed", "worker died")
+    assert report.logs.filter(message="sleeping 30.0 s").exists()  # partial log kept
+    assert Task.objects.get(pk=task.pk).status == Task.STATUS_IDLE
+
+
+def test_lost_machine_is_found_by_heartbeat(processes, rq_service, make_task):
+    """Worker and horse killed together (as with a lost machine): the scheduler's check."""
+    task = make_task("eztm_sleep", "30")
+    rq_service.launch(task)
+    worker = processes.start("rqworker", "default")
+    running(task)
+    horse = wait_for(lambda: descendants(worker.pid), timeout=10, what="the work horse")[0]
+    killed_at = time.monotonic()
+    for pid in (worker.pid, horse):
+        os.kill(pid, signal.SIGKILL)
+    processes.start("taskmanager", "scheduler", "--interval", "0.2")
+    report = finished(task, timeout=30)
+    waited = time.monotonic() - killed_at
+    assert (report.invocation_result, report.failure_reason) == ("failed", "worker died")
+    # bound: ORPHAN_AFTER_SECONDS (3 s in tests; 45 s by default, so under 60 s) plus a beat
+    assert waited < 3 + 5, waited
+
+
+def test_sigterm_lets_a_short_run_finish(processes, rq_service, make_task):
+    task = make_task("eztm_sleep", "3")
+    rq_service.launch(task)
+    worker = processes.start(*TASK_WORKER)
+    running(task)
+    os.kill(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=20)
+    report = finished(task)
+    assert report.invocation_result == "warnings"  # eztm_sleep logs at WARNING: it completed
+    assert report.logs.filter(message="woke up").exists()
+
+
+def test_sigterm_past_the_grace_period_interrupts(processes, rq_service, make_task):
+    task = make_task("eztm_sleep", "60")
+    rq_service.launch(task)
+    worker = processes.start(*TASK_WORKER)
+    running(task)
+    os.kill(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=20)  # grace is 3 s in the test settings
+    report = finished(task)
+    assert (report.invocation_result, report.failure_reason) == ("failed", "interrupted")
+    assert not LaunchReport.objects.filter(invocation_result="").exists()
+
+
+def test_second_sigterm_is_a_cold_shutdown_that_closes_the_run(processes, rq_service, make_task):
+    task = make_task("eztm_sleep", "60")
+    rq_service.launch(task)
+    worker = processes.start(*TASK_WORKER)
+    running(task)
+    os.kill(worker.pid, signal.SIGTERM)
+    time.sleep(1.2)  # rq ignores a second signal within one second
+    os.kill(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=20)
+    report = finished(task)
+    assert (report.invocation_result, report.failure_reason) == ("failed", "interrupted")
+
+
+@pytest.mark.parametrize("allow_overlap", [False, True])
+def test_overlapping_launches(processes, rq_service, make_task, allow_overlap):
+    task = make_task("eztm_sleep", "2", allow_overlap=allow_overlap)
+    rq_service.launch(task)
+    rq_service.launch(task)
+    processes.start("rqworker", "default")
+    processes.start("rqworker", "default")
+    wait_for(
+        lambda: LaunchReport.objects.filter(task=task).exclude(invocation_result="").count() == 2,
+        timeout=30,
+        what="both launches to end",
+    )
+    reasons = sorted(
+        LaunchReport.objects.filter(task=task).values_list("failure_reason", flat=True)
+    )
+    if allow_overlap:
+        assert reasons == ["", ""]
+    else:
+        assert reasons == ["", "skipped: already running"]
+
+
+def test_timeout_fails_the_run_and_keeps_its_log(processes, rq_service, make_task):
+    task = make_task("eztm_lines", "100, --level warning, --pause 0.1", timeout=2)
+    rq_service.launch(task)
+    drained = manage("rqworker", "--burst", "default")
+    assert drained.returncode == 0, drained.stderr
+    report = LaunchReport.objects.get(task=task)
+    assert (report.invocation_result, report.failure_reason) == ("failed", "timeout after 2 s")
+    lines = list(report.logs.order_by("lineno").values_list("message", flat=True))
+    assert 5 < len(lines) < 100
+    assert lines[0] == "line 1 of 100"
+    assert "JobTimeoutException" in lines[-1]
+
+
+def test_failing_task_with_two_retries_leaves_three_reports(processes, rq_service, make_task):
+    task = make_task("eztm_fail", max_retries=2, retry_delays="0")
+    rq_service.launch(task)
+    drained = manage("rqworker", "--burst", "default")
+    assert drained.returncode == 0, drained.stderr
+    reports = list(LaunchReport.objects.filter(task=task).order_by("id"))
+    assert [(r.attempt, r.max_attempts, r.invocation_result) for r in reports] == [
+        (1, 3, "failed"),
+        (2, 3, "failed"),
+        (3, 3, "failed"),
+    ]
+
+
+def test_delayed_retry_goes_through_the_scheduler(processes, rq_service, make_task):
+    task = make_task("eztm_fail", max_retries=1, retry_delays="1")
+    rq_service.launch(task)
+    processes.start("taskmanager", "scheduler", "--interval", "0.1")
+    processes.start("rqworker", "default")
+    wait_for(
+        lambda: (
+            LaunchReport.objects.filter(task=task, attempt=2).exclude(invocation_result="").exists()
+        ),
+        timeout=30,
+        what="the second attempt",
+    )
+    first, second = LaunchReport.objects.filter(task=task).order_by("id")
+    assert (second.started_at - first.finished_at) >= timedelta(seconds=1)
+
+
+def test_stop_ends_a_running_task_within_seconds(processes, rq_service, make_task):
+    task = make_task("eztm_sleep", "60")
+    rq_service.launch(task)
+    processes.start(*TASK_WORKER)
+    running(task)
+    asked = time.monotonic()
+    assert rq_service.stop(task, by="tester") == 1
+    report = finished(task, timeout=10)
+    assert time.monotonic() - asked < 5
+    assert (report.invocation_result, report.failure_reason) == ("failed", "stopped by tester")
+    assert Task.objects.get(pk=task.pk).status == Task.STATUS_IDLE
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis server of this test's own, which the test may stop and restart."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    def start():
+        process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=port, socket_connect_timeout=0.5)
+        wait_for(lambda: _ping(client), timeout=10, what="the private Redis")
+        return process
+
+    server = {"process": start(), "start": start, "port": port}
+    yield server
+    server["process"].terminate()
+    server["process"].wait(timeout=10)
+
+
+def _ping(client):
+    try:
+        return client.ping()
+    except redis.RedisError:
+        return False
+
+
+def test_redis_down_then_back(private_redis, make_task, transactional_db):
+    service = rq_service_on(redis.Redis(port=private_redis["port"], socket_connect_timeout=0.5))
+    tasks = [
+        make_task(
+            name="daily",
+            scheduling=timezone.now() + timedelta(hours=1),
+            repetition_period="day",
+            repetition_rate=1,
+        ),
+        make_task(name="cron", cron_expression="0 4 * * *"),
+    ]
+    for task in tasks:
+        service.add(task)
+
+    private_redis["process"].terminate()
+    private_redis["process"].wait(timeout=10)
+    with pytest.raises(TaskQueueException, match="not reachable"):
+        service.launch(tasks[0])
+    assert Task.objects.filter(status=Task.STATUS_SCHEDULED).count() == 2  # nothing lost
+
+    private_redis["process"] = private_redis["start"]()  # back, empty
+    result = sync_schedules(service)
+    assert sorted(result.restored) == sorted(t.pk for t in tasks)
+    assert service.scheduler.count() == 2
