@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=$(scripts/venv.sh | tail -n 1)
+"$py" -c "import sys, django; print('Python', sys.version.split()[0], '/ Django', django.get_version())"
 status=0
 for db in ${EZTM_TEST_DBS:-sqlite postgres}; do
     echo "== tests on $db =="
