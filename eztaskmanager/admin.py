@@ -1,8 +1,757 @@
-from django.contrib import admin
+"""Admin of django-eztaskmanager: tasks (launch, stop, schedule), reports, commands, categories.
 
-from eztaskmanager.models import AppCommand, LaunchReport, Task, TaskCategory
+Every list and change page reads a fixed number of queries whatever the number of rows: related
+rows come with ``select_related``, the last report's id with a subquery, report log tails in one
+query for the whole inline. Launching and stopping need the ``eztaskmanager.launch_task``
+permission, separate from editing.
+"""
 
-admin.site.register(AppCommand)
-admin.site.register(TaskCategory)
-admin.site.register(Task)
-admin.site.register(LaunchReport)
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from eztaskmanager import conf
+from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
+from eztaskmanager.services import queues
+
+MAIN_FIELDS = ("name", "command", "arguments", "category", "note")
+# Fields that set when a task runs; those the Task model has are used.
+SCHEDULE_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
+STATE_FIELDS = (
+    "status",
+    "cached_next_ride",
+    "cached_last_invocation_datetime",
+    "cached_last_invocation_result",
+    "cached_last_invocation_n_errors",
+    "cached_last_invocation_n_warnings",
+    "scheduled_job_id",
+)
+# Reports shown in a task's inline when EZTASKMANAGER_N_REPORTS_INLINE is 0 (keep them all).
+DEFAULT_INLINE_REPORTS = 10
+# Runs drawn in a task's run history chart.
+HISTORY_RUNS = 30
+
+
+# -- small HTML pieces (format_html with placeholders only) -----------------------------------
+
+
+def result_badge(result: str | None, label: str | None = None):
+    if not result:
+        return format_html('<span class="eztm-result eztm-result-running">{}</span>', _("running"))
+    label = label or dict(LaunchReport.RESULT_CHOICES).get(result, result)
+    return format_html('<span class="eztm-result eztm-result-{}">{}</span>', result, label)
+
+
+def progress_bar(report: LaunchReport):
+    if report.progress_total:
+        return format_html(
+            '<progress class="eztm-progress" value="{}" max="{}"></progress> {} / {} ({}%)',
+            report.progress_done or 0,
+            report.progress_total,
+            report.progress_done or 0,
+            report.progress_total,
+            round(report.progress_percent or 0),
+        )
+    if report.progress_done is not None:
+        return str(report.progress_done)
+    return "-"
+
+
+def log_links(report_id: int):
+    if not conf.get("SHOW_LOGVIEWER_LINK"):
+        return "-"
+    links = [
+        ("eztaskmanager:log_viewer", _("log")),
+        ("eztaskmanager:live_log_viewer", _("live")),
+        ("eztaskmanager:download_log", _("download")),
+    ]
+    return format_html_join(
+        " | ",
+        '<a href="{}">{}</a>',
+        ((reverse(name, args=[report_id]), label) for name, label in links),
+    )
+
+
+def tail_text(report: LaunchReport, logs: list[Log]) -> str:
+    """The same text as ``LaunchReport.log_tail``, from lines read beforehand."""
+    lines = []
+    hidden = report.n_lines - len(logs)
+    if hidden > 0:
+        lines.append(f"{hidden} lines hidden ...")
+    lines.extend(log.formatted() for log in logs)
+    return "\n".join(lines)
+
+
+def attach_log_tails(reports, n_lines: int) -> None:
+    """Read the last ``n_lines`` lines of every report in one query, into ``report.tail_logs``.
+
+    Line numbers run from 1 to the report's line counter, so a report's tail is the range above
+    ``n_lines - n`` and each report's part of the query is a range read of the line index.
+    """
+    reports = list(reports)
+    by_id = {}
+    condition = Q()
+    for report in reports:
+        report.tail_logs = []
+        by_id[report.pk] = report
+        if report.n_lines and n_lines > 0:
+            condition |= Q(
+                launch_report_id=report.pk,
+                lineno__gt=report.n_lines - n_lines,
+                lineno__lte=report.n_lines,
+            )
+    if not condition:
+        return
+    for log in Log.objects.filter(condition).order_by("launch_report_id", "lineno"):
+        by_id[log.launch_report_id].tail_logs.append(log)
+
+
+def repetition_text(task: Task) -> str:
+    if task.cron_expression:
+        return task.cron_description or task.cron_expression
+    if task.repetition_period and task.repetition_rate:
+        rate = task.repetition_rate
+        texts = {
+            "second": ngettext("every second", "every %(rate)d seconds", rate),
+            "minute": ngettext("every minute", "every %(rate)d minutes", rate),
+            "hour": ngettext("every hour", "every %(rate)d hours", rate),
+            "day": ngettext("every day", "every %(rate)d days", rate),
+            "week": ngettext("every week", "every %(rate)d weeks", rate),
+            "month": ngettext("every month", "every %(rate)d months", rate),
+        }
+        if task.repetition_period not in texts:
+            return _("every %(rate)d %(period)s") % {"rate": rate, "period": task.repetition_period}
+        return texts[task.repetition_period] % {"rate": rate}
+    if task.scheduling:
+        return _("once")
+    return "-"
+
+
+def run_history(task: Task, n_runs: int = HISTORY_RUNS) -> dict | None:
+    """Geometry and labels of the run history chart (the template draws the SVG)."""
+    runs = list(
+        LaunchReport.objects.filter(task=task)
+        .order_by("-id")
+        .values("id", "invocation_result", "duration", "started_at", "invocation_datetime")[:n_runs]
+    )[::-1]
+    if not runs:
+        return None
+    now = timezone.now()
+    for run in runs:
+        started = run["started_at"] or run["invocation_datetime"]
+        run["seconds"] = run["duration"]
+        if run["seconds"] is None:  # still running: its time so far
+            run["seconds"] = max((now - started).total_seconds(), 0.0)
+        run["started"] = started
+    longest = max(run["seconds"] for run in runs) or 1.0
+    show_links = conf.get("SHOW_LOGVIEWER_LINK")
+    bar_width, gap, height, top = 12, 4, 60, 14
+    bars = []
+    for index, run in enumerate(runs):
+        bar_height = max(2.0, run["seconds"] / longest * height)
+        result = run["invocation_result"] or "running"
+        bars.append(
+            {
+                "x": index * (bar_width + gap),
+                "y": round(top + height - bar_height, 1),
+                "width": bar_width,
+                "height": round(bar_height, 1),
+                "result": result,
+                "url": reverse("eztaskmanager:log_viewer", args=[run["id"]]) if show_links else "",
+                "label": _("Run %(id)s, %(when)s: %(result)s in %(seconds).1f s")
+                % {
+                    "id": run["id"],
+                    "when": date_format(timezone.localtime(run["started"]), "DATETIME_FORMAT"),
+                    "result": dict(LaunchReport.RESULT_CHOICES).get(result, _("running")),
+                    "seconds": run["seconds"],
+                },
+            }
+        )
+    return {
+        "bars": bars,
+        "width": len(runs) * (bar_width + gap),
+        "height": top + height + 2,
+        "baseline": top + height,
+        "longest": _("longest: %(seconds).1f s") % {"seconds": longest},
+    }
+
+
+# -- Task ------------------------------------------------------------------------------------
+
+
+class ReportFormSet(BaseInlineFormSet):
+    """The latest reports of a task, with their log tails read in one query."""
+
+    def get_queryset(self):
+        if not getattr(self, "_latest_reports", False):
+            limit = conf.get("N_REPORTS_INLINE") or DEFAULT_INLINE_REPORTS
+            reports = super().get_queryset().order_by("-id")[:limit]
+            attach_log_tails(reports, conf.get("N_LINES_IN_REPORT_LOG"))
+            self._queryset = reports
+            self._latest_reports = True
+        return self._queryset
+
+
+class LaunchReportInline(admin.TabularInline):
+    model = LaunchReport
+    formset = ReportFormSet
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("run", "result", "run_duration", "counts", "progress", "log_tail", "links")
+    readonly_fields = fields
+    verbose_name_plural = gettext_lazy("Latest runs")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=gettext_lazy("started"))
+    def run(self, report):
+        started = report.started_at or report.invocation_datetime
+        return date_format(timezone.localtime(started), "DATETIME_FORMAT")
+
+    @admin.display(description=gettext_lazy("result"))
+    def result(self, report):
+        return result_badge(report.invocation_result)
+
+    @admin.display(description=gettext_lazy("duration (s)"))
+    def run_duration(self, report):
+        return "-" if report.duration is None else f"{report.duration:.1f}"
+
+    @admin.display(description=gettext_lazy("lines / warnings / errors"))
+    def counts(self, report):
+        return f"{report.n_lines} / {report.n_warnings} / {report.n_errors}"
+
+    @admin.display(description=gettext_lazy("progress"))
+    def progress(self, report):
+        return progress_bar(report)
+
+    @admin.display(description=gettext_lazy("log tail"))
+    def log_tail(self, report):
+        logs = getattr(report, "tail_logs", None)
+        text = tail_text(report, logs) if logs is not None else report.log_tail()
+        return format_html('<pre class="eztm-tail">{}</pre>', text) if text else "-"
+
+    @admin.display(description=gettext_lazy("log"))
+    def links(self, report):
+        return log_links(report.pk)
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = (
+        "name_and_note",
+        "invocation",
+        "status",
+        "last_result",
+        "cached_last_invocation_datetime",
+        "cached_next_ride",
+        "repetition",
+    )
+    list_filter = ("status", "cached_last_invocation_result", "category", "command")
+    search_fields = ("name", "note", "arguments", "command__name")
+    list_select_related = ("command", "category")
+    actions = ["launch_tasks", "stop_tasks"]
+    inlines = [LaunchReportInline]
+    change_form_template = "admin/eztaskmanager/task/change_form.html"
+    readonly_fields = STATE_FIELDS
+
+    class Media:
+        css = {"all": ("eztaskmanager/eztaskmanager.css",)}
+        js = ("eztaskmanager/task_form.js",)
+
+    # -- permissions and queryset ---------------------------------------------------------
+
+    def has_launch_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.launch_task")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not self.has_launch_permission(request):
+            # Setting a schedule starts runs: it takes the same permission as launching.
+            fields += schedule_fields()
+        return fields
+
+    def get_fieldsets(self, request, obj=None):
+        """What the task does, when it runs, any other option, and its state (collapsed)."""
+        fields = list(self.get_fields(request, obj))
+        main = [f for f in MAIN_FIELDS if f in fields]
+        schedule = [f for f in SCHEDULE_FIELDS if f in fields]
+        state = [f for f in STATE_FIELDS if f in fields]
+        others = [f for f in fields if f not in main + schedule + state]
+        fieldsets = [(None, {"fields": main}), (_("Schedule"), {"fields": schedule})]
+        if others:
+            fieldsets.append((_("Run options and notifications"), {"fields": others}))
+        if obj is not None:
+            fieldsets.append((_("State"), {"fields": state, "classes": ["collapse"]}))
+        return fieldsets
+
+    def get_queryset(self, request):
+        last_report = (
+            LaunchReport.objects.filter(task=OuterRef("pk"))
+            .exclude(invocation_result=LaunchReport.RESULT_NO)
+            .order_by("-id")
+            .values("id")[:1]
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("command", "category")
+            .annotate(last_report_id=Subquery(last_report))
+        )
+
+    # -- changelist columns ---------------------------------------------------------------
+
+    @admin.display(description=gettext_lazy("name"), ordering="name")
+    def name_and_note(self, task):
+        if task.note:
+            return format_html('<span title="{}">{}</span>', task.note, task.name)
+        return task.name
+
+    @admin.display(description=gettext_lazy("invocation"), ordering="command__name")
+    def invocation(self, task):
+        return format_html("<code>{}</code>", f"{task.command.name} {task.arguments}".strip())
+
+    @admin.display(
+        description=gettext_lazy("last result"), ordering="cached_last_invocation_result"
+    )
+    def last_result(self, task):
+        if not task.cached_last_invocation_result:
+            return "-"
+        badge = result_badge(task.cached_last_invocation_result)
+        report_id = getattr(task, "last_report_id", None)
+        if not report_id or not conf.get("SHOW_LOGVIEWER_LINK"):
+            return badge
+        return format_html(
+            '<a href="{}" title="{}">{}</a>',
+            reverse("eztaskmanager:log_viewer", args=[report_id]),
+            _("%(errors)s errors, %(warnings)s warnings: open the log")
+            % {
+                "errors": task.cached_last_invocation_n_errors or 0,
+                "warnings": task.cached_last_invocation_n_warnings or 0,
+            },
+            badge,
+        )
+
+    @admin.display(description=gettext_lazy("repetition"))
+    def repetition(self, task):
+        return repetition_text(task)
+
+    # -- launching and stopping -----------------------------------------------------------
+
+    @admin.action(description=gettext_lazy("Launch the selected tasks now"), permissions=["launch"])
+    def launch_tasks(self, request, queryset):
+        self.launch(request, list(queryset))
+
+    @admin.action(
+        description=gettext_lazy("Stop (unschedule) the selected tasks"), permissions=["launch"]
+    )
+    def stop_tasks(self, request, queryset):
+        self.stop(request, list(queryset))
+
+    def service(self, request):
+        try:
+            return queues.get_task_service()
+        except queues.TaskQueueException as exc:
+            self.message_user(
+                request, _("The task queue is not available: %s") % exc, messages.ERROR
+            )
+            return None
+
+    def on_each_task(self, request, tasks: list[Task], action, failure: str) -> list[tuple]:
+        """``(task, action(task))`` for each task that worked; a message for each that did not.
+
+        When the queue cannot be reached at all, the remaining tasks are not tried (each attempt
+        would wait for the same connection timeout).
+        """
+        done = []
+        for index, task in enumerate(tasks):
+            try:
+                done.append((task, action(task)))
+            except queues.TaskQueueException as exc:
+                self.message_user(
+                    request, failure % {"task": task.name, "error": exc}, messages.ERROR
+                )
+                rest = tasks[index + 1 :]
+                if rest and queue_unreachable(exc):
+                    self.message_user(
+                        request,
+                        _("Not tried, as the queue cannot be reached: %(tasks)s.")
+                        % {"tasks": quoted_names(rest)},
+                        messages.ERROR,
+                    )
+                    break
+        return done
+
+    def launch(self, request, tasks: list[Task]) -> None:
+        service = self.service(request)
+        if service is None:
+            return
+        failure = _("“%(task)s” was not launched: %(error)s")
+        queued = []
+        for task, outcome in self.on_each_task(request, tasks, service.launch, failure):
+            if isinstance(outcome, LaunchReport):
+                self.message_user(
+                    request,
+                    _("“%(task)s” ran: %(result)s.")
+                    % {"task": task.name, "result": outcome.get_invocation_result_display()},
+                    messages.SUCCESS,
+                )
+            else:
+                queued.append(task)
+        if queued:
+            self.message_user(
+                request,
+                _("Queued for a worker: %(tasks)s.") % {"tasks": quoted_names(queued)},
+                messages.SUCCESS,
+            )
+
+    def stop(self, request, tasks: list[Task]) -> None:
+        service = self.service(request)
+        if service is None:
+            return
+        failure = _("“%(task)s” was not stopped: %(error)s")
+        by = request.user.get_username()
+        done = self.on_each_task(request, tasks, lambda t: service.stop(t, by=by), failure)
+        for task, running in done:
+            if running:
+                text = _(
+                    "“%(task)s” is unscheduled and its running run was asked to stop; its "
+                    "report ends “stopped by %(user)s”."
+                )
+            else:
+                text = _("“%(task)s” is unscheduled; it had no running run.")
+            self.message_user(request, text % {"task": task.name, "user": by}, messages.SUCCESS)
+
+    def apply_schedule(self, request, task: Task) -> None:
+        service = self.service(request)
+        if service is None:
+            return
+        try:
+            if task.is_scheduled:
+                service.schedule(task)
+            elif task.scheduled_job_id or task.status == Task.STATUS_SCHEDULED:
+                service.remove(task)
+                self.message_user(
+                    request, _("“%(task)s” is no longer scheduled.") % {"task": task.name}
+                )
+                return
+            else:
+                return
+        except queues.TaskQueueException as exc:
+            self.message_user(
+                request,
+                _("“%(task)s” was saved, but its schedule was not applied: %(error)s")
+                % {"task": task.name, "error": exc},
+                messages.ERROR,
+            )
+            return
+        when = task.cached_next_ride
+        self.message_user(
+            request,
+            _("“%(task)s” is scheduled; next run at %(when)s.")
+            % {
+                "task": task.name,
+                "when": date_format(timezone.localtime(when), "DATETIME_FORMAT") if when else "-",
+            },
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            # Only what the form edits: the worker may be updating status and caches meanwhile.
+            names = {field.name for field in obj._meta.concrete_fields}
+            obj.save(update_fields=[name for name in form.fields if name in names])
+        else:
+            obj.save()
+        schedule_changed = set(schedule_fields()) & set(form.changed_data)
+        if schedule_changed and self.has_launch_permission(request):
+            self.apply_schedule(request, obj)
+
+    # -- change form: buttons, command help, run history ----------------------------------
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path("command-help/", wrap(self.command_help_view), name=f"{prefix}_command_help"),
+            path("<path:object_id>/launch/", wrap(self.launch_view), name=f"{prefix}_launch"),
+            path("<path:object_id>/stop/", wrap(self.stop_view), name=f"{prefix}_stop"),
+        ] + super().get_urls()
+
+    def admin_url(self, name: str, *args) -> str:
+        return reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args
+        )
+
+    def task_button_view(self, request, object_id, do):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_launch_permission(request):
+            raise PermissionDenied
+        task = self.get_object(request, unquote(object_id))
+        if task is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, task):
+            raise PermissionDenied
+        do(request, [task])
+        return redirect(self.admin_url("change", task.pk))
+
+    def launch_view(self, request, object_id):
+        return self.task_button_view(request, object_id, self.launch)
+
+    def stop_view(self, request, object_id):
+        return self.task_button_view(request, object_id, self.stop)
+
+    def command_help_view(self, request):
+        """The ``--help`` text of a command, as plain text (the task form shows it)."""
+        if not (self.has_add_permission(request) or self.has_view_or_change_permission(request)):
+            raise PermissionDenied
+        command = find_command(request.GET.get("command"))
+        response = HttpResponse(command_help(command), content_type="text/plain; charset=utf-8")
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        form = context["adminform"].form
+        chosen = form["command"].value()
+        if obj is not None and str(chosen) == str(obj.command_id):
+            command = obj.command
+        else:
+            command = find_command(chosen)
+        can_launch = obj is not None and self.has_launch_permission(request, obj)
+        scheduled = obj is not None and (
+            obj.scheduled_job_id or obj.status == Task.STATUS_SCHEDULED
+        )
+        context.update(
+            can_launch=can_launch,
+            can_stop=can_launch and bool(scheduled),
+            command_help=command_help(command),
+            command_help_url=self.admin_url("command_help"),
+            run_history=run_history(obj) if obj is not None else None,
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def schedule_fields() -> tuple[str, ...]:
+    names = {field.name for field in Task._meta.get_fields()}
+    return tuple(name for name in SCHEDULE_FIELDS if name in names)
+
+
+def quoted_names(tasks) -> str:
+    return ", ".join(f"“{task.name}”" for task in tasks)
+
+
+def queue_unreachable(exc: Exception) -> bool:
+    """Whether a queue error comes from a connection that could not be made at all."""
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    return isinstance(exc.__cause__, ConnectionError | TimeoutError)
+
+
+def find_command(pk) -> AppCommand | None:
+    try:
+        return AppCommand.objects.filter(pk=int(pk)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def command_help(command: AppCommand | None) -> str:
+    if command is None:
+        return _("Choose a command to see its arguments.")
+    try:
+        return command.help_text
+    except Exception as exc:  # the command may be gone from the project
+        return _("The help of %(command)s cannot be loaded: %(error)s") % {
+            "command": command.name,
+            "error": exc,
+        }
+
+
+# -- LaunchReport ----------------------------------------------------------------------------
+
+
+@admin.register(LaunchReport)
+class LaunchReportAdmin(admin.ModelAdmin):
+    list_display = (
+        "report",
+        "task_name",
+        "result",
+        "invocation_datetime",
+        "duration_seconds",
+        "n_lines",
+        "n_warnings",
+        "n_errors",
+        "progress",
+        "links",
+    )
+    list_select_related = ("task",)
+    list_filter = (
+        "invocation_result",
+        "task__category",
+        ("task", admin.RelatedOnlyFieldListFilter),
+    )
+    search_fields = ("task__name", "failure_reason")
+    date_hierarchy = "invocation_datetime"
+    shown_first = (
+        "task",
+        "result",
+        "invocation_datetime",
+        "started_at",
+        "finished_at",
+        "duration",
+        "failure_reason",
+        "n_lines",
+        "n_warnings",
+        "n_errors",
+        "progress",
+        "log_tail",
+        "links",
+    )
+
+    class Media:
+        css = {"all": ("eztaskmanager/eztaskmanager.css",)}
+
+    def get_fields(self, request, obj=None):
+        """The main facts first, then every other stored field of the report."""
+        hidden = {"id", "invocation_result", *self.shown_first}
+        rest = [f.name for f in LaunchReport._meta.concrete_fields if f.name not in hidden]
+        return [*self.shown_first, *rest]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # The confirmation page would load every log line; old reports are pruned after runs.
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("task")
+
+    @admin.display(description=gettext_lazy("report"), ordering="id")
+    def report(self, report):
+        return f"#{report.pk}"
+
+    @admin.display(description=gettext_lazy("task"), ordering="task__name")
+    def task_name(self, report):
+        return report.task.name
+
+    @admin.display(description=gettext_lazy("result"), ordering="invocation_result")
+    def result(self, report):
+        return result_badge(report.invocation_result)
+
+    @admin.display(description=gettext_lazy("duration (s)"), ordering="duration")
+    def duration_seconds(self, report):
+        return "-" if report.duration is None else f"{report.duration:.1f}"
+
+    @admin.display(description=gettext_lazy("progress"))
+    def progress(self, report):
+        return progress_bar(report)
+
+    @admin.display(description=gettext_lazy("log tail"))
+    def log_tail(self, report):
+        text = report.log_tail()
+        return format_html('<pre class="eztm-tail">{}</pre>', text) if text else "-"
+
+    @admin.display(description=gettext_lazy("log"))
+    def links(self, report):
+        return log_links(report.pk)
+
+
+# -- AppCommand and TaskCategory -------------------------------------------------------------
+
+
+@admin.register(AppCommand)
+class AppCommandAdmin(admin.ModelAdmin):
+    list_display = ("name", "app_name", "active")
+    list_editable = ("active",)
+    list_filter = ("active", "app_name")
+    search_fields = ("name", "app_name")
+    ordering = ("app_name", "name")
+    actions = ["activate_commands", "deactivate_commands"]
+
+    @admin.action(
+        description=gettext_lazy("Activate the selected commands"), permissions=["change"]
+    )
+    def activate_commands(self, request, queryset):
+        count = queryset.update(active=True)
+        self.message_user(
+            request, ngettext("%d command activated.", "%d commands activated.", count) % count
+        )
+
+    @admin.action(
+        description=gettext_lazy("Deactivate the selected commands"), permissions=["change"]
+    )
+    def deactivate_commands(self, request, queryset):
+        count = queryset.update(active=False)
+        self.message_user(
+            request, ngettext("%d command deactivated.", "%d commands deactivated.", count) % count
+        )
+
+
+class TaskInline(admin.TabularInline):
+    model = Task
+    fields = ("name", "command", "status", "cached_last_invocation_result", "cached_next_ride")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("command")
+
+
+@admin.register(TaskCategory)
+class TaskCategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "n_tasks")
+    search_fields = ("name",)
+    inlines = [TaskInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(tasks_count=Count("task"))
+
+    @admin.display(description=gettext_lazy("tasks"), ordering="tasks_count")
+    def n_tasks(self, category):
+        return category.tasks_count
+
+    def get_deleted_objects(self, objs, request):
+        """Tasks keep their category (no cascade): a category in use cannot be deleted."""
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        in_use = Task.objects.filter(category__in=list(objs)).order_by("name")
+        protected = list(protected) + [
+            format_html("{}: {}", Task._meta.verbose_name.capitalize(), task.name)
+            for task in in_use
+        ]
+        return deleted, model_count, perms_needed, protected

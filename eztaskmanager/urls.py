@@ -1,5 +1,14 @@
-from django.urls import path  # noqa: F401
+"""URLs of the log views, in namespace ``eztaskmanager``; the paths are those of 0.5.x."""
+
+from django.urls import path
+
+from eztaskmanager import views
 
 app_name = "eztaskmanager"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("logviewer/<int:pk>/", views.log_viewer, name="log_viewer"),
+    path("livelogviewer/<int:pk>/", views.live_log_viewer, name="live_log_viewer"),
+    path("read_loglines/<int:pk>/", views.ajax_read_log_lines, name="ajax_read_log_lines"),
+    path("logdownload/<int:pk>/", views.download_log, name="download_log"),
+]

@@ -1,0 +1,287 @@
+"""Log views of a run: paged viewer, live viewer, its JSON endpoint and the text download.
+
+Every view needs an active staff user with the ``eztaskmanager.view_launchreport`` permission:
+an anonymous visitor is sent to the admin login page, anybody else gets a 403. Lines are read
+by line number from the (report, line number) index, so a request costs the same on a short
+and on a very long log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+
+from eztaskmanager.models import LaunchReport, Log
+
+# Longest page of lines one request returns.
+PAGE_SIZE = 1000
+# A text search reads at most this many lines per request; the client asks again for the rest.
+SEARCH_WINDOW = 50_000
+LEVEL_FILTERS = {
+    "all": None,
+    "warnings": ("WARNING", "ERROR", "CRITICAL"),
+    "errors": ("ERROR", "CRITICAL"),
+}
+# Level names accepted by 0.5.x's ``log_level`` parameter.
+LEGACY_LEVELS = {"warning": "warnings", "error": "errors"}
+# Characters escaped in JSON bodies, so that log text can never be read as markup.
+JSON_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+
+
+def can_view_reports(user) -> bool:
+    return user.is_active and user.is_staff and user.has_perm("eztaskmanager.view_launchreport")
+
+
+def report_view(view):
+    """Check the user (before anything is read), then pass the report to ``view``."""
+
+    @wraps(view)
+    def wrapper(request, pk, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        if not can_view_reports(request.user):
+            raise PermissionDenied
+        report = get_object_or_404(LaunchReport.objects.select_related("task__command"), pk=pk)
+        return view(request, report, *args, **kwargs)
+
+    return require_safe(wrapper)
+
+
+def json_response(data: dict) -> HttpResponse:
+    body = json.dumps(data).translate(JSON_ESCAPES)
+    response = HttpResponse(body, content_type="application/json")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def level_filter(value: str | None) -> str:
+    value = (value or "all").lower()
+    value = LEGACY_LEVELS.get(value, value)
+    return value if value in LEVEL_FILTERS else "all"
+
+
+def int_param(request, name: str, default: int | None = None) -> int | None:
+    try:
+        return max(int(request.GET[name]), 0)
+    except (KeyError, ValueError):
+        return default
+
+
+@dataclass
+class LinePage:
+    """Lines read from a report, and the range of line numbers they were looked for in."""
+
+    lines: list[Log]
+    first: int  # lowest line number looked at
+    last: int  # highest line number looked at
+    n_lines: int  # lines in the log when it was read
+
+    @property
+    def more_before(self) -> bool:
+        return self.first > 1
+
+    @property
+    def more_after(self) -> bool:
+        return self.last < self.n_lines
+
+
+def read_lines(
+    report: LaunchReport,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    level: str = "all",
+    search: str = "",
+    limit: int = PAGE_SIZE,
+) -> LinePage:
+    """Matching lines after line ``after`` (forwards) or before line ``before`` (backwards).
+
+    Only lines up to the report's line counter, read with the report, are looked at: the lines
+    and the counter are written in one transaction, so no line is ever skipped by a client
+    that asks again from ``last``.
+    """
+    n_lines = report.n_lines
+    logs = report.logs.all()
+    levels = LEVEL_FILTERS[level]
+    if levels:
+        logs = logs.filter(level__in=levels)
+    if search:
+        logs = logs.filter(message__icontains=search)
+    if before is not None:
+        high = min(before - 1, n_lines)
+        low = max(high - SEARCH_WINDOW + 1, 1) if search else 1
+        newest_first = logs.filter(lineno__gte=low, lineno__lte=high).order_by("-lineno")
+        found = list(newest_first[:limit])[::-1]
+        if len(found) == limit:
+            low = found[0].lineno
+        return LinePage(found, first=low, last=max(high, 0), n_lines=n_lines)
+    after = after or 0
+    high = min(after + SEARCH_WINDOW, n_lines) if search else n_lines
+    found = list(logs.filter(lineno__gt=after, lineno__lte=high).order_by("lineno")[:limit])
+    if len(found) == limit:
+        high = found[-1].lineno
+    return LinePage(found, first=after + 1, last=max(high, after), n_lines=n_lines)
+
+
+def report_state(report: LaunchReport) -> dict:
+    """What the live viewer shows about the run besides its lines."""
+    return {
+        "id": report.pk,
+        "result": report.invocation_result,
+        "result_display": report.get_invocation_result_display(),
+        "finished": report.is_finished,
+        "task_status": report.task.status,
+        "n_lines": report.n_lines,
+        "n_errors": report.n_errors,
+        "n_warnings": report.n_warnings,
+        "progress_done": report.progress_done,
+        "progress_total": report.progress_total,
+        "progress_percent": report.progress_percent,
+        "started_at": report.started_at.isoformat() if report.started_at else None,
+        "finished_at": report.finished_at.isoformat() if report.finished_at else None,
+        "duration": report.duration,
+        "failure_reason": report.failure_reason,
+    }
+
+
+def line_data(log: Log) -> dict:
+    return {
+        "n": log.lineno,
+        "time": timezone.localtime(log.timestamp).strftime("%Y-%m-%d %H:%M:%S"),
+        "level": log.level,
+        "message": log.message,
+    }
+
+
+@report_view
+def ajax_read_log_lines(request, report: LaunchReport):
+    """JSON: the lines after ``after`` (or before ``before``), and the state of the run.
+
+    ``before=end`` reads the last page of the log. With 0.5.x's ``offset`` parameter the answer
+    has 0.5.x's keys: ``new_log_lines`` (formatted lines), ``task_status`` and ``log_size``
+    (the offset to ask for next).
+    """
+    if "offset" in request.GET and "after" not in request.GET:
+        return legacy_read_log_lines(request, report)
+    limit = min(int_param(request, "limit", PAGE_SIZE) or PAGE_SIZE, PAGE_SIZE)
+    options = {
+        "level": level_filter(request.GET.get("level")),
+        "search": request.GET.get("q", "").strip(),
+        "limit": limit,
+    }
+    if request.GET.get("before") == "end":
+        page = read_lines(report, before=report.n_lines + 1, **options)
+    elif "before" in request.GET:
+        page = read_lines(report, before=int_param(request, "before", 0), **options)
+    else:
+        page = read_lines(report, after=int_param(request, "after", 0), **options)
+    return json_response(
+        {
+            "lines": [line_data(log) for log in page.lines],
+            "first": page.first,
+            "last": page.last,
+            "more_before": page.more_before,
+            "more_after": page.more_after,
+            "report": report_state(report),
+        }
+    )
+
+
+def legacy_read_log_lines(request, report: LaunchReport):
+    offset = int_param(request, "offset", 0)
+    page = read_lines(report, after=offset)
+    return json_response(
+        {
+            "new_log_lines": [log.formatted() for log in page.lines],
+            "task_status": report.task.status,
+            "log_size": page.lines[-1].lineno if page.lines else report.n_lines,
+        }
+    )
+
+
+def admin_context(request, report: LaunchReport, title: str) -> dict:
+    return {
+        **admin.site.each_context(request),
+        "title": title,
+        "report": report,
+        "task": report.task,
+        "opts": LaunchReport._meta,
+    }
+
+
+@report_view
+def log_viewer(request, report: LaunchReport):
+    """The log a page at a time, read by line number; works without JavaScript."""
+    level = level_filter(request.GET.get("level") or request.GET.get("log_level"))
+    search = request.GET.get("q", "").strip()
+    options = {"level": level, "search": search}
+    if request.GET.get("before") == "end":
+        page = read_lines(report, before=report.n_lines + 1, **options)
+    elif "before" in request.GET:
+        page = read_lines(report, before=int_param(request, "before", 0), **options)
+    else:
+        page = read_lines(report, after=int_param(request, "after", 0), **options)
+    context = admin_context(
+        request,
+        report,
+        _("Log of %(task)s, run %(id)s") % {"task": report.task.name, "id": report.pk},
+    )
+    context.update(
+        page=page,
+        level=level,
+        search=search,
+        levels=[("all", _("All")), ("warnings", _("Warnings")), ("errors", _("Errors"))],
+        state=report_state(report),
+    )
+    return render(request, "eztaskmanager/log_viewer.html", context)
+
+
+@report_view
+def live_log_viewer(request, report: LaunchReport):
+    """The live viewer: a page that polls ``ajax_read_log_lines`` for new lines."""
+    context = admin_context(
+        request,
+        report,
+        _("Live log of %(task)s, run %(id)s") % {"task": report.task.name, "id": report.pk},
+    )
+    context.update(
+        state=report_state(report),
+        lines_url=reverse("eztaskmanager:ajax_read_log_lines", args=[report.pk]),
+        page_size=PAGE_SIZE,
+        messages_text={
+            "running": _("running"),
+            "pause": _("Pause"),
+            "follow": _("Follow"),
+            "empty": _("No log lines yet."),
+            "noMatch": _("No matching line in the lines read so far."),
+            "unreadable": _("The log cannot be read now; trying again."),
+            "denied": _("You are logged out or may not read this log: reload the page."),
+        },
+    )
+    return render(request, "eztaskmanager/live_log_viewer.html", context)
+
+
+@report_view
+def download_log(request, report: LaunchReport):
+    """The whole log as a text file, streamed from the database a chunk at a time."""
+    filename = f"{slugify(report.task.name) or 'task'}-run-{report.pk}.log"
+    response = StreamingHttpResponse(
+        (line + "\n" for line in report.iter_log_lines()),
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

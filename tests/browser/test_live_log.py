@@ -1,0 +1,124 @@
+"""In a real browser: launch a task from the admin and watch its log arrive in the live viewer."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from eztaskmanager.models import LaunchReport
+
+pytestmark = pytest.mark.browser
+
+N_LINES = 80
+
+PAGE_STATE = """() => {
+    const root = document.getElementById("eztm-live");
+    const bar = root.querySelector("progress[data-field=progress]");
+    const lines = root.querySelectorAll("[data-role=lines] .eztm-line");
+    return {
+        lines: lines.length,
+        last: lines.length ? lines[lines.length - 1].textContent : "",
+        result: root.querySelector("[data-field=result]").textContent.trim(),
+        progressShown: !bar.hidden,
+        progress: bar.value,
+        progressMax: bar.max,
+    };
+}"""
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_live_viewer_follows_a_run(live_server, browser_page, rq_worker, make_task, tmp_path):
+    User.objects.create_superuser("boss", "boss@example.com", "a-long-password")
+    task = make_task("eztm_lines", f"{N_LINES}, --pause 0.1, --verbosity 2", name="Demo lines")
+    page = browser_page
+
+    page.goto(f"{live_server.url}{reverse('admin:login')}")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "a-long-password")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+    # Launch with the "Run now" button of the task's change page.
+    page.goto(f"{live_server.url}{reverse('admin:eztaskmanager_task_change', args=[task.pk])}")
+    page.click("form.eztm-tool button:has-text('Run now')")
+    page.wait_for_selector(".messagelist")
+    assert "Queued for a worker: “Demo lines”." in page.inner_text(".messagelist")
+
+    worker = rq_worker()
+    report = wait_for(
+        lambda: LaunchReport.objects.filter(task=task).first(), 30, "the worker to start the run"
+    )
+    page.goto(f"{live_server.url}{reverse('eztaskmanager:live_log_viewer', args=[report.pk])}")
+
+    samples = []
+
+    def sample():
+        state = page.evaluate(PAGE_STATE)
+        samples.append(state)
+        return state
+
+    # Lines arrive while the run goes on; then pause: the page stops taking new lines.
+    wait_for(lambda: sample()["lines"] >= 10, 30, "the first lines in the viewer")
+    page.click("[data-role=follow]")
+    assert page.inner_text("[data-role=follow]") == "Follow"
+    paused_at = page.evaluate(PAGE_STATE)["lines"]
+    time.sleep(2)
+    report.refresh_from_db()
+    assert report.n_lines > paused_at + 5  # the run went on meanwhile...
+    assert page.evaluate(PAGE_STATE)["lines"] == paused_at  # ...but the page held still
+    page.click("[data-role=follow]")
+    assert page.inner_text("[data-role=follow]") == "Pause"
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sample()["result"] != "OK":
+        time.sleep(0.2)
+    page.screenshot(path=str(tmp_path / "live_log.png"), full_page=True)
+
+    final = samples[-1]
+    assert final["result"] == "OK", samples[-3:]
+    assert final["lines"] == N_LINES
+    assert final["last"].endswith(f"line {N_LINES} of {N_LINES}")
+    assert final["progressShown"] and final["progress"] == final["progressMax"] == N_LINES
+
+    running = [s for s in samples if s["result"] == "running"]
+    partial = sorted({s["lines"] for s in running if 0 < s["lines"] < N_LINES})
+    assert len(partial) >= 2, f"lines did not arrive while the run went on: {partial}"
+    progress = sorted({s["progress"] for s in running if s["progressShown"]})
+    assert len([p for p in progress if 0 < p < N_LINES]) >= 2, f"progress did not move: {progress}"
+
+    # Search, then the level filter, on the finished log.
+    page.fill("[data-role=search] input[name=q]", "line 7")
+    page.click("[data-role=search] button")
+    wait_for(lambda: page.evaluate(PAGE_STATE)["lines"] == 11, 10, "the search results")
+    messages = page.eval_on_selector_all(
+        "[data-role=lines] .eztm-message", "nodes => nodes.map(n => n.textContent)"
+    )
+    assert messages == ["line 7 of 80"] + [f"line {n} of 80" for n in range(70, 80)]
+    page.fill("[data-role=search] input[name=q]", "")
+    page.click("[data-role=search] button")
+    page.click("button[data-level=warnings]")
+    wait_for(
+        lambda: page.inner_text("[data-role=status]").startswith("No matching line"),
+        10,
+        "the empty warnings filter",
+    )
+    assert page.evaluate(PAGE_STATE)["lines"] == 0
+    page.click("button[data-level=all]")
+    wait_for(lambda: page.evaluate(PAGE_STATE)["lines"] == N_LINES, 10, "all lines again")
+
+    assert worker.wait(timeout=30) == 0
+    assert (tmp_path / "live_log.png").stat().st_size > 10_000
+    report.refresh_from_db()
+    assert report.invocation_result == "ok" and report.n_lines == N_LINES
