@@ -7,6 +7,7 @@ import time
 import traceback
 
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from eztaskmanager.services.logger import (
@@ -85,10 +86,11 @@ def run_management_command(task_id: int, scheduled: bool = False, attempt: int =
         run_log.error("Run failed: %s\n%s", report.failure_reason, traceback.format_exc().rstrip())
         if not isinstance(exc, Exception | SystemExit):
             # KeyboardInterrupt and the like: record the failure, then let it go on.
-            _finish(task, report, handler, context, heartbeat, result, clock, scheduled)
+            _finish(task, report, handler, context, heartbeat, result, clock, scheduled, service)
             raise
-    _finish(task, report, handler, context, heartbeat, result, clock, scheduled)
+    _finish(task, report, handler, context, heartbeat, result, clock, scheduled, service)
     emit_notifications(report)
+    plan_retry(task, report, service)
     return report
 
 
@@ -119,8 +121,8 @@ def _skip(report):
     return report
 
 
-def _finish(task, report, handler, context, heartbeat, result, clock, scheduled) -> None:
-    """Flush the log, store the outcome, then bring the task up to date."""
+def _finish(task, report, handler, context, heartbeat, result, clock, scheduled, service):
+    """Flush the log, then store the outcome and bring the task up to date, together."""
     _current_handler.reset(context)
     heartbeat.stop()
     try:
@@ -135,27 +137,33 @@ def _finish(task, report, handler, context, heartbeat, result, clock, scheduled)
         report.invocation_result = result or report.derive_result()
         report.finished_at = timezone.now()
         report.duration = round(time.monotonic() - clock, 6)
-        report.save(
-            update_fields=[
-                "invocation_result",
-                "finished_at",
-                "duration",
-                "failure_reason",
-                "n_lines",
-                "n_errors",
-                "n_warnings",
-                "n_dropped",
-            ]
-        )
-        finish_task(task, report, release_lock=True, scheduled=scheduled)
+        with transaction.atomic():
+            report.save(
+                update_fields=[
+                    "invocation_result",
+                    "finished_at",
+                    "duration",
+                    "failure_reason",
+                    "n_lines",
+                    "n_errors",
+                    "n_warnings",
+                    "n_dropped",
+                ]
+            )
+            finish_task(task, report, release_lock=True, scheduled=scheduled, service=service)
 
 
-def finish_task(task, report, release_lock: bool, scheduled: bool = False, retry: bool = True):
-    """After a run ended: release the lock, refresh the task, plan a retry, prune old reports."""
-    from eztaskmanager.models import LaunchReport, Task
+def finish_task(task, report, release_lock: bool, scheduled: bool = False, service=None):
+    """After a run ended: release the lock, refresh the task, prune old reports.
+
+    Callers run it in the transaction that stores the report's outcome, so the report and its
+    task change together. ``service`` is the run's own queue service, if it has one: each new
+    service opens a new Redis connection.
+    """
+    from eztaskmanager.models import Task
     from eztaskmanager.services.queues import TaskQueueException, get_task_service
 
-    service = get_task_service()
+    service = service or get_task_service()
     if release_lock and not task.allow_overlap:
         service.release_run_lock(task, str(report.pk))
     task.apply_report_cache(report)
@@ -170,26 +178,26 @@ def finish_task(task, report, release_lock: bool, scheduled: bool = False, retry
         cached_next_ride=task.cached_next_ride,
         **task.cache_values(),
     )
-    if retry and report.invocation_result == LaunchReport.RESULT_FAILED:
-        _plan_retry(service, task, report)
     task.prune_reports()
 
 
-def _plan_retry(service, task, report) -> None:
-    from eztaskmanager.services.queues import TaskQueueException
+def plan_retry(task, report, service=None) -> None:
+    """Plan the next attempt of a failed run, when the task has attempts left."""
+    from eztaskmanager.models import LaunchReport
+    from eztaskmanager.services.queues import TaskQueueException, get_task_service
 
+    if report.invocation_result != LaunchReport.RESULT_FAILED:
+        return
     if report.attempt >= report.max_attempts:
         return
     attempt = report.attempt + 1
     delay = task.retry_delay(report.attempt)
     try:
-        service.retry(task, attempt=attempt, delay=delay)
+        (service or get_task_service()).retry(task, attempt=attempt, delay=delay)
     except TaskQueueException as exc:
         report.append_line("ERROR", f"Retry {attempt} of {report.max_attempts} not planned: {exc}")
         return
-    report.append_line(
-        "INFO", f"Attempt {attempt} of {report.max_attempts} planned in {delay} s."
-    )
+    report.append_line("INFO", f"Attempt {attempt} of {report.max_attempts} planned in {delay} s.")
 
 
-__all__ = ["finish_task", "run_management_command"]
+__all__ = ["finish_task", "plan_retry", "run_management_command"]

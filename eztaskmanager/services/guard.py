@@ -14,7 +14,7 @@ import socket
 import threading
 from datetime import timedelta
 
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from eztaskmanager import conf
@@ -38,8 +38,9 @@ class Heartbeat:
         self.renew = renew
         self.interval = interval or conf.get("HEARTBEAT_SECONDS")
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="eztaskmanager-heartbeat",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="eztaskmanager-heartbeat", daemon=True
+        )
 
     def start(self) -> Heartbeat:
         self._thread.start()
@@ -74,24 +75,28 @@ def close_run(report, reason: str, retry: bool = True) -> bool:
     attempts are left and ``retry`` is true.
     """
     from eztaskmanager.models import LaunchReport
-    from eztaskmanager.services import finish_task
+    from eztaskmanager.services import finish_task, plan_retry
     from eztaskmanager.services.notifications import emit_notifications
 
     now = timezone.now()
-    closed = LaunchReport.objects.filter(pk=report.pk, invocation_result="").update(
-        invocation_result=LaunchReport.RESULT_FAILED,
-        failure_reason=reason,
-        finished_at=now,
-    )
-    if not closed:
-        return False
-    report.refresh_from_db()
-    if report.started_at:
-        report.duration = (now - report.started_at).total_seconds()
-        report.save(update_fields=["duration"])
-    report.append_line("ERROR", f"Run ended: {reason}.")
-    finish_task(report.task, report, release_lock=True, retry=retry)
+    with transaction.atomic():
+        # The conditional update is the claim: of two closers, one closes the run.
+        closed = LaunchReport.objects.filter(pk=report.pk, invocation_result="").update(
+            invocation_result=LaunchReport.RESULT_FAILED,
+            failure_reason=reason,
+            finished_at=now,
+        )
+        if not closed:
+            return False
+        report.refresh_from_db()
+        if report.started_at:
+            report.duration = (now - report.started_at).total_seconds()
+            report.save(update_fields=["duration"])
+        report.append_line("ERROR", f"Run ended: {reason}.")
+        finish_task(report.task, report, release_lock=True)
     emit_notifications(report)
+    if retry:
+        plan_retry(report.task, report)
     return True
 
 

@@ -52,12 +52,21 @@ def insert_log_rows(rows: list[tuple]) -> None:
 
     One ``executemany`` per batch: a single statement prepared once, whatever the backend's
     limit on parameters per query (which caps a multi-row ``bulk_create`` at 199 rows on SQLite).
+    On PostgreSQL, where psycopg's ``executemany`` still runs one INSERT per row, the batch goes
+    as one ``INSERT ... SELECT FROM UNNEST`` of a column array each, as ``bulk_create`` does there.
     """
     from eztaskmanager.models import Log
 
     connection = connections[router.db_for_write(Log)]
     table = connection.ops.quote_name(Log._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in LOG_COLUMNS)
+    if connection.vendor == "postgresql":
+        types = [Log._meta.get_field(c).db_type(connection) for c in LOG_COLUMNS]
+        arrays = ", ".join(f"%s::{db_type}[]" for db_type in types)
+        sql = f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays})"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+        return
     adapt = connection.ops.adapt_datetimefield_value
     sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s)"
     with connection.cursor() as cursor:
@@ -146,9 +155,16 @@ class DatabaseLogHandler(logging.Handler):
             with self.lock:
                 self.lineno += 1
                 self.n_lines += 1
-                self.buffer.append((self.launch_report_id, datetime.now(tz=UTC), "INFO",
-                                    f"{self.n_dropped} more line(s) not stored: the limit is "
-                                    f"{self.max_lines} lines per report.", self.lineno))
+                self.buffer.append(
+                    (
+                        self.launch_report_id,
+                        datetime.now(tz=UTC),
+                        "INFO",
+                        f"{self.n_dropped} more line(s) not stored: the limit is "
+                        f"{self.max_lines} lines per report.",
+                        self.lineno,
+                    )
+                )
         self._stop.set()
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join(timeout=5)

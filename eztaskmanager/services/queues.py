@@ -333,13 +333,17 @@ class RQTaskQueueService(TaskQueueService):
 
     def acquire_run_lock(self, task, token: str) -> bool:
         return bool(
-            self._guard(self.connection.set, self._lock_key(task), token, nx=True,
-                        px=self._lock_ttl_ms())
+            self._guard(
+                self.connection.set, self._lock_key(task), token, nx=True, px=self._lock_ttl_ms()
+            )
         )
 
     def renew_run_lock(self, task, token: str) -> None:
-        self._guard(self._lock_script("renew"), keys=[self._lock_key(task)],
-                    args=[token, self._lock_ttl_ms()])
+        self._guard(
+            self._lock_script("renew"),
+            keys=[self._lock_key(task)],
+            args=[token, self._lock_ttl_ms()],
+        )
 
     def release_run_lock(self, task, token: str) -> None:
         try:
