@@ -204,15 +204,8 @@ class ReportFormSet(BaseInlineFormSet):
         return self._queryset
 
 
-class LaunchReportInline(admin.TabularInline):
-    model = LaunchReport
-    formset = ReportFormSet
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    fields = ("run", "result", "run_duration", "counts", "progress", "log_tail", "links")
-    readonly_fields = fields
-    verbose_name_plural = gettext_lazy("Latest runs")
+class ReadOnly:
+    """Admin mixin: rows are shown, never added, changed or deleted here."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -222,6 +215,17 @@ class LaunchReportInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class LaunchReportInline(ReadOnly, admin.TabularInline):
+    model = LaunchReport
+    formset = ReportFormSet
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("run", "result", "run_duration", "counts", "progress", "log_tail", "links")
+    readonly_fields = fields
+    verbose_name_plural = gettext_lazy("Latest runs")
 
     @admin.display(description=gettext_lazy("started"))
     def run(self, report):
@@ -589,7 +593,7 @@ def command_help(command: AppCommand | None) -> str:
 
 
 @admin.register(LaunchReport)
-class LaunchReportAdmin(admin.ModelAdmin):
+class LaunchReportAdmin(ReadOnly, admin.ModelAdmin):
     list_display = (
         "report",
         "task_name",
@@ -638,15 +642,8 @@ class LaunchReportAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # The confirmation page would load every log line; old reports are pruned after runs.
-        return False
+    # No delete either: the confirmation page would load every log line; old reports are
+    # pruned after runs.
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("task")
@@ -712,22 +709,13 @@ class AppCommandAdmin(admin.ModelAdmin):
         )
 
 
-class TaskInline(admin.TabularInline):
+class TaskInline(ReadOnly, admin.TabularInline):
     model = Task
     fields = ("name", "command", "status", "cached_last_invocation_result", "cached_next_ride")
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("command")

@@ -73,6 +73,15 @@ def level_filter(value: str | None) -> str:
     return value if value in LEVEL_FILTERS else "all"
 
 
+def requested_page(request, report: LaunchReport, options: dict):
+    """The page the request asks for: lines after ``after``, or before ``before`` (or ``end``)."""
+    if request.GET.get("before") == "end":
+        return read_lines(report, before=report.n_lines + 1, **options)
+    if "before" in request.GET:
+        return read_lines(report, before=int_param(request, "before", 0), **options)
+    return read_lines(report, after=int_param(request, "after", 0), **options)
+
+
 def int_param(request, name: str, default: int | None = None) -> int | None:
     try:
         return max(int(request.GET[name]), 0)
@@ -182,12 +191,7 @@ def ajax_read_log_lines(request, report: LaunchReport):
         "search": request.GET.get("q", "").strip(),
         "limit": limit,
     }
-    if request.GET.get("before") == "end":
-        page = read_lines(report, before=report.n_lines + 1, **options)
-    elif "before" in request.GET:
-        page = read_lines(report, before=int_param(request, "before", 0), **options)
-    else:
-        page = read_lines(report, after=int_param(request, "after", 0), **options)
+    page = requested_page(request, report, options)
     return json_response(
         {
             "lines": [line_data(log) for log in page.lines],
@@ -228,12 +232,7 @@ def log_viewer(request, report: LaunchReport):
     level = level_filter(request.GET.get("level") or request.GET.get("log_level"))
     search = request.GET.get("q", "").strip()
     options = {"level": level, "search": search}
-    if request.GET.get("before") == "end":
-        page = read_lines(report, before=report.n_lines + 1, **options)
-    elif "before" in request.GET:
-        page = read_lines(report, before=int_param(request, "before", 0), **options)
-    else:
-        page = read_lines(report, after=int_param(request, "after", 0), **options)
+    page = requested_page(request, report, options)
     context = admin_context(
         request,
         report,
