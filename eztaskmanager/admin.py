@@ -594,6 +594,8 @@ def command_help(command: AppCommand | None) -> str:
 
 @admin.register(LaunchReport)
 class LaunchReportAdmin(ReadOnly, admin.ModelAdmin):
+    # Read-only, deletion included: the delete confirmation page would load every log line,
+    # and old reports are pruned after each run anyway.
     list_display = (
         "report",
         "task_name",
@@ -641,9 +643,6 @@ class LaunchReportAdmin(ReadOnly, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
-
-    # No delete either: the confirmation page would load every log line; old reports are
-    # pruned after runs.
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("task")
