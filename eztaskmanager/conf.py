@@ -61,9 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_LOG_LINES": 1_000_000,
     # Format of one log line in text views and downloads.
     "LOG_LINE_FORMAT": "{timestamp} - {level} - {message}",
-    # Tasks declared in code, applied by `manage.py taskmanager load`: a list of dicts with
-    # name, command and optionally arguments, category, note, scheduling, repetition_period,
-    # repetition_rate, cron_expression, notification_level.
+    # Tasks declared in code, applied by `manage.py taskmanager load`: a list of dicts with a
+    # name, a command and optionally the other fields of a task (see tasks_as_code.FIELDS).
     "TASKS": [],
     # Serve Prometheus metrics at the `eztaskmanager:metrics` URL (404 when False).
     "PROMETHEUS_ENABLED": False,

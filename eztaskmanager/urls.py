@@ -12,3 +12,7 @@ urlpatterns = [
     path("read_loglines/<int:pk>/", views.ajax_read_log_lines, name="ajax_read_log_lines"),
     path("logdownload/<int:pk>/", views.download_log, name="download_log"),
 ]
+
+from eztaskmanager.monitoring import urlpatterns as monitoring_urlpatterns  # noqa: E402
+
+urlpatterns += monitoring_urlpatterns

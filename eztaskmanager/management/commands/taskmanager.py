@@ -165,9 +165,7 @@ class Command(BaseCommand):
         from eztaskmanager import tasks_as_code
 
         try:
-            declarations = (
-                tasks_as_code.read_file(file) if file else tasks_as_code.from_settings()
-            )
+            declarations = tasks_as_code.read_file(file) if file else tasks_as_code.from_settings()
             result = tasks_as_code.load_tasks(declarations, dry_run=dry_run)
         except tasks_as_code.DeclarationError as exc:
             raise CommandError(

@@ -1,0 +1,1 @@
+"""Benchmarks of django-eztaskmanager: ``python benchmarks/run.py``, see docs/benchmarks.rst."""

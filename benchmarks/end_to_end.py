@@ -1,0 +1,131 @@
+"""End to end: launches drained by ``rqworker --burst``, against bare RQ no-op jobs."""
+
+from __future__ import annotations
+
+from benchmarks.common import Row, clear_queue, make_task, median, ms, run_manage, timed
+
+ATTEMPTS = 3  # a drain is measured again if its jobs did not all finish
+
+
+def drain() -> float:
+    """Wall time of a burst worker emptying the queue (process start to exit)."""
+    seconds, _ = run_manage("rqworker", "default", "--burst")
+    return seconds
+
+
+def drained_all(queue, n: int) -> str:
+    """'' when the ``n`` jobs of the last drain all finished, else what went wrong."""
+    failed = queue.failed_job_registry.count
+    finished = queue.finished_job_registry.count
+    if queue.count or failed or finished != n:
+        return f"{queue.count} queued, {failed} failed, {finished} of {n} finished"
+    return ""
+
+
+def measure(enqueue, check, queue, n: int, say) -> tuple[float, float]:
+    """Enqueue ``n`` jobs, drain them; return (enqueue seconds, drain seconds)."""
+    problem = ""
+    for _attempt in range(ATTEMPTS):
+        clear_queue()
+        before = check(None)
+        enqueue_seconds = timed(enqueue)[0]
+        drain_seconds = drain()
+        problem = drained_all(queue, n) or check(before)
+        if not problem:
+            return enqueue_seconds, drain_seconds
+        say(f"  drain not counted ({problem}); measuring it again")
+    raise RuntimeError(f"drain failed {ATTEMPTS} times: {problem}")
+
+
+def run(sizes, say) -> tuple[list[Row], dict]:
+    import django_rq
+
+    from benchmarks.jobs import noop
+    from eztaskmanager.models import LaunchReport
+    from eztaskmanager.services.queues import RQTaskQueueService
+
+    n = sizes.drain_jobs
+    queue = django_rq.get_queue("default")
+    service = RQTaskQueueService()
+    task = make_task("bench_noop", name="end-to-end no-op")
+
+    def launches():
+        for _ in range(n):
+            service.launch(task)
+
+    def bare_jobs():
+        for _ in range(n):
+            queue.enqueue(noop)
+
+    def no_check(before):
+        return None if before is None else ""
+
+    def runs_ok(before):
+        """Before the drain: the newest report id; after: '' if n runs ended ok."""
+        newest = LaunchReport.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        if before is None:
+            return newest
+        results = set(
+            LaunchReport.objects.filter(id__gt=before).values_list("invocation_result", flat=True)
+        )
+        if newest - before != n or results != {"ok"}:
+            return f"{newest - before} runs of {n}, results {sorted(results)}"
+        return ""
+
+    # Warm up: bytecode cache, page cache, Redis and database connections.
+    clear_queue()
+    for _ in range(5):
+        queue.enqueue(noop)
+        service.launch(task)
+    drain()
+
+    task_times, bare_times, launch_times, enqueue_times = [], [], [], []
+    for repeat in range(sizes.drain_repeats):
+        enqueue_s, drain_s = measure(bare_jobs, no_check, queue, n, say)
+        enqueue_times.append(enqueue_s)
+        bare_times.append(drain_s)
+        launch_s, drain_s = measure(launches, runs_ok, queue, n, say)
+        launch_times.append(launch_s)
+        task_times.append(drain_s)
+        say(f"  drain {repeat + 1}: tasks {task_times[-1]:.2f} s, bare RQ {bare_times[-1]:.2f} s")
+    clear_queue()
+
+    task_s, bare_s = median(task_times), median(bare_times)
+    rows = [
+        Row(
+            "end-to-end",
+            f"drain of {n} launches, rqworker --burst",
+            task_s,
+            "s",
+            f"{n} bare RQ jobs",
+            bare_s,
+            task_s / bare_s,
+            "<= 1.15x",
+            task_s / bare_s <= 1.15,
+        ),
+        Row(
+            "end-to-end",
+            "time added per launch",
+            ms((task_s - bare_s) / n),
+            "ms",
+            "bare RQ job",
+            ms(bare_s / n),
+        ),
+        Row(
+            "end-to-end",
+            f"enqueue {n} launches",
+            median(launch_times),
+            "s",
+            f"{n} bare enqueues",
+            median(enqueue_times),
+            median(launch_times) / median(enqueue_times),
+        ),
+    ]
+    details = {
+        "jobs": n,
+        "task_drain_seconds": task_times,
+        "bare_drain_seconds": bare_times,
+        "launch_seconds": launch_times,
+        "bare_enqueue_seconds": enqueue_times,
+    }
+    return rows, details

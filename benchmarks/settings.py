@@ -1,0 +1,103 @@
+"""Django settings of the benchmarks.
+
+``benchmarks/run.py`` fills the environment before Django starts, and the worker and scheduler
+processes it starts inherit it:
+
+* ``EZTM_BENCH_DB``: ``sqlite`` (default, a file so that subprocesses share it) or ``postgres``;
+* ``EZTM_BENCH_DB_NAME``: the database file or name, created for one benchmark run;
+* ``EZTM_BENCH_REDIS_URL``: the Redis database the run claimed.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+SECRET_KEY = "benchmarks-only-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_rq",
+    "eztaskmanager",
+    "benchmarks.benchapp",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "benchmarks.urls"
+STATIC_URL = "/static/"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# Users are made with force_login: no need for a slow hasher.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+_db_kind = os.environ.get("EZTM_BENCH_DB", "sqlite")
+if _db_kind == "postgres":
+    _name = os.environ.get("EZTM_BENCH_DB_NAME", f"eztm_bench_{os.getpid()}")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _name,
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "PASSWORD": os.environ.get("PGPASSWORD", ""),
+            "TEST": {"NAME": _name},
+        }
+    }
+else:
+    _name = os.environ.get("EZTM_BENCH_DB_NAME") or str(
+        Path(tempfile.gettempdir()) / f"eztm-bench-{os.getpid()}.sqlite3"
+    )
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _name,
+            "TEST": {"NAME": _name},
+            "OPTIONS": {"timeout": 30},
+        }
+    }
+
+REDIS_URL = os.environ.get("EZTM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+# The worker class README recommends; every rqworker here (task runs and bare jobs) uses it.
+RQ = {"WORKER_CLASS": "eztaskmanager.worker.TaskWorker"}
+
+EZTASKMANAGER_QUEUE_SERVICE_TYPE = "RQ"
+EZTASKMANAGER_BASE_URL = "http://testserver"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"eztaskmanager": {"handlers": ["console"], "level": "WARNING"}},
+}

@@ -1,0 +1,393 @@
+"""What ``manage.py taskmanager`` does: list, status, run, stop, logs, load and export.
+
+The management command only parses options and prints; the functions here find tasks, read
+state and build the text or the JSON-ready data, so that tests and other tools can call them.
+Problems a user can fix (an unknown name, Redis down) raise ``CommandError`` with a message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from django.core.management.base import CommandError
+from django.db import connections
+from django.db.models import Max
+from django.utils import timezone
+
+from eztaskmanager.status import RESULTS, collect_status, local_iso
+
+Write = Callable[[str], None]
+
+
+def local_text(value: datetime | None) -> str:
+    """A datetime in the site's time zone, to the second; ``-`` for none."""
+    if value is None:
+        return "-"
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def table(rows: list[list], headers: list[str]) -> str:
+    """Rows as left-aligned columns under their headers."""
+    cells = [headers] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
+
+
+def to_json(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+# -- finding a task --------------------------------------------------------------------------
+
+
+def resolve_task(ref: str):
+    """The task with id ``ref``, or else the one task named ``ref``."""
+    from eztaskmanager.models import Task
+
+    ref = str(ref).strip()
+    tasks = Task.objects.select_related("command")
+    if ref.isdigit():
+        task = tasks.filter(pk=int(ref)).first()
+        if task is not None:
+            return task
+    matches = list(tasks.filter(name=ref).order_by("pk")[:10])
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        ids = ", ".join(str(task.pk) for task in matches)
+        raise CommandError(
+            f"{len(matches)} tasks are named {ref!r} (ids {ids}): give the id instead."
+        )
+    names = list(Task.objects.values_list("name", flat=True)[:5000])
+    close = difflib.get_close_matches(ref, names, n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(n) for n in close)}?" if close else ""
+    raise CommandError(f"No task has the id or name {ref!r}.{hint}")
+
+
+def schedule_text(task) -> str:
+    """The task's schedule in a few words."""
+    if task.cron_expression:
+        return f"cron {task.cron_expression}"
+    if task.repetition_period and task.repetition_rate:
+        unit = task.repetition_period + ("s" if task.repetition_rate != 1 else "")
+        return f"every {task.repetition_rate} {unit}"
+    if task.scheduling:
+        return "once"
+    return ""
+
+
+# -- list ------------------------------------------------------------------------------------
+
+
+def task_list() -> list[dict]:
+    """Every task with its status, last result and next run (one query)."""
+    from eztaskmanager.models import Task
+
+    return [
+        {
+            "id": task.pk,
+            "name": task.name,
+            "command": task.command.name,
+            "arguments": task.arguments,
+            "category": task.category.name if task.category_id else None,
+            "status": task.status,
+            "schedule": schedule_text(task),
+            "last_result": task.cached_last_invocation_result or None,
+            "last_run": local_iso(task.cached_last_invocation_datetime),
+            "next_run": local_iso(task.cached_next_ride),
+        }
+        for task in Task.objects.select_related("command", "category").order_by("name", "pk")
+    ]
+
+
+def format_task_list(tasks: list[dict]) -> str:
+    if not tasks:
+        return "No tasks."
+    rows = [
+        [
+            t["id"],
+            t["name"],
+            t["status"],
+            t["last_result"] or "-",
+            local_text(_parse(t["last_run"])),
+            local_text(_parse(t["next_run"])),
+            t["schedule"] or "-",
+        ]
+        for t in tasks
+    ]
+    return table(rows, ["ID", "NAME", "STATUS", "LAST RESULT", "LAST RUN", "NEXT RUN", "SCHEDULE"])
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+def status(connection=None) -> dict:
+    return collect_status(connection=connection)
+
+
+def format_status(data: dict) -> str:
+    redis = data["redis"]
+    out = [f"Time: {local_text(_parse(data['time']))}"]
+    if redis["reachable"]:
+        out.append(f"Redis {redis['location']}: reachable")
+    else:
+        out.append(f"Redis {redis['location']}: NOT REACHABLE ({redis['error']})")
+    if redis["reachable"]:
+        out += ["", "Queues:"]
+        rows = [[q["name"], q["queued"], q["started"], q["failed"]] for q in data["queues"]]
+        out.append(_indent(table(rows, ["QUEUE", "QUEUED", "RUNNING", "FAILED"])))
+
+        workers = data["workers"]
+        out += ["", f"Workers alive: {len(workers)}"]
+        if workers:
+            rows = [
+                [
+                    w["name"],
+                    w["hostname"],
+                    w["pid"],
+                    w["state"],
+                    ",".join(w["queues"]),
+                    w["current_job"] or "-",
+                    f"{w['heartbeat_age_seconds']:.0f} s ago"
+                    if w["heartbeat_age_seconds"] is not None
+                    else "-",
+                ]
+                for w in workers
+            ]
+            headers = ["NAME", "HOST", "PID", "STATE", "QUEUES", "CURRENT JOB", "HEARTBEAT"]
+            out.append(_indent(table(rows, headers)))
+
+        schedulers = data["schedulers"]
+        out += ["", f"Schedulers alive: {len(schedulers)}"]
+        if schedulers:
+            rows = [[s["name"], local_text(_parse(s["started"]))] for s in schedulers]
+            out.append(_indent(table(rows, ["NAME", "STARTED"])))
+
+        jobs = data["scheduled"]
+        shown = f" (the next {len(jobs)})" if len(jobs) < data["scheduled_total"] else ""
+        out += ["", f"Scheduled jobs: {data['scheduled_total']}{shown}"]
+        if jobs:
+            rows = [
+                [
+                    local_text(_parse(j["next_run"])),
+                    j["task_id"] or "-",
+                    j["task"] or "-",
+                    j["job_id"],
+                ]
+                for j in jobs
+            ]
+            out.append(_indent(table(rows, ["NEXT RUN", "TASK ID", "TASK", "JOB"])))
+
+    runs = data["runs_24h"]
+    out += [
+        "",
+        "Runs in the last 24 h: "
+        + ", ".join(f"{result} {runs[result]}" for result in (*RESULTS, "running")),
+    ]
+    running = data["running"]
+    if running["count"]:
+        out.append(
+            f"Runs without a result: {running['count']}, the oldest started "
+            f"{local_text(_parse(running['oldest_started']))}"
+        )
+    return "\n".join(out)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+# -- run and stop ----------------------------------------------------------------------------
+
+
+def launch(ref: str) -> str:
+    """Launch the task through the queue service; say what happened."""
+    from eztaskmanager.models import LaunchReport
+    from eztaskmanager.services.queues import TaskQueueException, get_task_service
+
+    task = resolve_task(ref)
+    try:
+        outcome = get_task_service().launch(task)
+    except TaskQueueException as exc:
+        raise CommandError(f"{task.name!r} was not launched: {exc}") from exc
+    if isinstance(outcome, LaunchReport):
+        return f"Ran {task.name!r}: run {outcome.pk}, result {outcome.invocation_result}."
+    job_id = getattr(outcome, "id", None)
+    job = f" as job {job_id}" if job_id else ""
+    return f"Queued {task.name!r} (task {task.pk}) for a worker{job}."
+
+
+def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5):
+    """Run the task in this process, echoing its log lines as they are stored; the report.
+
+    The lines are read back from the database, so what is printed is what the report holds.
+    """
+    from eztaskmanager.models import LaunchReport
+    from eztaskmanager.services import run_management_command
+
+    task = resolve_task(ref)
+    previous = LaunchReport.objects.filter(task=task).aggregate(last=Max("id"))["last"] or 0
+    state = {"report": None, "last": 0}
+    stop = threading.Event()
+
+    def echo_while_running():
+        try:
+            while not stop.wait(poll_interval):
+                if state["report"] is None:
+                    state["report"] = (
+                        LaunchReport.objects.filter(task=task, pk__gt=previous)
+                        .values_list("pk", flat=True)
+                        .order_by("pk")
+                        .first()
+                    )
+                if state["report"] is not None:
+                    state["last"] = echo_lines(state["report"], state["last"], write)
+        except Exception:  # the final read prints whatever this one missed
+            pass
+        finally:
+            connections.close_all()
+
+    watcher = threading.Thread(target=echo_while_running, name="eztaskmanager-echo", daemon=True)
+    watcher.start()
+    try:
+        report = run_management_command(task.pk)
+    except KeyboardInterrupt as exc:
+        raise CommandError(f"Interrupted: the run of {task.name!r} is recorded as failed.") from exc
+    finally:
+        stop.set()
+        watcher.join()
+    if report is None:
+        raise CommandError(f"Task {ref!r} is gone.")
+    last = state["last"] if state["report"] == report.pk else 0
+    echo_lines(report.pk, last, write)
+    return report
+
+
+def echo_lines(report_id: int, after: int, write: Write, as_json: bool = False) -> int:
+    """Write the lines of a report after line ``after``; return the last line number written."""
+    from eztaskmanager.models import Log
+
+    while True:
+        chunk = list(
+            Log.objects.filter(launch_report_id=report_id, lineno__gt=after).order_by("lineno")[
+                :2000
+            ]
+        )
+        for log in chunk:
+            if as_json:
+                write(
+                    json.dumps(
+                        {
+                            "n": log.lineno,
+                            "time": local_iso(log.timestamp),
+                            "level": log.level,
+                            "message": log.message,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+            else:
+                write(log.formatted())
+        if not chunk:
+            return after
+        after = chunk[-1].lineno
+
+
+def report_summary(report) -> str:
+    result = report.invocation_result or "no result yet"
+    duration = f", {report.duration:.1f} s" if report.duration is not None else ""
+    text = (
+        f"Run {report.pk} of {report.task.name!r}: {result} ({report.n_lines} lines, "
+        f"{report.n_errors} errors, {report.n_warnings} warnings{duration})"
+    )
+    if report.failure_reason:
+        text += f"\nFailure: {report.failure_reason}"
+    return text
+
+
+def report_data(report) -> dict:
+    return {
+        "id": report.pk,
+        "task_id": report.task_id,
+        "task": report.task.name,
+        "result": report.invocation_result or None,
+        "started_at": local_iso(report.started_at),
+        "finished_at": local_iso(report.finished_at),
+        "duration": report.duration,
+        "n_lines": report.n_lines,
+        "n_errors": report.n_errors,
+        "n_warnings": report.n_warnings,
+        "failure_reason": report.failure_reason,
+    }
+
+
+def stop(ref: str) -> str:
+    """Stop the task: its schedule, and its run in progress where the service can."""
+    from eztaskmanager.models import Task
+    from eztaskmanager.services.queues import TaskQueueException, get_task_service
+
+    task = resolve_task(ref)
+    try:
+        service = get_task_service()
+        stopper = getattr(service, "stop", None)
+        if callable(stopper):
+            asked = stopper(task, by=f"{_user()} (command line)")
+            runs = f"; {asked} running run(s) asked to stop" if asked else ""
+            return f"Stopped {task.name!r}: unscheduled, queued runs dropped{runs}."
+        if not (task.scheduled_job_id or task.status == Task.STATUS_SCHEDULED):
+            return f"{task.name!r} is not scheduled: nothing to stop."
+        service.remove(task)
+    except TaskQueueException as exc:
+        raise CommandError(f"{task.name!r} was not stopped: {exc}") from exc
+    return f"Unscheduled {task.name!r}."
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment
+        return "unknown user"
+
+
+# -- logs ------------------------------------------------------------------------------------
+
+
+def logs(
+    report_id: int,
+    write: Write,
+    follow: bool = False,
+    as_json: bool = False,
+    poll_interval: float = 0.5,
+):
+    """Write the report's lines; with ``follow``, keep reading until the run has a result."""
+    from eztaskmanager.models import LaunchReport
+
+    report = LaunchReport.objects.select_related("task").filter(pk=report_id).first()
+    if report is None:
+        raise CommandError(f"No launch report has the id {report_id}.")
+    last = 0
+    while True:
+        # The result is read before the lines: a run writes its last lines, then its result.
+        report.refresh_from_db()
+        last = echo_lines(report.pk, last, write, as_json=as_json)
+        if not follow or report.is_finished:
+            break
+        time.sleep(poll_interval)
+    if as_json:
+        write(json.dumps({"report": report_data(report)}, ensure_ascii=False))
+    else:
+        write(report_summary(report))
+    return report

@@ -1,0 +1,422 @@
+"""Tasks declared in code: the ``EZTASKMANAGER_TASKS`` setting or a YAML / JSON file.
+
+A declaration is a list of dicts, one per task, keyed by the task's name::
+
+    [{"name": "Nightly import", "command": "import_data", "arguments": "--full",
+      "cron_expression": "30 2 * * *", "category": "Imports"}]
+
+``load_tasks`` makes the Task table match: a missing task is created, a declared field that
+differs is updated, and nothing else is touched (run history stays; tasks that are not
+declared stay as they are). A key left out of a declaration takes its default value, except
+the start of a repetition, which the queue service sets at the first scheduling. Tasks whose
+timing changed are scheduled again (or unscheduled) through the queue service.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from eztaskmanager import conf
+
+FIELDS = (
+    "name",
+    "command",
+    "arguments",
+    "category",
+    "note",
+    "scheduling",
+    "repetition_period",
+    "repetition_rate",
+    "cron_expression",
+    "notification_level",
+    "timeout",
+    "allow_overlap",
+    "max_retries",
+    "retry_delays",
+    "retry_exponential",
+)
+TIMING_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
+# Values a field takes when its key is left out of a declaration.
+DEFAULTS: dict[str, Any] = {
+    "arguments": "",
+    "category": None,
+    "note": None,
+    "scheduling": None,
+    "repetition_period": "",
+    "repetition_rate": None,
+    "cron_expression": "",
+    "notification_level": "",
+    "timeout": None,
+    "allow_overlap": False,
+    "max_retries": 0,
+    "retry_delays": "60",
+    "retry_exponential": False,
+}
+
+
+class DeclarationError(Exception):
+    """Declarations that cannot be applied; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass
+class Change:
+    """What loading did (or would do) to one declared task."""
+
+    name: str
+    action: str  # "created", "updated" or "unchanged"
+    fields: list[str] = field(default_factory=list)
+    schedule: str = ""  # what happened to its schedule, if anything
+    task_id: int | None = None
+
+
+@dataclass
+class LoadResult:
+    changes: list[Change]
+    dry_run: bool
+    schedule_errors: list[str] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for change in self.changes if change.action == action)
+
+    def as_dict(self) -> dict:
+        return {
+            "dry_run": self.dry_run,
+            "tasks": [change.__dict__ for change in self.changes],
+            "created": self.count("created"),
+            "updated": self.count("updated"),
+            "unchanged": self.count("unchanged"),
+            "schedule_errors": self.schedule_errors,
+        }
+
+    def lines(self) -> list[str]:
+        would = "would be " if self.dry_run else ""
+        out = []
+        for change in self.changes:
+            text = f"{change.action:<9}  {change.name}"
+            if change.fields:
+                text += f"  ({', '.join(change.fields)})"
+            if change.schedule:
+                text += f"  [{change.schedule}]"
+            out.append(text)
+        out.append(
+            f"{self.count('created')} {would}created, {self.count('updated')} {would}updated, "
+            f"{self.count('unchanged')} unchanged."
+            + ("  Dry run: nothing was changed." if self.dry_run else "")
+        )
+        out.extend(f"Schedule not applied: {error}" for error in self.schedule_errors)
+        return out
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def read_file(path: str | Path) -> list[dict]:
+    """Declarations from a ``.json``, ``.yaml`` or ``.yml`` file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DeclarationError([f"Cannot read {path}: {exc.strerror or exc}"]) from exc
+    if path.suffix.lower() in (".yaml", ".yml"):
+        yaml = _yaml()
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise DeclarationError([f"{path} is not valid YAML: {exc}"]) from exc
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DeclarationError([f"{path} is not valid JSON: {exc}"]) from exc
+    return data if data is not None else []
+
+
+def from_settings() -> list[dict]:
+    return conf.get("TASKS")
+
+
+def _yaml():
+    try:
+        import yaml
+    except ImportError as exc:
+        raise DeclarationError(
+            ["Reading or writing YAML needs PyYAML: pip install 'django-eztaskmanager[yaml]'"]
+        ) from exc
+    return yaml
+
+
+# -- checking --------------------------------------------------------------------------------
+
+
+def normalise(declarations: Any) -> tuple[list[dict], list[str]]:
+    """Check the shape of the declarations: the usable ones with every field, and the errors."""
+    if not isinstance(declarations, (list, tuple)):
+        raise DeclarationError(["Tasks must be declared as a list of dicts, one per task."])
+    errors: list[str] = []
+    seen: set[str] = set()
+    entries = []
+    for position, item in enumerate(declarations, start=1):
+        where = f"Task #{position}"
+        if not isinstance(item, dict):
+            errors.append(f"{where}: a dict of fields is expected, not {type(item).__name__}.")
+            continue
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            errors.append(f"{where}: 'name' is required (a non-empty string).")
+            continue
+        where = f"Task {name!r}"
+        found = []
+        unknown = sorted(set(item) - set(FIELDS))
+        if unknown:
+            found.append(
+                f"{where}: unknown field(s) {', '.join(unknown)}; accepted: {', '.join(FIELDS)}."
+            )
+        if not isinstance(item.get("command"), str) or not item.get("command"):
+            found.append(f"{where}: 'command' is required (the management command's name).")
+        if name in seen:
+            found.append(f"{where}: declared twice.")
+        seen.add(name)
+        entry = {**DEFAULTS, **item}
+        entry["_keys"] = set(item)
+        try:
+            entry["scheduling"] = _datetime(entry["scheduling"])
+        except ValueError as exc:
+            found.append(f"{where}: scheduling: {exc}")
+        for text_field in ("arguments", "repetition_period", "cron_expression"):
+            entry[text_field] = entry[text_field] or ""
+        errors.extend(found)
+        if not found:
+            entries.append(entry)
+    return entries, errors
+
+
+def _datetime(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        parsed = parse_datetime(value.strip())
+        if parsed is None:
+            raise ValueError(f"{value!r} is not a date and time (e.g. 2026-01-31T02:30:00+01:00).")
+    else:
+        raise ValueError(f"{value!r} is not a date and time.")
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+def _command(name: str):
+    """The active AppCommand named ``name``, added from the project's commands if missing."""
+    from eztaskmanager.commands import available_commands
+    from eztaskmanager.models import AppCommand
+
+    command = AppCommand.objects.filter(name=name, active=True).order_by("pk").first()
+    if command is not None:
+        return command
+    app_name = available_commands().get(name)
+    if app_name is None:
+        return None
+    command, _ = AppCommand.objects.update_or_create(
+        name=name, app_name=app_name, defaults={"active": True}
+    )
+    return command
+
+
+def _category(name):
+    from eztaskmanager.models import TaskCategory
+
+    if not name:
+        return None
+    category = TaskCategory.objects.filter(name=name).order_by("pk").first()
+    return category or TaskCategory.objects.create(name=name)
+
+
+def _current_value(task, name: str):
+    if name == "command":
+        return task.command.name if task.command_id else None
+    if name == "category":
+        return task.category.name if task.category_id else None
+    return getattr(task, name)
+
+
+def _same(name: str, old, new) -> bool:
+    if name == "note":
+        return (old or "") == (new or "")
+    if name == "category":
+        return (old or None) == (new or None)
+    return old == new
+
+
+# -- applying ------------------------------------------------------------------------------
+
+
+def load_tasks(declarations: Any, dry_run: bool = False, service=None) -> LoadResult:
+    """Create or update the declared tasks; reschedule those whose timing changed.
+
+    Nothing is written when any declaration is invalid (``DeclarationError`` lists them all),
+    nor with ``dry_run``. Scheduling problems (Redis down, a one-off time in the past) do not
+    undo the saved tasks; they are listed in ``schedule_errors``.
+    """
+    from eztaskmanager.models import Task
+
+    entries, errors = normalise(declarations)
+    changes: list[Change] = []
+    to_schedule: list[tuple[Task, Change]] = []
+    existing: dict[str, list[Task]] = {}
+    for task in Task.objects.select_related("command", "category").filter(
+        name__in=[e["name"] for e in entries]
+    ):
+        existing.setdefault(task.name, []).append(task)
+
+    with transaction.atomic():
+        for entry in entries:
+            try:
+                change, task, retime = _apply(entry, existing.get(entry["name"], []))
+            except DeclarationError as exc:
+                errors.extend(exc.errors)
+                continue
+            changes.append(change)
+            if retime:
+                to_schedule.append((task, change))
+        if errors:
+            raise DeclarationError(errors)
+        if dry_run:
+            for task, change in to_schedule:
+                change.schedule = "would be scheduled" if task.is_scheduled else "would be stopped"
+            transaction.set_rollback(True)
+            return LoadResult(changes, dry_run=True)
+
+    result = LoadResult(changes, dry_run=False)
+    if to_schedule:
+        _reschedule(to_schedule, result, service)
+    return result
+
+
+def _apply(entry: dict, matches: list) -> tuple[Change, Any, bool]:
+    """Create or update one task (in the open transaction); say what changed."""
+    from eztaskmanager.models import Task
+
+    name = entry["name"]
+    where = f"Task {name!r}"
+    if len(matches) > 1:
+        ids = ", ".join(str(t.pk) for t in matches)
+        raise DeclarationError(
+            [f"{where}: {len(matches)} tasks have this name (ids {ids}); rename all but one."]
+        )
+    command = _command(entry["command"])
+    if command is None:
+        raise DeclarationError(
+            [
+                f"{where}: unknown command {entry['command']!r} (not a management command of "
+                "this project, or one that EZTASKMANAGER_EXCLUDED_COMMANDS leaves out)."
+            ]
+        )
+    task = matches[0] if matches else Task(name=name)
+    created = task.pk is None
+    before = {key: _current_value(task, key) for key in FIELDS[1:]} if not created else {}
+
+    wanted = {key: entry[key] for key in FIELDS[2:] if key != "category"}
+    if "scheduling" not in entry["_keys"] and entry["repetition_period"] and not created:
+        # A repetition counts from its first run, set when it was first scheduled: keep it.
+        wanted["scheduling"] = task.scheduling
+    task.command = command
+    for key, value in wanted.items():
+        setattr(task, key, value)
+    if created or before["category"] != (entry["category"] or None):
+        task.category = _category(entry["category"])
+    try:
+        task.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        raise DeclarationError([f"{where}: {_messages(exc)}"]) from exc
+
+    if created:
+        task.save()
+        return Change(name, "created", task_id=task.pk), task, task.is_scheduled
+    changed = [key for key in FIELDS[1:] if not _same(key, before[key], _current_value(task, key))]
+    if not changed:
+        return Change(name, "unchanged", task_id=task.pk), task, False
+    task.save(update_fields=changed)
+    retime = bool(set(changed) & set(TIMING_FIELDS))
+    return Change(name, "updated", fields=changed, task_id=task.pk), task, retime
+
+
+def _messages(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(
+            f"{key}: {' '.join(messages)}" if key != "__all__" else " ".join(messages)
+            for key, messages in exc.message_dict.items()
+        )
+    return " ".join(exc.messages)
+
+
+def _reschedule(items, result: LoadResult, service) -> None:
+    from eztaskmanager.models import Task
+    from eztaskmanager.services.queues import TaskQueueException, get_task_service
+
+    try:
+        service = service or get_task_service()
+    except TaskQueueException as exc:
+        result.schedule_errors.append(str(exc))
+        return
+    for task, change in items:
+        try:
+            if task.is_scheduled:
+                service.schedule(task)
+                when = task.cached_next_ride
+                change.schedule = (
+                    f"next run {timezone.localtime(when):%Y-%m-%d %H:%M:%S}"
+                    if when
+                    else "scheduled"
+                )
+            elif task.scheduled_job_id or task.status == Task.STATUS_SCHEDULED:
+                service.remove(task)
+                change.schedule = "unscheduled"
+        except TaskQueueException as exc:
+            change.schedule = "not scheduled"
+            result.schedule_errors.append(f"{task.name!r}: {exc}")
+
+
+# -- exporting -------------------------------------------------------------------------------
+
+
+def export_tasks(queryset=None) -> list[dict]:
+    """The tasks as declarations (fields at their default value are left out)."""
+    from eztaskmanager.models import Task
+
+    if queryset is None:
+        queryset = Task.objects.all()
+    declarations = []
+    for task in queryset.select_related("command", "category").order_by("name", "pk"):
+        item: dict[str, Any] = {"name": task.name, "command": task.command.name}
+        for key in FIELDS[2:]:
+            value = _current_value(task, key)
+            if key == "scheduling" and value is not None:
+                value = timezone.localtime(value).isoformat()
+            if value in (None, "") or value == DEFAULTS.get(key, object()):
+                continue
+            item[key] = value
+        declarations.append(item)
+    return declarations
+
+
+def dump(declarations: list[dict], fmt: str = "json") -> str:
+    """Declarations as JSON or YAML text."""
+    if fmt == "yaml":
+        return _yaml().safe_dump(declarations, sort_keys=False, allow_unicode=True)
+    if fmt != "json":
+        raise DeclarationError([f"Unknown format {fmt!r}: use json or yaml."])
+    return json.dumps(declarations, indent=2, ensure_ascii=False) + "\n"
