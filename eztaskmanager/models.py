@@ -13,7 +13,7 @@ from datetime import UTC
 from django.core.exceptions import ValidationError
 from django.core.management import load_command_class
 from django.db import models, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -471,6 +471,8 @@ class Task(models.Model):
     @property
     def complete_args(self) -> list[str]:
         """The argv tokens passed to ``call_command``, in order, repetitions kept."""
+        if not (self.arguments or "").strip():
+            return []  # no need to build the command's parser
         return arguments.tokenize(self.arguments, self._parser())
 
     @property
@@ -583,12 +585,9 @@ class Task(models.Model):
             n = conf.get("N_REPORTS_INLINE")
         if not n:
             return 0
-        ids = list(
-            LaunchReport.objects.filter(task=self).order_by("-id").values_list("id", flat=True)
-        )[n:]
-        if not ids:
-            return 0
+        # The n-th newest report is the oldest kept: everything older goes.
+        oldest_kept = LaunchReport.objects.filter(task=self).order_by("-id").values("id")[n - 1 : n]
+        old = LaunchReport.objects.filter(task=self, id__lt=Subquery(oldest_kept))
         # Logs go first with a plain DELETE: the ORM collector would load every line.
-        Log.objects.filter(launch_report_id__in=ids)._raw_delete(Log.objects.db)
-        LaunchReport.objects.filter(id__in=ids)._raw_delete(LaunchReport.objects.db)
-        return len(ids)
+        Log.objects.filter(launch_report_id__in=old.values("id"))._raw_delete(Log.objects.db)
+        return old._raw_delete(LaunchReport.objects.db)

@@ -20,6 +20,10 @@ from django.db import connections
 from rq import Worker
 
 from eztaskmanager import conf
+
+# Imported here, in the worker, not in each job's work horse nor inside a signal handler (an
+# import interrupted by a signal leaves a half-initialised module behind).
+from eztaskmanager.services import notifications, queues  # noqa: F401
 from eztaskmanager.services.guard import REASON_INTERRUPTED, REASON_WORKER_DIED
 
 logger = logging.getLogger(__name__)

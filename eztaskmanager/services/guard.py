@@ -18,6 +18,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from eztaskmanager import conf
+from eztaskmanager.services.notifications import emit_notifications
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,6 @@ def close_run(report, reason: str, retry: bool = True) -> bool:
     """
     from eztaskmanager.models import LaunchReport
     from eztaskmanager.services import finish_task, plan_retry
-    from eztaskmanager.services.notifications import emit_notifications
 
     now = timezone.now()
     with transaction.atomic():

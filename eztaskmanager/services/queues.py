@@ -134,6 +134,30 @@ def first_run(task, now: datetime | None = None) -> datetime:
     return schedule.next_run(after=now - ONE_SECOND / 2)
 
 
+_connections: dict = {}
+
+
+def shared_connection(queue_name: str):
+    """One Redis client per process and queue: each new client opens new connections.
+
+    Inside a worker, the job's own connection. redis-py's pools reconnect after a fork or a
+    server restart by themselves.
+    """
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is not None and job.origin == queue_name:
+        return job.connection
+    from django.conf import settings
+
+    key = (queue_name, repr(getattr(settings, "RQ_QUEUES", {}).get(queue_name)))
+    if key not in _connections:
+        import django_rq
+
+        _connections[key] = django_rq.get_connection(queue_name)
+    return _connections[key]
+
+
 class RQTaskQueueService(TaskQueueService):
     """Launches on a django-rq queue and schedules with rq-scheduler."""
 
@@ -147,7 +171,9 @@ class RQTaskQueueService(TaskQueueService):
         if self._queue is None:
             import django_rq
 
-            self._queue = django_rq.get_queue(self.queue_name)
+            self._queue = django_rq.get_queue(
+                self.queue_name, connection=shared_connection(self.queue_name)
+            )
         return self._queue
 
     @property
@@ -155,7 +181,9 @@ class RQTaskQueueService(TaskQueueService):
         if self._scheduler is None:
             import django_rq
 
-            self._scheduler = django_rq.get_scheduler(self.queue_name)
+            self._scheduler = django_rq.get_scheduler(
+                self.queue_name, queue=self.queue, connection=self.connection
+            )
         return self._scheduler
 
     @property
