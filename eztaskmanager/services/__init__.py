@@ -49,20 +49,22 @@ def run_management_command(task_id: int, scheduled: bool = False, attempt: int =
     started = timezone.now()
     clock = time.monotonic()
     job = _current_job()
-    report = LaunchReport.objects.create(
-        task=task,
-        started_at=started,
-        heartbeat_at=started,
-        rq_job_id=job.id if job is not None else "",
-        worker=worker_label(),
-        attempt=attempt,
-        max_attempts=task.max_retries + 1,
-    )
+    with transaction.atomic():  # one commit for both
+        report = LaunchReport.objects.create(
+            task=task,
+            started_at=started,
+            heartbeat_at=started,
+            rq_job_id=job.id if job is not None else "",
+            worker=worker_label(),
+            attempt=attempt,
+            max_attempts=task.max_retries + 1,
+        )
+        # Started either way: by this run, or by the one that makes this launch a skip.
+        Task.objects.filter(pk=task.pk).update(status=Task.STATUS_STARTED)
     service = get_task_service()
     token = str(report.pk)
     if not task.allow_overlap and not service.acquire_run_lock(task, token):
         return _skip(report)
-    Task.objects.filter(pk=task.pk).update(status=Task.STATUS_STARTED)
 
     heartbeat = Heartbeat(report.pk, renew=lambda: service.renew_run_lock(task, token)).start()
     handler = DatabaseLogHandler(report.pk)

@@ -7,6 +7,7 @@ writes become log lines too. Run from a shell, the same command logs to the cons
 
 from __future__ import annotations
 
+import argparse
 import contextvars
 import logging
 import sys
@@ -262,7 +263,7 @@ class LoggerEnabledCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         # 0.5.x passed the report through this option; it is accepted and ignored.
-        parser.add_argument("--launch_report_id", type=int, nargs="?", help="(ignored)")
+        parser.add_argument("--launch_report_id", type=int, nargs="?", help=argparse.SUPPRESS)
         return parser
 
     def execute(self, *args, **options):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -40,8 +42,16 @@ def wait_for(predicate, timeout: float, what: str):
 
 
 def test_live_viewer_follows_a_run(live_server, browser_page, rq_worker, make_task, tmp_path):
+    # EZTM_SCREENSHOTS names a folder to keep the screenshots in (the docs take theirs there).
+    shots = Path(os.environ.get("EZTM_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
     User.objects.create_superuser("boss", "boss@example.com", "a-long-password")
-    task = make_task("eztm_lines", f"{N_LINES}, --pause 0.1, --verbosity 2", name="Demo lines")
+    task = make_task(
+        "eztm_lines",
+        f"{N_LINES}, --pause 0.1, --verbosity 2",
+        name="Demo lines",
+        note="Logs a line every tenth of a second, with progress.",
+    )
     page = browser_page
 
     page.goto(f"{live_server.url}{reverse('admin:login')}")
@@ -84,7 +94,7 @@ def test_live_viewer_follows_a_run(live_server, browser_page, rq_worker, make_ta
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and sample()["result"] != "OK":
         time.sleep(0.2)
-    page.screenshot(path=str(tmp_path / "live_log.png"), full_page=True)
+    page.screenshot(path=str(shots / "live_log.png"), full_page=True)
 
     final = samples[-1]
     assert final["result"] == "OK", samples[-3:]
@@ -119,6 +129,14 @@ def test_live_viewer_follows_a_run(live_server, browser_page, rq_worker, make_ta
     wait_for(lambda: page.evaluate(PAGE_STATE)["lines"] == N_LINES, 10, "all lines again")
 
     assert worker.wait(timeout=30) == 0
-    assert (tmp_path / "live_log.png").stat().st_size > 10_000
     report.refresh_from_db()
     assert report.invocation_result == "ok" and report.n_lines == N_LINES
+
+    # The task list and the task's page after the run, for the admin guide.
+    page.goto(f"{live_server.url}{reverse('admin:eztaskmanager_task_changelist')}")
+    assert "Demo lines" in page.inner_text("#result_list")
+    page.screenshot(path=str(shots / "task_list.png"), full_page=True)
+    page.goto(f"{live_server.url}{reverse('admin:eztaskmanager_task_change', args=[task.pk])}")
+    page.screenshot(path=str(shots / "task_page.png"), full_page=True)
+    for name in ("live_log.png", "task_list.png", "task_page.png"):
+        assert (shots / name).stat().st_size > 10_000
