@@ -1,6 +1,6 @@
 """The scheduler process behind ``manage.py taskmanager scheduler``.
 
-It extends rq-scheduler's loop in three ways:
+It extends rq-scheduler's loop in four ways:
 
 * punctual: it polls every fraction of a second and compares exact (sub-second) due times;
 * exactly once: each firing is claimed with one atomic Redis script that also moves the job to
@@ -20,12 +20,17 @@ import logging
 import time
 from datetime import UTC, datetime
 
+import django_rq
 from django.db import close_old_connections, connection
 from rq.exceptions import NoSuchJobError
 from rq_scheduler import Scheduler
+from rq_scheduler.utils import setup_loghandlers
 
-from eztaskmanager import conf
-from eztaskmanager.services.queues import META_TASK_ID
+from eztaskmanager import conf, taskstate
+from eztaskmanager.backends.rq import META_TASK_ID, RQBackend
+from eztaskmanager.models import Task
+from eztaskmanager.services.guard import reap_orphans
+from eztaskmanager.services.sync import sync_schedules
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +96,6 @@ class TaskScheduler(Scheduler):
 
     def next_due(self, job, due: float, now: float) -> tuple[str, bool]:
         """The job's next score ('' for none) and whether this firing should run."""
-        from eztaskmanager.models import Task
-
         task = Task.objects.filter(pk=job.meta[META_TASK_ID]).first()
         if task is None or task.scheduled_job_id != job.id:
             logger.info("Dropping scheduled job %s: its task is gone or was rescheduled", job.id)
@@ -105,27 +108,19 @@ class TaskScheduler(Scheduler):
         following = schedule.next_run(after=after)
         if following is None:
             return "", True
-        Task.objects.filter(pk=task.pk).update(cached_next_ride=following)
+        taskstate.next_ride(task.pk, following)
         return repr(following.timestamp()), True
 
     def reap(self) -> None:
         """Close runs whose process died (their heartbeat stopped)."""
-        from eztaskmanager.services.guard import reap_orphans
-
         try:
             reap_orphans()
         except Exception:  # never stop the scheduling loop
             logger.exception("Closing dead runs failed")
 
     def sync(self) -> None:
-        from eztaskmanager.services.queues import RQTaskQueueService
-        from eztaskmanager.services.sync import sync_schedules
-
-        service = RQTaskQueueService(queue_name=self.queue_name)
-        service._scheduler = self
-        service._queue = self._queue
         try:
-            result = sync_schedules(service)
+            result = sync_schedules(RQBackend(self.queue_name, connection=self.connection))
         except Exception:  # a failed sync must not stop the scheduling loop
             logger.exception("Schedule sync failed")
         else:
@@ -138,10 +133,10 @@ def run_scheduler(
     interval: float = 0.2,
     sync_interval: float = 60.0,
     burst: bool = False,
+    verbose: bool = False,
 ) -> None:
     """Run the scheduling loop until stopped (SIGINT / SIGTERM)."""
-    import django_rq
-
+    setup_loghandlers("DEBUG" if verbose else "INFO")
     queue = django_rq.get_queue(queue_name)
     scheduler = TaskScheduler(
         queue=queue,
