@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -104,3 +105,16 @@ def test_a_firing_claimed_before_redis_went_away_is_enqueued_after(
     assert queue.job_ids == [job_id]
     scheduler.enqueue_jobs()
     assert queue.job_ids == [job_id]  # enqueued once
+
+
+def test_sigterm_stops_the_scheduler_during_an_outage(
+    transactional_db, server, scheduler_and_job, keep_signal_handlers
+):
+    scheduler, _ = scheduler_and_job
+    server.connected = False
+    # The process manager's SIGTERM, while the loop retries.
+    stop = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+    stop.start()
+    with pytest.raises(SystemExit):
+        run_through_outages(scheduler)  # no burst: only a signal ends it
+    stop.join()

@@ -10,6 +10,7 @@ it is back.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -49,12 +50,12 @@ class Backoff:
 def run_through_outages(scheduler, burst: bool = False, backoff: Backoff | None = None) -> None:
     """rq-scheduler's ``Scheduler.run`` loop, retried while Redis cannot be reached.
 
-    ``_interval``, ``_lock_acquired`` and ``_install_signal_handlers`` are rq-scheduler's own
-    (0.14 has no public names for them); this module is the only place that uses them.
+    ``_interval`` and ``_lock_acquired`` are rq-scheduler's own (0.14 has no public names for
+    them); this module is the only place that uses them.
     """
     backoff = backoff or Backoff(first=min(scheduler._interval, 1.0))
+    _install_stop_handlers()
     _until_redis_answers(scheduler.register_birth, backoff)
-    scheduler._install_signal_handlers()
     try:
         while True:
             started = time.time()
@@ -75,6 +76,17 @@ def run_through_outages(scheduler, burst: bool = False, backoff: Backoff | None 
             scheduler.register_death()
         except REDIS_DOWN:
             pass  # the scheduler's key expires by itself
+
+
+def _install_stop_handlers() -> None:
+    # rq-scheduler's own handlers write to Redis first: during an outage that raises a
+    # ConnectionError, which the retry loop would take for one more failure and go on.
+    def stop(signum, frame):
+        logger.info("Scheduler stopping (signal %s)", signum)
+        raise SystemExit()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _one_pass(scheduler) -> bool:
