@@ -22,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from eztaskmanager import conf
+from eztaskmanager import audit, conf, permissions, policy
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
 from eztaskmanager.services import queues
 
@@ -405,13 +405,28 @@ class TaskAdmin(admin.ModelAdmin):
                     break
         return done
 
+    def allowed_to_run(self, request, tasks: list[Task], failure: str) -> list[Task]:
+        """The tasks whose command the policy allows; an error message for each other one."""
+        allowed = []
+        for task in tasks:
+            refused = policy.refusal(task.command)
+            if refused:
+                self.message_user(
+                    request, failure % {"task": task.name, "error": refused}, messages.ERROR
+                )
+            else:
+                allowed.append(task)
+        return allowed
+
     def launch(self, request, tasks: list[Task]) -> None:
         service = self.service(request)
         if service is None:
             return
         failure = _("“%(task)s” was not launched: %(error)s")
+        tasks = self.allowed_to_run(request, tasks, failure)
         queued = []
         for task, outcome in self.on_each_task(request, tasks, service.launch, failure):
+            audit.record(task, request.user, "Launched")
             if isinstance(outcome, LaunchReport):
                 self.message_user(
                     request,
@@ -436,6 +451,7 @@ class TaskAdmin(admin.ModelAdmin):
         by = request.user.get_username()
         done = self.on_each_task(request, tasks, lambda t: service.stop(t, by=by), failure)
         for task, running in done:
+            audit.record(task, request.user, f"{permissions.STOPPED} by {by}")
             if running:
                 text = _(
                     "“%(task)s” is unscheduled and its running run was asked to stop; its "
@@ -454,6 +470,7 @@ class TaskAdmin(admin.ModelAdmin):
                 service.schedule(task)
             elif task.scheduled_job_id or task.status == Task.STATUS_SCHEDULED:
                 service.remove(task)
+                audit.record(task, request.user, permissions.UNSCHEDULED)
                 self.message_user(
                     request, _("“%(task)s” is no longer scheduled.") % {"task": task.name}
                 )
@@ -469,6 +486,7 @@ class TaskAdmin(admin.ModelAdmin):
             )
             return
         when = task.cached_next_ride
+        audit.record(task, request.user, f"{permissions.SCHEDULED}; next run at {when}")
         self.message_user(
             request,
             _("“%(task)s” is scheduled; next run at %(when)s.")
@@ -479,15 +497,34 @@ class TaskAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
+        held = change and permissions.is_held(obj)
         if change:
             # Only what the form edits: the worker may be updating status and caches meanwhile.
             names = {field.name for field in obj._meta.concrete_fields}
             obj.save(update_fields=[name for name in form.fields if name in names])
         else:
             obj.save()
+        if change:
+            self.audit_run_change(request, obj, form)
+        if change and permissions.hold_if_unauthorised(obj, request.user, form.changed_data):
+            self.message_user(request, HELD_MESSAGE % {"task": obj.name}, messages.WARNING)
         schedule_changed = set(schedule_fields()) & set(form.changed_data)
-        if schedule_changed and self.has_launch_permission(request):
+        if (schedule_changed or held) and self.has_launch_permission(request):
             self.apply_schedule(request, obj)
+
+    def audit_run_change(self, request, obj, form) -> None:
+        """Record a change of command or arguments, with the old and the new values."""
+        if not form.initial or not (permissions.RUN_FIELDS & set(form.changed_data)):
+            return
+        old_command = find_command(form.initial.get("command"))
+        before = {
+            "command": old_command.name if old_command else None,
+            "arguments": form.initial.get("arguments", ""),
+        }
+        after = {"command": obj.command.name, "arguments": obj.arguments}
+        message = audit.run_change(before, after)
+        if message:
+            audit.record(obj, request.user, message)
 
     # -- change form: buttons, command help, run history ----------------------------------
 
@@ -535,7 +572,12 @@ class TaskAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         form = context["adminform"].form
-        chosen = form["command"].value()
+        # A user who may only view the task has no command field in the form.
+        chosen = (
+            form["command"].value()
+            if "command" in form.fields
+            else getattr(obj, "command_id", None)
+        )
         if obj is not None and str(chosen) == str(obj.command_id):
             command = obj.command
         else:
@@ -552,6 +594,12 @@ class TaskAdmin(admin.ModelAdmin):
             run_history=run_history(obj) if obj is not None else None,
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+HELD_MESSAGE = gettext_lazy(
+    "“%(task)s” is unscheduled: its command or arguments changed, and you may not launch "
+    "tasks. It runs on its schedule again once somebody who may launch tasks saves it."
+)
 
 
 def schedule_fields() -> tuple[str, ...]:
@@ -682,21 +730,51 @@ class LaunchReportAdmin(ReadOnly, admin.ModelAdmin):
 
 @admin.register(AppCommand)
 class AppCommandAdmin(admin.ModelAdmin):
-    list_display = ("name", "app_name", "active")
+    """Rows mirror the command policy: ``collectcommands`` adds and deactivates them.
+
+    Nobody adds, renames or deletes a row here; a superuser may switch ``active`` off and on.
+    """
+
+    list_display = ("name", "app_name", "active", "allowed")
     list_editable = ("active",)
     list_filter = ("active", "app_name")
     search_fields = ("name", "app_name")
     ordering = ("app_name", "name")
+    readonly_fields = ("name", "app_name", "allowed")
+    fields = ("name", "app_name", "active", "allowed")
     actions = ["activate_commands", "deactivate_commands"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    @admin.display(description=gettext_lazy("allowed by the policy"))
+    def allowed(self, command):
+        return policy.why_refused(command.name, command.app_name) or _("yes")
 
     @admin.action(
         description=gettext_lazy("Activate the selected commands"), permissions=["change"]
     )
     def activate_commands(self, request, queryset):
-        count = queryset.update(active=True)
+        rows = list(queryset)
+        allowed = [c.pk for c in rows if policy.why_refused(c.name, c.app_name) is None]
+        count = AppCommand.objects.filter(pk__in=allowed).update(active=True)
         self.message_user(
             request, ngettext("%d command activated.", "%d commands activated.", count) % count
         )
+        refused = [c.name for c in rows if c.pk not in allowed]
+        if refused:
+            self.message_user(
+                request,
+                _("Not activated, as the command policy does not allow them: %(names)s.")
+                % {"names": ", ".join(refused)},
+                messages.WARNING,
+            )
 
     @admin.action(
         description=gettext_lazy("Deactivate the selected commands"), permissions=["change"]

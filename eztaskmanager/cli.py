@@ -20,6 +20,7 @@ from django.db import connections
 from django.db.models import Max
 from django.utils import timezone
 
+from eztaskmanager import policy
 from eztaskmanager.status import RESULTS, collect_status, local_iso
 
 Write = Callable[[str], None]
@@ -218,7 +219,7 @@ def launch(ref: str) -> str:
     from eztaskmanager.models import LaunchReport
     from eztaskmanager.services.queues import TaskQueueException, get_task_service
 
-    task = resolve_task(ref)
+    task = runnable_task(ref)
     try:
         outcome = get_task_service().launch(task)
     except TaskQueueException as exc:
@@ -230,6 +231,15 @@ def launch(ref: str) -> str:
     return f"Queued {task.name!r} (task {task.pk}) for a worker{job}."
 
 
+def runnable_task(ref: str):
+    """The task ``ref`` names, when the command policy allows its command."""
+    task = resolve_task(ref)
+    refused = policy.refusal(task.command)
+    if refused:
+        raise CommandError(f"{task.name!r} was not launched: {refused}.")
+    return task
+
+
 def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5):
     """Run the task in this process, echoing its log lines as they are stored; the report.
 
@@ -238,7 +248,7 @@ def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5):
     from eztaskmanager.models import LaunchReport
     from eztaskmanager.services import run_management_command
 
-    task = resolve_task(ref)
+    task = runnable_task(ref)
     previous = LaunchReport.objects.filter(task=task).aggregate(last=Max("id"))["last"] or 0
     state = {"report": None, "last": 0}
     stop = threading.Event()

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.management import get_commands
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from eztaskmanager import conf
+from eztaskmanager import conf, policy
 
 FIELDS = (
     "name",
@@ -236,6 +237,12 @@ def _command(name: str):
     return command
 
 
+def _refused(name: str) -> str:
+    if name not in get_commands():
+        return f"unknown command {name!r} (not a management command of this project)."
+    return f"command not allowed: {name} ({policy.why_refused(name)})"
+
+
 def _category(name):
     from eztaskmanager.models import TaskCategory
 
@@ -319,12 +326,7 @@ def _apply(entry: dict, matches: list) -> tuple[Change, Any, bool]:
         )
     command = _command(entry["command"])
     if command is None:
-        raise DeclarationError(
-            [
-                f"{where}: unknown command {entry['command']!r} (not a management command of "
-                "this project, or one that EZTASKMANAGER_EXCLUDED_COMMANDS leaves out)."
-            ]
-        )
+        raise DeclarationError([f"{where}: {_refused(str(entry['command']))}"])
     task = matches[0] if matches else Task(name=name)
     created = task.pk is None
     before = {key: _current_value(task, key) for key in FIELDS[1:]} if not created else {}

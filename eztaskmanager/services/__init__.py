@@ -10,12 +10,14 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
+from eztaskmanager import policy
 from eztaskmanager.services.logger import (
     DatabaseLogHandler,
     LogWriter,
     _current_handler,
     run_logger,
 )
+from eztaskmanager.services.refusal import refuse_run
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ def run_management_command(task_id: int, scheduled: bool = False, attempt: int =
     if task is None:
         logger.warning("Task %s does not exist any more; nothing to run.", task_id)
         return None
+    refused = policy.refusal(task.command)
+    if refused:  # whatever the database says, only what the policy allows runs
+        return refuse_run(task, refused, job=_current_job(), attempt=attempt, scheduled=scheduled)
 
     started = timezone.now()
     clock = time.monotonic()
