@@ -192,7 +192,21 @@ def run_history(task: Task, n_runs: int = HISTORY_RUNS) -> dict | None:
 
 
 class ReportFormSet(BaseInlineFormSet):
-    """The latest reports of a task, with their log tails read in one query."""
+    """The latest reports of a task, with their log tails read in one query.
+
+    The rows are read-only, so posted data about them is never read: a POST that leaves out a
+    row's id would otherwise build a row with no primary key and break the page.
+    """
+
+    def __init__(self, data=None, files=None, *args, **kwargs):
+        super().__init__(None, None, *args, **kwargs)
+
+    def is_valid(self) -> bool:
+        return True
+
+    def save(self, commit=True):
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        return []
 
     def get_queryset(self):
         if not getattr(self, "_latest_reports", False):
