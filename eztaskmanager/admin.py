@@ -8,7 +8,7 @@ permission, separate from editing.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.forms.models import BaseInlineFormSet
@@ -20,13 +20,19 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from eztaskmanager import conf
-from eztaskmanager.admin_operations import TaskButtonsMixin, TaskOperationsMixin
+from eztaskmanager import conf, policy
+from eztaskmanager.admin_operations import (
+    SCHEDULE_FIELDS,
+    TaskButtonsMixin,
+    TaskOperationsMixin,
+    TaskSaveMixin,
+    find_command,
+    schedule_fields,
+)
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
 
 MAIN_FIELDS = ("name", "command", "arguments", "category", "note")
 # Fields that set when a task runs; those the Task model has are used.
-SCHEDULE_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
 STATE_FIELDS = (
     "status",
     "cached_next_ride",
@@ -190,7 +196,21 @@ def run_history(task: Task, n_runs: int = HISTORY_RUNS) -> dict | None:
 
 
 class ReportFormSet(BaseInlineFormSet):
-    """The latest reports of a task, with their log tails read in one query."""
+    """The latest reports of a task, with their log tails read in one query.
+
+    The rows are read-only, so posted data about them is never read: a POST that leaves out a
+    row's id would otherwise build a row with no primary key and break the page.
+    """
+
+    def __init__(self, data=None, files=None, *args, **kwargs):
+        super().__init__(None, None, *args, **kwargs)
+
+    def is_valid(self) -> bool:
+        return True
+
+    def save(self, commit=True):
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        return []
 
     def get_queryset(self):
         if not getattr(self, "_latest_reports", False):
@@ -258,7 +278,7 @@ class LaunchReportInline(ReadOnly, admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin):
+class TaskAdmin(TaskSaveMixin, TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin):
     list_display = (
         "name_and_note",
         "invocation",
@@ -354,17 +374,6 @@ class TaskAdmin(TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin):
     def repetition(self, task):
         return repetition_text(task)
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            # Only what the form edits: the worker may be updating status and caches meanwhile.
-            names = {field.name for field in obj._meta.concrete_fields}
-            obj.save(update_fields=[name for name in form.fields if name in names])
-        else:
-            obj.save()
-        schedule_changed = set(schedule_fields()) & set(form.changed_data)
-        if schedule_changed and self.has_launch_permission(request):
-            self.schedule_after_save(request, obj)
-
     # -- change form: buttons, command help, run history ----------------------------------
 
     def get_urls(self):
@@ -387,7 +396,12 @@ class TaskAdmin(TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         form = context["adminform"].form
-        chosen = form["command"].value()
+        # A user who may only view the task has no command field in the form.
+        chosen = (
+            form["command"].value()
+            if "command" in form.fields
+            else getattr(obj, "command_id", None)
+        )
         if obj is not None and str(chosen) == str(obj.command_id):
             command = obj.command
         else:
@@ -404,18 +418,6 @@ class TaskAdmin(TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin):
             run_history=run_history(obj) if obj is not None else None,
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-
-def schedule_fields() -> tuple[str, ...]:
-    names = {field.name for field in Task._meta.get_fields()}
-    return tuple(name for name in SCHEDULE_FIELDS if name in names)
-
-
-def find_command(pk) -> AppCommand | None:
-    try:
-        return AppCommand.objects.filter(pk=int(pk)).first()
-    except (TypeError, ValueError):
-        return None
 
 
 def command_help(command: AppCommand | None) -> str:
@@ -523,21 +525,51 @@ class LaunchReportAdmin(ReadOnly, admin.ModelAdmin):
 
 @admin.register(AppCommand)
 class AppCommandAdmin(admin.ModelAdmin):
-    list_display = ("name", "app_name", "active")
+    """Rows mirror the command policy: ``collectcommands`` adds and deactivates them.
+
+    Nobody adds, renames or deletes a row here; a superuser may switch ``active`` off and on.
+    """
+
+    list_display = ("name", "app_name", "active", "allowed")
     list_editable = ("active",)
     list_filter = ("active", "app_name")
     search_fields = ("name", "app_name")
     ordering = ("app_name", "name")
+    readonly_fields = ("name", "app_name", "allowed")
+    fields = ("name", "app_name", "active", "allowed")
     actions = ["activate_commands", "deactivate_commands"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    @admin.display(description=gettext_lazy("allowed by the policy"))
+    def allowed(self, command):
+        return policy.why_refused(command.name, command.app_name) or _("yes")
 
     @admin.action(
         description=gettext_lazy("Activate the selected commands"), permissions=["change"]
     )
     def activate_commands(self, request, queryset):
-        count = queryset.update(active=True)
+        rows = list(queryset)
+        allowed = [c.pk for c in rows if policy.why_refused(c.name, c.app_name) is None]
+        count = AppCommand.objects.filter(pk__in=allowed).update(active=True)
         self.message_user(
             request, ngettext("%d command activated.", "%d commands activated.", count) % count
         )
+        refused = [c.name for c in rows if c.pk not in allowed]
+        if refused:
+            self.message_user(
+                request,
+                _("Not activated, as the command policy does not allow them: %(names)s.")
+                % {"names": ", ".join(refused)},
+                messages.WARNING,
+            )
 
     @admin.action(
         description=gettext_lazy("Deactivate the selected commands"), permissions=["change"]

@@ -1,5 +1,5 @@
-"""The task admin's launch, stop and schedule: permission checks and messages around
-``operations``. ``TaskAdmin`` mixes this in; it decides nothing the operations layer decides."""
+"""The task admin's launch, stop, schedule and save: permission checks and messages around
+``operations``. ``TaskAdmin`` mixes these in; they decide nothing the operations layer decides."""
 
 from __future__ import annotations
 
@@ -14,9 +14,30 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from eztaskmanager import operations
+from eztaskmanager import audit, operations, permissions
 from eztaskmanager.backends import BackendError, get_backend
-from eztaskmanager.models import Task
+from eztaskmanager.models import AppCommand, Task
+
+# Fields that set when a task runs; those the Task model has are used.
+SCHEDULE_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
+
+
+HELD_MESSAGE = gettext_lazy(
+    "“%(task)s” is unscheduled: its command or arguments changed, and you may not launch "
+    "tasks. It runs on its schedule again once somebody who may launch tasks saves it."
+)
+
+
+def schedule_fields() -> tuple[str, ...]:
+    names = {field.name for field in Task._meta.get_fields()}
+    return tuple(name for name in SCHEDULE_FIELDS if name in names)
+
+
+def find_command(pk) -> AppCommand | None:
+    try:
+        return AppCommand.objects.filter(pk=int(pk)).first()
+    except (TypeError, ValueError):
+        return None
 
 
 def quoted_names(tasks) -> str:
@@ -77,7 +98,10 @@ class TaskOperationsMixin:
             return
         failure = _("“%(task)s” was not launched: %(error)s")
         outcomes = self.on_each_task(
-            request, tasks, lambda t: operations.launch(t, backend, defer=False), failure
+            request,
+            tasks,
+            lambda t: operations.launch(t, backend, defer=False, user=request.user),
+            failure,
         )
         for outcome in outcomes:
             if outcome.report is not None:
@@ -104,7 +128,7 @@ class TaskOperationsMixin:
             return
         failure = _("“%(task)s” was not stopped: %(error)s")
         by = request.user.get_username()
-        stop = lambda t: operations.stop(t, by, backend, defer=False)  # noqa: E731
+        stop = lambda t: operations.stop(t, by, backend, defer=False, user=request.user)  # noqa: E731
         for outcome in self.on_each_task(request, tasks, stop, failure):
             if outcome.stopped_runs:
                 text = _(
@@ -136,7 +160,7 @@ class TaskOperationsMixin:
         if backend is None:
             return
         try:
-            outcome = operations.apply_schedule(task, backend, defer=False)
+            outcome = operations.apply_schedule(task, backend, defer=False, user=request.user)
         except BackendError as exc:
             self.message_user(
                 request,
@@ -192,3 +216,38 @@ class TaskButtonsMixin:
 
     def stop_view(self, request, object_id):
         return self.task_button_view(request, object_id, self.stop)
+
+
+class TaskSaveMixin:
+    """Saving a task: only the fields the form edits, the change recorded in the history, the
+    hold of a scheduled task changed without the launch permission, the schedule applied."""
+
+    def save_model(self, request, obj, form, change):
+        held = change and permissions.is_held(obj)
+        if change:
+            # Only what the form edits: the worker may be updating status and caches meanwhile.
+            names = {field.name for field in obj._meta.concrete_fields}
+            obj.save(update_fields=[name for name in form.fields if name in names])
+        else:
+            obj.save()
+        if change:
+            self.audit_run_change(request, obj, form)
+        if change and operations.hold_if_unauthorised(obj, request.user, form.changed_data):
+            self.message_user(request, HELD_MESSAGE % {"task": obj.name}, messages.WARNING)
+        schedule_changed = set(schedule_fields()) & set(form.changed_data)
+        if (schedule_changed or held) and self.has_launch_permission(request):
+            self.schedule_after_save(request, obj)
+
+    def audit_run_change(self, request, obj, form) -> None:
+        """Record a change of command or arguments, with the old and the new values."""
+        if not form.initial or not (permissions.RUN_FIELDS & set(form.changed_data)):
+            return
+        old_command = find_command(form.initial.get("command"))
+        before = {
+            "command": old_command.name if old_command else None,
+            "arguments": form.initial.get("arguments", ""),
+        }
+        after = {"command": obj.command.name, "arguments": obj.arguments}
+        message = audit.run_change(before, after)
+        if message:
+            audit.record(obj, request.user, message)

@@ -129,21 +129,45 @@ def validate(argv: Iterable[str], parser: argparse.ArgumentParser) -> argparse.N
     from django.core.management.base import CommandError
 
     argv = list(argv)
+    refuse_exiting_options(argv)
     parser.called_from_command_line = False  # type: ignore[attr-defined]
-    original_error = parser.error
 
     def error(message: str):  # argparse's contract: must not return
         raise ArgumentsError(message)
 
-    parser.error = error  # type: ignore[method-assign]
+    def printing(*args, **kwargs):  # help or version reached anyway (an abbreviation)
+        raise ArgumentsError(EXITING_MESSAGE)
+
+    # Instance attributes, so that nothing is printed on the web server's output.
+    overrides = {"error": error, "print_help": printing, "_print_message": printing}
+    for name, value in overrides.items():
+        setattr(parser, name, value)
     try:
         return parser.parse_args(argv)
     except CommandError as exc:
         raise ArgumentsError(str(exc).removeprefix("Error: ")) from exc
-    except SystemExit as exc:  # e.g. --help or --version among the arguments
+    except SystemExit as exc:  # any other way of exiting without running
         raise ArgumentsError("These arguments make the command exit without running.") from exc
     finally:
-        parser.error = original_error  # type: ignore[method-assign]
+        for name in overrides:
+            delattr(parser, name)
+
+
+EXITING_MESSAGE = "--help and --version are not task arguments: they print and exit."
+EXITING_OPTIONS = ("--help", "--version")
+
+
+def refuse_exiting_options(argv: list[str]) -> None:
+    """Raise ArgumentsError when ``argv`` asks for help or the version (or an abbreviation)."""
+    for token in argv:
+        if token == "--":
+            return
+        name = token.partition("=")[0]
+        long_match = name.startswith("--") and len(name) > 2
+        if (long_match and any(o.startswith(name) for o in EXITING_OPTIONS)) or (
+            name.startswith("-h") and not name.startswith("--")
+        ):
+            raise ArgumentsError(EXITING_MESSAGE)
 
 
 def command_parser(command_name: str, app_name: str | None = None) -> argparse.ArgumentParser:

@@ -2,10 +2,11 @@
 
 import inspect
 
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
-from eztaskmanager import conf
+from eztaskmanager import conf, policy
 from eztaskmanager.backends import BACKENDS as SERVICES
 
 
@@ -119,3 +120,42 @@ def _arguments(handler_class) -> tuple[set, set, bool]:
             target = required if parameter.default is parameter.empty else optional
             target.add(parameter.name)
     return required, optional, any_keyword
+
+
+@register(Tags.database)
+def check_task_commands(app_configs, databases=None, **kwargs):
+    """Tasks whose command the policy no longer allows (kept, never run): say which, and why.
+
+    A database check, as Django wants checks that query: ``migrate`` runs it, and so does
+    ``manage.py check --database default``. Before the first ``migrate`` there is nothing to say.
+    """
+    from eztaskmanager.models import Task
+
+    if not databases or Task.objects.db not in databases:
+        return []
+    try:
+        tasks = list(Task.objects.select_related("command").order_by("command__name", "name"))
+    except DatabaseError:
+        return []
+    refused: dict[tuple[str, str], list[str]] = {}
+    for task in tasks:
+        if policy.refusal(task.command):
+            refused.setdefault((task.command.name, _remedy(task.command)), []).append(task.name)
+    return [
+        Warning(
+            f"Command {name!r} is not allowed by the command policy; these tasks will not "
+            f"run: {', '.join(repr(t) for t in task_names)}.",
+            hint=remedy,
+            id="eztaskmanager.W020",
+        )
+        for (name, remedy), task_names in refused.items()
+    ]
+
+
+def _remedy(command) -> str:
+    if policy.why_refused(command.name, command.app_name) is None:
+        return "Its row is inactive: run `manage.py collectcommands`, or activate it in the admin."
+    setting = policy.allowing_setting(command.name)
+    if setting:
+        return f"To allow it: {setting}; or give the tasks another command."
+    return "No setting allows it: give the tasks another command."

@@ -20,7 +20,7 @@ from django.db import connections
 from django.db.models import Max
 from django.utils import timezone
 
-from eztaskmanager import operations
+from eztaskmanager import audit, operations, permissions, policy
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.models import LaunchReport, Log, Task
 from eztaskmanager.reporting import RESULTS, RUNNING, line_dict, local_iso, report_dict
@@ -222,11 +222,24 @@ def _indent(text: str) -> str:
 # -- run and stop ----------------------------------------------------------------------------
 
 
-def launch(ref: str) -> str:
-    """Launch the task through the operations layer; say what happened."""
-    task = resolve_task(ref)
+def operator(username: str | None = None):
+    """Who the command line acts as: the active user ``username`` (who must be allowed to
+    launch tasks), or the ``cli`` actor (the operator at the shell) when none is given."""
     try:
-        outcome = operations.launch(task, get_backend())
+        user = audit.operator(username)
+    except LookupError as exc:
+        raise CommandError(str(exc)) from exc
+    if username and not permissions.may_launch(user):
+        raise CommandError(f"{username!r} may not launch or stop tasks.")
+    return user
+
+
+def launch(ref: str, user: str | None = None) -> str:
+    """Launch the task through the operations layer, as ``user``; say what happened."""
+    who = operator(user)
+    task = runnable_task(ref)
+    try:
+        outcome = operations.launch(task, get_backend(), user=who)
     except BackendError as exc:
         raise CommandError(f"{task.name!r} was not launched: {exc}") from exc
     if outcome.report is not None:
@@ -235,13 +248,24 @@ def launch(ref: str) -> str:
     return f"Queued {task.name!r} (task {task.pk}) for a worker as job {outcome.job_id}."
 
 
-def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5):
+def runnable_task(ref: str):
+    """The task ``ref`` names, when the command policy allows its command."""
+    task = resolve_task(ref)
+    refused = policy.refusal(task.command)
+    if refused:
+        raise CommandError(f"{task.name!r} was not launched: {refused}.")
+    return task
+
+
+def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5, user=None):
     """Run the task in this process, echoing its log lines as they are stored; the report.
 
     The lines are read back from the database, so what is printed is what the report holds.
     """
 
-    task = resolve_task(ref)
+    who = operator(user)
+    task = runnable_task(ref)
+    operations.record(task, who, "Launched in the foreground from the command line")
     previous = LaunchReport.objects.filter(task=task).aggregate(last=Max("id"))["last"] or 0
     state = {"report": None, "last": 0}
     stop = threading.Event()
@@ -314,11 +338,13 @@ def report_data(report) -> dict:
     return report_dict(report)
 
 
-def stop(ref: str) -> str:
+def stop(ref: str, user: str | None = None) -> str:
     """Stop the task: its schedule, its queued runs and its run in progress."""
+    who = operator(user)
     task = resolve_task(ref)
+    by = f"{user or _user()} (command line)"
     try:
-        outcome = operations.stop(task, f"{_user()} (command line)", get_backend())
+        outcome = operations.stop(task, by, get_backend(), user=who)
     except BackendError as exc:
         raise CommandError(f"{task.name!r} was not stopped: {exc}") from exc
     runs = f"; {outcome.stopped_runs} running run(s) asked to stop" if outcome.stopped_runs else ""

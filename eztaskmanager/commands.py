@@ -1,31 +1,25 @@
-"""Discovery of the management commands that tasks may run."""
+"""The ``AppCommand`` rows, kept in step with the command policy by ``collectcommands``."""
 
 from __future__ import annotations
 
-from django.core.management import get_commands
-
-from eztaskmanager import conf
+from eztaskmanager import policy
 
 CORE_PREFIXES = ("django.core", "django.contrib")
 
 
 def available_commands(exclude_core: bool = False) -> dict[str, str]:
-    """``{command name: app name}`` of the commands offered as tasks."""
-    excluded = set(conf.get("EXCLUDED_COMMANDS"))
-    commands = {}
-    for name, app_name in get_commands().items():
-        if name in excluded:
-            continue
-        if exclude_core and app_name.startswith(CORE_PREFIXES):
-            continue
-        commands[name] = app_name
+    """``{command name: app name}`` of the commands offered as tasks: those the policy allows."""
+    commands = policy.allowed_commands()
+    if exclude_core:
+        commands = {n: a for n, a in commands.items() if not a.startswith(CORE_PREFIXES)}
     return commands
 
 
 def collect_commands(exclude_core: bool = False) -> dict[str, list[str]]:
     """Sync AppCommand rows with ``available_commands``; never deletes a row.
 
-    Returns the names added, reactivated, deactivated and unchanged.
+    Returns the names added, reactivated, deactivated and unchanged. A row the policy refuses
+    (a denied command, a row naming the wrong app, a duplicate) is deactivated.
     """
     from eztaskmanager.models import AppCommand
 
@@ -37,7 +31,7 @@ def collect_commands(exclude_core: bool = False) -> dict[str, list[str]]:
         "unchanged": [],
     }
     seen = set()
-    for row in AppCommand.objects.all():
+    for row in AppCommand.objects.order_by("pk"):
         key = (row.name, row.app_name)
         keep = wanted.get(row.name) == row.app_name and key not in seen
         seen.add(key)

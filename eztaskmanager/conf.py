@@ -31,23 +31,13 @@ DEFAULTS: dict[str, Any] = {
     # Log records buffered before a bulk insert, and the longest time a record waits.
     "LOG_FLUSH_LINES": 1000,
     "LOG_FLUSH_SECONDS": 1.0,
-    # Commands collectcommands never offers as tasks (unsafe to start from a web page).
-    "EXCLUDED_COMMANDS": [
-        "changepassword",
-        "createsuperuser",
-        "dbshell",
-        "flush",
-        "makemigrations",
-        "migrate",
-        "runserver",
-        "shell",
-        "sqlflush",
-        "squashmigrations",
-        "startapp",
-        "startproject",
-        "testserver",
-        "test",
-    ],
+    # Commands never allowed, on top of the built-in deny list of eztaskmanager.policy.
+    "EXCLUDED_COMMANDS": [],
+    # Commands allowed besides those of the project's own apps (by name), e.g.
+    # ["clearsessions"]; the built-in deny list still wins.
+    "ALLOWED_COMMANDS": [],
+    # Apps (module path or label) whose every command is allowed, e.g. ["django.contrib.sessions"].
+    "ALLOWED_APPS": [],
     # Longest run in seconds when a task sets no timeout of its own; None: the RQ queue's
     # default timeout.
     "DEFAULT_TIMEOUT": None,

@@ -17,7 +17,7 @@ from django.db.models import F, Max, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from eztaskmanager import arguments, conf, schedules
+from eztaskmanager import arguments, bounds, conf, policy, schedules
 
 
 class AppCommand(models.Model):
@@ -534,7 +534,12 @@ class Task(models.Model):
                     "cron_expression",
                     _("Use either a cron expression or a repetition period, not both."),
                 )
-        if self.command_id:
+        for field, message in bounds.task_errors(self).items():
+            errors.setdefault(field, message)
+        refused = policy.explain(self.command) if self.command_id else None
+        if refused:  # never load a command the policy refuses, not even for its parser
+            errors["command"] = f"{policy.refusal(self.command)}: {refused}"
+        elif self.command_id:
             try:
                 parser = self.command.get_parser()
             except Exception as exc:

@@ -1,9 +1,14 @@
 """Operations: what staff, the command line, tasks-as-code and the scheduler can do to a task.
 
-``launch``, ``stop``, ``apply_schedule`` and ``unschedule`` each return an ``Outcome``. Task state
-changes go through ``taskstate`` (its one writer); the backend is told after the database commit
-when the caller is inside a transaction (a rolled-back save leaves nothing in Redis), at once
-otherwise. Admin, CLI, tasks-as-code and the legacy queue-service facade call these functions.
+``launch``, ``stop``, ``apply_schedule`` and ``unschedule`` each return an ``Outcome``. Here the
+command policy is checked (a task whose command may not run is neither launched nor scheduled),
+each operation is recorded in the task's admin history with who did it (``user``; code that
+gives none acts as the ``api`` actor), and a scheduled task whose command or arguments were
+changed without the launch permission is held (unscheduled) until someone who has it saves it.
+Task state changes go through ``taskstate`` (its one writer); the backend is told after the
+database commit when the caller is inside a transaction (a rolled-back save leaves nothing in
+Redis), at once otherwise. Admin, CLI, tasks-as-code and the legacy queue-service facade call
+these functions.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 from django.db import transaction
 
-from eztaskmanager import taskstate
+from eztaskmanager import audit, permissions, policy, taskstate
 from eztaskmanager.backends import Backend, BackendError, cannot_schedule, get_backend
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.runs import close_run
@@ -49,6 +54,22 @@ class Outcome:
         return self.job_id
 
 
+class NotAllowed(BackendError):
+    """The command policy refuses the task's command (callers treat it as any failed operation)."""
+
+
+def allowed(task: Task) -> None:
+    """Raise NotAllowed unless the policy lets ``task``'s command run."""
+    refused = policy.refusal(task.command)
+    if refused:
+        raise NotAllowed(refused)
+
+
+def record(task: Task, user, message: str) -> None:
+    """Add ``message`` to the task's admin history, by ``user`` or by the ``api`` actor."""
+    audit.record(task, user if user is not None else audit.actor("api"), message)
+
+
 def after_commit(send: Callable[[], Any], undo: Callable[[], None], defer: bool = True) -> bool:
     """Run ``send`` now, or when the current transaction commits; return True if deferred.
 
@@ -75,9 +96,11 @@ def after_commit(send: Callable[[], Any], undo: Callable[[], None], defer: bool 
     return True
 
 
-def launch(task: Task, backend: Backend | None = None, defer: bool = True) -> Outcome:
+def launch(task: Task, backend: Backend | None = None, defer: bool = True, user=None) -> Outcome:
     """Run ``task`` as soon as possible, whatever its schedule."""
+    allowed(task)
     backend = backend or get_backend()
+    record(task, user, "Launched")
     job = taskstate.job_for(task, backend.new_job_id(task.pk))
     if backend.runs_in_process:
         return Outcome(task, RAN, job_id=job.job_id, report=backend.enqueue(job))
@@ -86,17 +109,20 @@ def launch(task: Task, backend: Backend | None = None, defer: bool = True) -> Ou
     return Outcome(task, QUEUED, job_id=job.job_id, deferred=deferred)
 
 
-def apply_schedule(task: Task, backend: Backend | None = None, defer: bool = True) -> Outcome:
+def apply_schedule(
+    task: Task, backend: Backend | None = None, defer: bool = True, user=None
+) -> Outcome:
     """Make the backend match the task's schedule fields: schedule, re-time or unschedule."""
     if task.is_scheduled:
-        return schedule(task, backend, defer)
+        return schedule(task, backend, defer, user)
     if task.scheduled_job_id or task.status == Task.STATUS_SCHEDULED:
-        return unschedule(task, backend, defer)
+        return unschedule(task, backend, defer, user)
     return Outcome(task, UNCHANGED)
 
 
-def schedule(task: Task, backend: Backend | None = None, defer: bool = True) -> Outcome:
+def schedule(task: Task, backend: Backend | None = None, defer: bool = True, user=None) -> Outcome:
     """Schedule the next run(s) of ``task``; refuses a one-off time in the past."""
+    allowed(task)
     backend = backend or get_backend()
     if not backend.supports_schedule:
         raise BackendError(cannot_schedule())
@@ -111,26 +137,38 @@ def schedule(task: Task, backend: Backend | None = None, defer: bool = True) -> 
         taskstate.write_schedule(task, backend, job_id, when)
 
     deferred = after_commit(send, lambda: taskstate.unschedule(task), defer)
+    record(task, user, f"{permissions.SCHEDULED}; next run at {when.isoformat()}")
     return Outcome(task, SCHEDULED, job_id=job_id, when=when, deferred=deferred)
 
 
-def unschedule(task: Task, backend: Backend | None = None, defer: bool = True) -> Outcome:
+def unschedule(
+    task: Task,
+    backend: Backend | None = None,
+    defer: bool = True,
+    user=None,
+    message: str = permissions.UNSCHEDULED,
+) -> Outcome:
     """Forget ``task``'s schedule; the task becomes idle."""
     backend = backend or get_backend()
     job_id = task.scheduled_job_id
     taskstate.unschedule(task)
     deferred = after_commit(lambda: backend.cancel(job_id), lambda: None, defer)
+    if message:
+        record(task, user, message)
     return Outcome(task, UNSCHEDULED, deferred=deferred)
 
 
-def stop(task: Task, by: str, backend: Backend | None = None, defer: bool = True) -> Outcome:
+def stop(
+    task: Task, by: str, backend: Backend | None = None, defer: bool = True, user=None
+) -> Outcome:
     """Unschedule ``task``, drop its queued runs and stop its running ones.
 
     A running job's work horse is killed by its worker, which then closes the report as
     failed, "stopped by <by>" (see ``guard.job_stopped``); a run no worker has is closed here.
     """
     backend = backend or get_backend()
-    unschedule(task, backend, defer)
+    unschedule(task, backend, defer, message="")
+    record(task, user, f"{permissions.STOPPED} by {by}")
     backend.drop_queued(task.pk)
     running = list(LaunchReport.objects.filter(task_id=task.pk, invocation_result=""))
     LaunchReport.objects.filter(pk__in=[r.pk for r in running]).update(stop_requested_by=by)
@@ -139,3 +177,18 @@ def stop(task: Task, by: str, backend: Backend | None = None, defer: bool = True
         if not (report.rq_job_id and backend.stop_running(report.rq_job_id)):
             close_run(report, f"stopped by {by}", retry=False, backend=backend)
     return Outcome(task, STOPPED, stopped_runs=len(running))
+
+
+def hold_if_unauthorised(task: Task, user, changed, backend: Backend | None = None) -> bool:
+    """Unschedule ``task`` when ``user`` changed what it runs without the launch permission.
+
+    Returns whether the task was held. It stays unscheduled until somebody with the permission
+    saves it (``permissions.is_held`` reads the history); the job leaves Redis on commit, or at
+    the scheduler's next sync should Redis be out of reach.
+    """
+    if permissions.may_launch(user) or not (permissions.RUN_FIELDS & set(changed)):
+        return False
+    if not permissions.is_scheduled_now(task):
+        return False
+    unschedule(task, backend, user=user, message=permissions.HELD)
+    return True

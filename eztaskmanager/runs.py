@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django.db import connections, transaction
 from django.utils import timezone
 
-from eztaskmanager import conf, taskstate
+from eztaskmanager import conf, policy, taskstate
 from eztaskmanager.backends import Backend, BackendError, get_backend, job_id_for
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.services.logger import (
@@ -217,7 +217,40 @@ def run_task(task_id: int, scheduled: bool = False, attempt: int = 1) -> LaunchR
     if task is None:
         logger.warning("Task %s does not exist any more; nothing to run.", task_id)
         return None
-    return Run.start(task, scheduled, attempt, get_backend()).execute()
+    backend = get_backend()
+    refused = policy.refusal(task.command)
+    if refused:  # whatever the database says, only what the policy allows runs
+        return refuse(task, refused, backend, attempt, scheduled)
+    return Run.start(task, scheduled, attempt, backend).execute()
+
+
+def refuse(task: Task, reason: str, backend: Backend, attempt: int, scheduled: bool):
+    """Record a launch of ``task`` refused for ``reason``: a failed report; no retry.
+
+    The task's state is brought up to date as after any run (a scheduled task keeps its
+    schedule, so every firing says again why it did not run).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        report = LaunchReport.objects.create(
+            task=task,
+            started_at=now,
+            finished_at=now,
+            duration=0.0,
+            invocation_result=LaunchReport.RESULT_FAILED,
+            failure_reason=reason,
+            rq_job_id=backend.current_job_id(),
+            worker=worker_label(),
+            attempt=attempt,
+            max_attempts=attempt,
+        )
+        detail = policy.explain(task.command) or ""
+        report.append_line("ERROR", f"Not run: {reason}. {detail}".strip(), count_level=True)
+        taskstate.run_ended(task, report, scheduled, backend)
+        task.prune_reports()
+    logger.warning("Task %s: %s", task.pk, reason)
+    emit_notifications(report)
+    return report
 
 
 def run_ended(task: Task, report: LaunchReport, backend: Backend, scheduled: bool = False):

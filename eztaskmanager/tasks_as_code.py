@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.management import get_commands
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from eztaskmanager import conf, operations
+from eztaskmanager import audit, conf, operations, policy
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.commands import available_commands
 from eztaskmanager.models import AppCommand, Task, TaskCategory
@@ -237,6 +238,12 @@ def _command(name: str):
     return command
 
 
+def _refused(name: str) -> str:
+    if name not in get_commands():
+        return f"unknown command {name!r} (not a management command of this project)."
+    return f"command not allowed: {name} ({policy.why_refused(name)})"
+
+
 def _category(name):
 
     if not name:
@@ -317,12 +324,7 @@ def _apply(entry: dict, matches: list) -> tuple[Change, Any, bool]:
         )
     command = _command(entry["command"])
     if command is None:
-        raise DeclarationError(
-            [
-                f"{where}: unknown command {entry['command']!r} (not a management command of "
-                "this project, or one that EZTASKMANAGER_EXCLUDED_COMMANDS leaves out)."
-            ]
-        )
+        raise DeclarationError([f"{where}: {_refused(str(entry['command']))}"])
     task = matches[0] if matches else Task(name=name)
     created = task.pk is None
     before = {key: _current_value(task, key) for key in FIELDS[1:]} if not created else {}
@@ -363,6 +365,7 @@ def _messages(exc: ValidationError) -> str:
 
 def _reschedule(items, result: LoadResult, service) -> None:
     """Apply the new timing of each changed task (``service``: a queue service or backend)."""
+    user = audit.actor(audit.CLI)  # loading declarations is the operator's doing
     try:
         backend = getattr(service, "backend", service) or get_backend()
     except BackendError as exc:
@@ -371,7 +374,7 @@ def _reschedule(items, result: LoadResult, service) -> None:
     for task, change in items:
         try:
             # After the commit already (see load_tasks): send at once, so errors are listed.
-            outcome = operations.apply_schedule(task, backend, defer=False)
+            outcome = operations.apply_schedule(task, backend, defer=False, user=user)
         except BackendError as exc:
             change.schedule = "not scheduled"
             result.schedule_errors.append(f"{task.name!r}: {exc}")

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from functools import wraps
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, StreamingHttpResponse
@@ -36,6 +36,9 @@ LEVEL_FILTERS = {
 }
 # Level names accepted by 0.5.x's ``log_level`` parameter.
 LEGACY_LEVELS = {"warning": "warnings", "error": "errors"}
+# Longest search text: SQLite refuses a LIKE pattern past 50,000 bytes, and no log line search
+# needs more than a few words.
+MAX_SEARCH_LENGTH = 200
 # Characters escaped in JSON bodies, so that log text can never be read as markup.
 JSON_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
@@ -65,6 +68,16 @@ def json_response(data: dict) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
     return response
+
+
+def search_text(request) -> tuple[str, str]:
+    """The ``q`` parameter, and an error message when it is too long to search for."""
+    search = request.GET.get("q", "").strip()
+    if len(search) > MAX_SEARCH_LENGTH:
+        return "", _("The search text is longer than %(n)d characters: shorten it.") % {
+            "n": MAX_SEARCH_LENGTH
+        }
+    return search, ""
 
 
 def level_filter(value: str | None) -> str:
@@ -169,11 +182,12 @@ def ajax_read_log_lines(request, report: LaunchReport):
     if "offset" in request.GET and "after" not in request.GET:
         return legacy_read_log_lines(request, report)
     limit = min(int_param(request, "limit", PAGE_SIZE) or PAGE_SIZE, PAGE_SIZE)
-    options = {
-        "level": level_filter(request.GET.get("level")),
-        "search": request.GET.get("q", "").strip(),
-        "limit": limit,
-    }
+    search, error = search_text(request)
+    if error:
+        response = json_response({"error": error})
+        response.status_code = 400
+        return response
+    options = {"level": level_filter(request.GET.get("level")), "search": search, "limit": limit}
     page = requested_page(request, report, options)
     return json_response(
         {
@@ -213,7 +227,9 @@ def admin_context(request, report: LaunchReport, title: str) -> dict:
 def log_viewer(request, report: LaunchReport):
     """The log a page at a time, read by line number; works without JavaScript."""
     level = level_filter(request.GET.get("level") or request.GET.get("log_level"))
-    search = request.GET.get("q", "").strip()
+    search, error = search_text(request)
+    if error:
+        messages.error(request, error)
     options = {"level": level, "search": search}
     page = requested_page(request, report, options)
     context = admin_context(

@@ -207,3 +207,26 @@ def test_status_says_when_redis_is_down(settings, make_task):
     assert "NOT REACHABLE" in taskmanager("status")
     with pytest.raises(CommandError, match="was not launched: The task queue"):
         taskmanager("run", str(make_task().pk))
+
+
+def test_run_and_stop_are_recorded_as_the_command_line_or_the_named_user(
+    make_task, real_redis, committed
+):
+    from django.contrib.auth.models import Permission, User
+
+    from eztaskmanager import audit
+
+    task = make_task(name="audited")
+    with committed():
+        taskmanager("run", "audited")
+    bob = User.objects.create_user("bob")
+    with pytest.raises(CommandError, match="'bob' may not launch or stop tasks"):
+        taskmanager("stop", "audited", "--user", "bob")
+    with pytest.raises(CommandError, match="No active user named 'nobody'"):
+        taskmanager("run", "audited", "--user", "nobody")
+    bob.user_permissions.add(Permission.objects.get(codename="launch_task"))
+    with committed():
+        taskmanager("stop", "audited", "--user", "bob")
+
+    entries = [(e.user.username, e.change_message) for e in audit.history(task)]
+    assert entries == [("eztaskmanager-cli", "Launched"), ("bob", "Stopped by bob (command line)")]

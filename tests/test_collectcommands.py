@@ -15,11 +15,19 @@ def collect(*args):
     return out.getvalue()
 
 
-def test_adds_commands_and_leaves_out_dangerous_ones():
+def test_adds_only_the_projects_own_commands():
     collect()
     names = set(AppCommand.objects.values_list("name", flat=True))
-    assert {"eztm_echo", "check", "rqworker"} <= names
+    assert names == {"eztm_echo", "eztm_fail", "eztm_lines", "eztm_plain", "eztm_sleep"}
     for unsafe in (
+        "rqenqueue",
+        "rqworker",
+        "dumpdata",
+        "loaddata",
+        "diffsettings",
+        "taskmanager",
+        "collectcommands",
+        "check",
         "flush",
         "shell",
         "dbshell",
@@ -32,6 +40,22 @@ def test_adds_commands_and_leaves_out_dangerous_ones():
         assert unsafe not in names
 
 
+@override_settings(EZTASKMANAGER_ALLOWED_COMMANDS=["check", "flush"])
+def test_allowed_commands_setting_adds_commands_but_never_denied_ones():
+    collect()
+    names = set(AppCommand.objects.values_list("name", flat=True))
+    assert "check" in names and "flush" not in names
+
+
+@override_settings(EZTASKMANAGER_ALLOWED_APPS=["sessions", "django_rq"])
+def test_allowed_apps_setting_adds_their_commands_but_never_denied_ones():
+    collect()
+    names = set(AppCommand.objects.values_list("name", flat=True))
+    assert {"clearsessions", "rqstats"} <= names
+    assert not names & {"rqworker", "rqenqueue", "rqscheduler"}
+
+
+@override_settings(EZTASKMANAGER_ALLOWED_COMMANDS=["check"])
 def test_excludecore_leaves_out_django_commands():
     collect("--excludecore")
     names = set(AppCommand.objects.values_list("name", flat=True))
@@ -62,4 +86,14 @@ def test_excluded_list_is_a_setting():
     with override_settings(EZTASKMANAGER_EXCLUDED_COMMANDS=["eztm_echo"]):
         collect()
     names = set(AppCommand.objects.values_list("name", flat=True))
-    assert "eztm_echo" not in names and "flush" in names
+    assert "eztm_echo" not in names and "eztm_fail" in names
+
+
+def test_forged_rows_are_deactivated():
+    forged = [
+        AppCommand.objects.create(name="shell", app_name="django.core"),
+        AppCommand.objects.create(name="eztm_echo", app_name="django.core"),
+        AppCommand.objects.create(name="rqenqueue", app_name="django_rq"),
+    ]
+    collect()
+    assert not AppCommand.objects.filter(pk__in=[row.pk for row in forged], active=True).exists()

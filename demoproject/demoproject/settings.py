@@ -88,6 +88,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 EZTASKMANAGER_BASE_URL = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8000")
 EZTASKMANAGER_QUEUE_SERVICE_TYPE = "RQ"
+# demo_seed creates a superuser with any name and password: an operator command, never a task.
+EZTASKMANAGER_EXCLUDED_COMMANDS = ["demo_seed"]
 
 LOGGING = {
     "version": 1,

@@ -53,6 +53,13 @@ def task_parsers(sub) -> None:
 
     stop = sub.add_parser("stop", help="Stop a task (by id or name).")
     stop.add_argument("task", help="The task's id or exact name.")
+    for subparser in (run, stop):
+        subparser.add_argument(
+            "--user",
+            default=None,
+            help="Act as this user (who must be allowed to launch tasks) in the task's history; "
+            "by default the command line's own actor.",
+        )
 
     logs = sub.add_parser("logs", help="Print the log lines of a launch report.")
     logs.add_argument("report", type=int, help="The launch report's id.")
@@ -148,21 +155,21 @@ class Command(BaseCommand):
         data = cli.status()
         self.stdout.write(cli.to_json(data) if options["json"] else cli.format_status(data))
 
-    def handle_run(self, task, sync, **options):
+    def handle_run(self, task, sync, user, **options):
         from eztaskmanager import cli
 
         if not sync:
-            self.stdout.write(cli.launch(task))
+            self.stdout.write(cli.launch(task, user))
             return
-        report = cli.run_in_foreground(task, self.stdout.write)
+        report = cli.run_in_foreground(task, self.stdout.write, user=user)
         self.stdout.write(cli.report_summary(report))
         if report.invocation_result in ("errors", "failed"):
             raise CommandError(f"The run ended with result {report.invocation_result!r}.")
 
-    def handle_stop(self, task, **options):
+    def handle_stop(self, task, user, **options):
         from eztaskmanager import cli
 
-        self.stdout.write(cli.stop(task))
+        self.stdout.write(cli.stop(task, user))
 
     def handle_logs(self, report, follow, **options):
         from eztaskmanager import cli
