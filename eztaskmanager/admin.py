@@ -240,7 +240,7 @@ class LaunchReportInline(ReadOnly, admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ("task", "state", "last_run", "next_run", "schedule")
+    list_display = ("task", "state", "last_run", "next_run")
     list_filter = (
         "status",
         "cached_last_invocation_result",
@@ -302,13 +302,9 @@ class TaskAdmin(admin.ModelAdmin):
     def last_run(self, task):
         return admin_display.last_run_cell(task)
 
-    @admin.display(description=gettext_lazy("next run"), ordering="cached_next_ride")
+    @admin.display(description=gettext_lazy("next run / schedule"), ordering="cached_next_ride")
     def next_run(self, task):
         return admin_display.next_run_cell(task)
-
-    @admin.display(description=gettext_lazy("schedule"))
-    def schedule(self, task):
-        return admin_display.schedule_cell(task)
 
     # -- launching and stopping -----------------------------------------------------------
 

@@ -1,9 +1,10 @@
-"""The cells of the task list: what a task is, its state, its last and next run, its schedule.
+"""The cells of the task list: what a task is, its state, its last run, its next run and schedule.
 
 Each cell is a small piece of HTML built with ``format_html`` placeholders. Everything a cell
 reads is on the task row or annotated on it by ``annotate_task_list`` (subqueries), so the list
 costs the same number of queries whatever the number of rows. Long text is shortened, with the
-full text on hover (``title``), so the list fits a 1280-pixel window.
+full text on hover (``title``), and each cell is two short lines, so the list fits a 1280-pixel
+window with the admin's navigation and filter sidebars open.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from eztaskmanager.models import LaunchReport, Task
 ARGUMENTS_SHOWN = 60
 # Results that make an idle or scheduled task show as "error".
 ERROR_RESULTS = (LaunchReport.RESULT_ERRORS, LaunchReport.RESULT_FAILED)
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def annotate_task_list(queryset: QuerySet) -> QuerySet:
@@ -177,9 +177,12 @@ def last_run_cell(task: Task, now: datetime | None = None):
 
 
 def next_run_cell(task: Task, now: datetime | None = None):
+    """When the next run is (relative), and under it the schedule in words."""
+    words = schedule_words(task)
+    schedule = format_html('<span class="eztm-schedule" title="{}">{}</span>', words, words)
     if task.cached_next_ride is None:
-        return "-"
-    return time_cell(task.cached_next_ride, now)
+        return schedule if words != "-" else "-"
+    return format_html("{}{}", time_cell(task.cached_next_ride, now), schedule)
 
 
 # -- schedule in words ------------------------------------------------------------------------
@@ -221,7 +224,7 @@ def schedule_words(task: Task) -> str:
     if task.repetition_period == Task.REPETITION_PERIOD_WEEK:
         return _("%(every)s on %(day)s at %(time)s") % {
             "every": text,
-            "day": _(WEEKDAYS[start.weekday()]),
+            "day": date_format(start, "D"),
             "time": at,
         }
     if task.repetition_period == Task.REPETITION_PERIOD_MONTH:
@@ -231,8 +234,3 @@ def schedule_words(task: Task) -> str:
             "time": at,
         }
     return text
-
-
-def schedule_cell(task: Task):
-    words = schedule_words(task)
-    return format_html('<span class="eztm-schedule" title="{}">{}</span>', words, words)
