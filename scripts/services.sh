@@ -3,8 +3,8 @@
 #
 #   Redis on 127.0.0.1:6379          started when down (redis-server installed)
 #   PostgreSQL on 127.0.0.1:5432     started when installed and down
-#   Debian's chromium, chromium-driver, redis-server, redis-sentinel
-#                                    installed with apt when missing and running as root
+#   Debian's chromium, chromium-driver, redis-server, redis-sentinel (and python3-venv when the
+#   Python lacks venv)               installed with apt when missing and running as root
 #
 # Whatever cannot be had is named on stderr with the reason; the tests that need it then skip
 # with a reason of their own, unless EZTM_REQUIRE_ALL=1 (CI), which makes a missing piece fail.
@@ -31,6 +31,10 @@ missing_packages() {
         chromium:"${EZTM_CHROMIUM:-/usr/bin/chromium}" chromium-driver:chromedriver; do
         command -v "${pair#*:}" >/dev/null 2>&1 || echo "${pair%%:*}"
     done
+    # Debian's own Python makes virtualenvs only with python3-venv installed.
+    if ! "${PYTHON:-python3}" -c "import ensurepip, venv" >/dev/null 2>&1; then
+        echo python3-venv
+    fi
 }
 
 install_missing_packages() {
