@@ -6,11 +6,11 @@ from django.core.checks import Error, Warning, register
 from django.utils.module_loading import import_string
 
 from eztaskmanager import conf
+from eztaskmanager.backends import BACKENDS as SERVICES
 
 
 @register()
 def check_queue_service(app_configs, **kwargs):
-    from eztaskmanager.services.queues import SERVICES
 
     kind = conf.get("QUEUE_SERVICE_TYPE")
     if kind in SERVICES:

@@ -78,7 +78,8 @@ class LaunchReport(models.Model):
         (RESULT_ERRORS, "ERRORS"),
         (RESULT_WARNINGS, "WARNINGS"),
     )
-    # Severity order used by notifications and filters.
+    # Results from mildest to most severe: the one order (``reporting.RESULTS``) that
+    # notifications, figures and pages read.
     RESULT_LEVELS = (RESULT_OK, RESULT_WARNINGS, RESULT_ERRORS, RESULT_FAILED)
 
     task = models.ForeignKey("Task", on_delete=models.CASCADE)

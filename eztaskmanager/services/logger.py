@@ -75,7 +75,7 @@ def insert_log_rows(rows: list[tuple]) -> None:
 
 
 class DatabaseLogHandler(logging.Handler):
-    """Buffers log records of one report and writes them with ``bulk_create``.
+    """Buffers log records of one report and writes them in batches (``insert_log_rows``).
 
     The buffer is written when it holds ``flush_lines`` records, when its oldest record is
     ``flush_seconds`` old (checked on each record and by a background timer, so a quiet command's

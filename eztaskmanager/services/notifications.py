@@ -25,10 +25,11 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from eztaskmanager import conf
+from eztaskmanager.models import LaunchReport
 
 logger = logging.getLogger(__name__)
 
-LEVELS = ("ok", "warnings", "errors", "failed")
+LEVELS = LaunchReport.RESULT_LEVELS  # the one severity order, mildest first
 
 # Slack's documented limits for one message.
 SLACK_SECTION_TEXT_LIMIT = 3000
