@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse
 from django.urls import path, reverse
@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from eztaskmanager import conf, policy
+from eztaskmanager import admin_display, conf, policy
 from eztaskmanager.admin_operations import (
     SCHEDULE_FIELDS,
     TaskButtonsMixin,
@@ -120,27 +120,6 @@ def attach_log_tails(reports, n_lines: int) -> None:
         return
     for log in Log.objects.filter(condition).order_by("launch_report_id", "lineno"):
         by_id[log.launch_report_id].tail_logs.append(log)
-
-
-def repetition_text(task: Task) -> str:
-    if task.cron_expression:
-        return task.cron_description or task.cron_expression
-    if task.repetition_period and task.repetition_rate:
-        rate = task.repetition_rate
-        texts = {
-            "second": ngettext("every second", "every %(rate)d seconds", rate),
-            "minute": ngettext("every minute", "every %(rate)d minutes", rate),
-            "hour": ngettext("every hour", "every %(rate)d hours", rate),
-            "day": ngettext("every day", "every %(rate)d days", rate),
-            "week": ngettext("every week", "every %(rate)d weeks", rate),
-            "month": ngettext("every month", "every %(rate)d months", rate),
-        }
-        if task.repetition_period not in texts:
-            return _("every %(rate)d %(period)s") % {"rate": rate, "period": task.repetition_period}
-        return texts[task.repetition_period] % {"rate": rate}
-    if task.scheduling:
-        return _("once")
-    return "-"
 
 
 def run_history(task: Task, n_runs: int = HISTORY_RUNS) -> dict | None:
@@ -279,16 +258,13 @@ class LaunchReportInline(ReadOnly, admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(TaskSaveMixin, TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin):
-    list_display = (
-        "name_and_note",
-        "invocation",
+    list_display = ("task", "state", "last_run", "next_run")
+    list_filter = (
         "status",
-        "last_result",
-        "cached_last_invocation_datetime",
-        "cached_next_ride",
-        "repetition",
+        "cached_last_invocation_result",
+        "category",
+        ("command", admin.RelatedOnlyFieldListFilter),  # only the commands tasks use
     )
-    list_filter = ("status", "cached_last_invocation_result", "category", "command")
     search_fields = ("name", "note", "arguments", "command__name")
     list_select_related = ("command", "category")
     actions = ["launch_tasks", "stop_tasks"]
@@ -324,55 +300,26 @@ class TaskAdmin(TaskSaveMixin, TaskOperationsMixin, TaskButtonsMixin, admin.Mode
         return fieldsets
 
     def get_queryset(self, request):
-        last_report = (
-            LaunchReport.objects.filter(task=OuterRef("pk"))
-            .exclude(invocation_result=LaunchReport.RESULT_NO)
-            .order_by("-id")
-            .values("id")[:1]
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("command", "category")
-            .annotate(last_report_id=Subquery(last_report))
-        )
+        queryset = super().get_queryset(request).select_related("command", "category")
+        return admin_display.annotate_task_list(queryset)
 
     # -- changelist columns ---------------------------------------------------------------
 
-    @admin.display(description=gettext_lazy("name"), ordering="name")
-    def name_and_note(self, task):
-        if task.note:
-            return format_html('<span title="{}">{}</span>', task.note, task.name)
-        return task.name
+    @admin.display(description=gettext_lazy("task"), ordering="name")
+    def task(self, task):
+        return admin_display.task_cell(task)
 
-    @admin.display(description=gettext_lazy("invocation"), ordering="command__name")
-    def invocation(self, task):
-        return format_html("<code>{}</code>", f"{task.command.name} {task.arguments}".strip())
+    @admin.display(description=gettext_lazy("state"), ordering="status")
+    def state(self, task):
+        return admin_display.state_badge(task)
 
-    @admin.display(
-        description=gettext_lazy("last result"), ordering="cached_last_invocation_result"
-    )
-    def last_result(self, task):
-        if not task.cached_last_invocation_result:
-            return "-"
-        badge = result_badge(task.cached_last_invocation_result)
-        report_id = getattr(task, "last_report_id", None)
-        if not report_id or not conf.get("SHOW_LOGVIEWER_LINK"):
-            return badge
-        return format_html(
-            '<a href="{}" title="{}">{}</a>',
-            reverse("eztaskmanager:log_viewer", args=[report_id]),
-            _("%(errors)s errors, %(warnings)s warnings: open the log")
-            % {
-                "errors": task.cached_last_invocation_n_errors or 0,
-                "warnings": task.cached_last_invocation_n_warnings or 0,
-            },
-            badge,
-        )
+    @admin.display(description=gettext_lazy("last run"), ordering="cached_last_invocation_datetime")
+    def last_run(self, task):
+        return admin_display.last_run_cell(task)
 
-    @admin.display(description=gettext_lazy("repetition"))
-    def repetition(self, task):
-        return repetition_text(task)
+    @admin.display(description=gettext_lazy("next run / schedule"), ordering="cached_next_ride")
+    def next_run(self, task):
+        return admin_display.next_run_cell(task)
 
     # -- change form: buttons, command help, run history ----------------------------------
 

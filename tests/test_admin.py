@@ -177,8 +177,8 @@ def test_changelist_columns(admin_client, make_task):
     response = admin_client.get(changelist_url())
     body = response.content.decode()
     assert response.status_code == 200
-    assert 'title="used by the night shift">Echo it</span>' in body
-    assert "<code>eztm_echo a, --title x</code>" in body
+    assert 'title="Echo it\nused by the night shift">Echo it</span>' in body
+    assert 'title="eztm_echo a, --title x">eztm_echo a, --title x</code>' in body
     assert "every 2 hours" in body
     assert reverse("eztaskmanager:log_viewer", args=[report.pk]) in body
     assert "eztm-result-warnings" in body

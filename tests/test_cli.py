@@ -28,6 +28,7 @@ def taskmanager(*args) -> str:
     return out.getvalue()
 
 
+@pytest.mark.redis  # the run takes its lock in the real Redis
 def test_list_shows_status_last_result_and_next_run_in_local_time(make_task):
     next_run = datetime(2030, 1, 15, 1, 30, tzinfo=UTC)  # 02:30 in Europe/Rome
     cron = make_task(name="nightly", cron_expression="30 2 * * *")

@@ -7,7 +7,8 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.services import run_management_command
 
-pytestmark = pytest.mark.django_db
+# Runs take their run lock in the real Redis.
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 
 
 def messages(report):

@@ -351,6 +351,7 @@ def test_live_viewer_page(viewer, make_task):
     assert "line 1" not in body
 
 
+@pytest.mark.redis  # the run takes its lock in the real Redis
 def test_download_streams_the_whole_log(viewer, make_task):
     task = make_task("eztm_lines", "4500, --verbosity 2", name="Big Export")
     report = run_management_command(task.pk)

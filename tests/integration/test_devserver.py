@@ -112,6 +112,7 @@ def test_devserver_runs_a_task_launched_from_the_admin_and_stops_on_ctrl_c(
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
+@pytest.mark.redis
 def test_devserver_uses_the_configured_redis_when_it_answers(settings):
     lines = []
     server = DevServer(write=lines.append)
