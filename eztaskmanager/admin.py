@@ -197,7 +197,8 @@ class ReportFormSet(BaseInlineFormSet):
     def get_queryset(self):
         if not getattr(self, "_latest_reports", False):
             limit = conf.get("N_REPORTS_INLINE") or DEFAULT_INLINE_REPORTS
-            reports = super().get_queryset().order_by("-id")[:limit]
+            # The task comes along: a report's name (its __str__) shows it.
+            reports = super().get_queryset().select_related("task").order_by("-id")[:limit]
             attach_log_tails(reports, conf.get("N_LINES_IN_REPORT_LOG"))
             self._queryset = reports
             self._latest_reports = True

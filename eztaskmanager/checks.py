@@ -6,6 +6,7 @@ from django.core.checks import Error, Warning, register
 from django.utils.module_loading import import_string
 
 from eztaskmanager import conf
+from eztaskmanager.compat.checks import level_problem
 
 
 @register()
@@ -81,14 +82,8 @@ def _check_handler(name, spec) -> list:
     level_hint = f"Use one of {', '.join(LEVELS)}."
     if "level" not in options:
         messages.append(Error(f"{where} has no 'level'.", hint=level_hint, id="eztaskmanager.E012"))
-    elif options["level"] not in LEVELS:
-        messages.append(
-            Error(
-                f"{where}: unknown level {options['level']!r}.",
-                hint=level_hint,
-                id="eztaskmanager.E012",
-            )
-        )
+    elif problem := level_problem(where, options["level"]):
+        messages.append(problem)  # an error, or a warning for a 0.5.x spelling
     required, optional, any_keyword = _arguments(handler_class)
     not_empty = set(handler_class.required_options)
     for option in sorted((required | not_empty) - {"level"}):

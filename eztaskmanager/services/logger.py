@@ -173,6 +173,32 @@ class DatabaseLogHandler(logging.Handler):
         self._closed = True
         super().close()
 
+    def write_row_now(self, level: str, save) -> int:
+        """Give a row saved outside the buffer the next line number, and ``save()`` it now.
+
+        For ``Log`` rows saved through the ORM during the run. The buffer is written first, so
+        line numbers stay in order and the stored counters never count a line not yet written;
+        the row counts as an error or a warning by its level, as a record would. Returns the
+        line number, which ``save`` must store.
+        """
+        with self.lock:
+            self._write()
+            before = (self.lineno, self.n_lines, self.n_errors, self.n_warnings)
+            self.lineno += 1
+            self.n_lines += 1
+            if level in ("ERROR", "CRITICAL"):
+                self.n_errors += 1
+            elif level == "WARNING":
+                self.n_warnings += 1
+            try:
+                with transaction.atomic(using=self._owner_connection.alias):
+                    save(self.lineno)
+                    self._write()
+            except BaseException:
+                self.lineno, self.n_lines, self.n_errors, self.n_warnings = before
+                raise
+            return self.lineno
+
     def _write(self) -> None:
         """Write the buffer and the counters; the caller holds ``self.lock``."""
         from eztaskmanager.models import LaunchReport

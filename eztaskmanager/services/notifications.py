@@ -25,10 +25,12 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from eztaskmanager import conf
+from eztaskmanager.compat import levels as legacy_levels
 
 logger = logging.getLogger(__name__)
 
-LEVELS = ("ok", "warnings", "errors", "failed")
+# Result levels, lowest first (the tuple lives with the reader of 0.5.x spellings).
+LEVELS = legacy_levels.LEVELS
 
 # Slack's documented limits for one message.
 SLACK_SECTION_TEXT_LIMIT = 3000
@@ -68,11 +70,13 @@ class NotificationHandler(ABC):
     required_options: tuple[str, ...] = ()
 
     def __init__(self, level: str):
-        if level not in LEVELS:
+        # 0.5.x spellings ("failure", integers) are read as the level they stand for.
+        name = legacy_levels.level_name(level)
+        if name is None:
             raise ImproperlyConfigured(
                 f"Unknown notification level {level!r}; use one of {', '.join(LEVELS)}."
             )
-        self.level = level
+        self.level = name
 
     def wants(self, report, level: str | None = None) -> bool:
         """Whether ``report`` is to be sent, at ``level`` if given, else at the handler's own."""
@@ -101,7 +105,8 @@ def log_url(report) -> str:
         path = reverse("eztaskmanager:live_log_viewer", args=[report.pk])
     except NoReverseMatch:
         return ""
-    return conf.get("BASE_URL").rstrip("/") + path
+    # 0.5.x's default for the setting was None.
+    return (conf.get("BASE_URL") or "").rstrip("/") + path
 
 
 def _count(n: int, word: str) -> str:
@@ -452,6 +457,13 @@ def _describe(exc: Exception) -> str:
         return str(exc)
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def __getattr__(name: str):
+    # 0.5.x names (deprecated); their module imports this one, hence the late import.
+    from eztaskmanager.compat import notifications as legacy_notifications
+
+    return legacy_notifications.module_attribute(name)
 
 
 __all__ = [
