@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from eztaskmanager import conf
+from eztaskmanager.compat import admin as legacy_admin
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
 from eztaskmanager.services import queues
 
@@ -532,6 +533,13 @@ class TaskAdmin(admin.ModelAdmin):
         command = find_command(request.GET.get("command"))
         response = HttpResponse(command_help(command), content_type="text/plain; charset=utf-8")
         response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        button = legacy_admin.pressed_button(self, request, object_id)  # 0.5.x's launch / stop
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        if button and response.status_code == 302:  # saved
+            return legacy_admin.press(self, request, object_id, button)
         return response
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
