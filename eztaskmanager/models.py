@@ -75,10 +75,10 @@ class LaunchReport(models.Model):
     RESULT_WARNINGS = "warnings"
     RESULT_CHOICES = (
         (RESULT_NO, "---"),
-        (RESULT_OK, "OK"),
-        (RESULT_FAILED, "FAILED"),
-        (RESULT_ERRORS, "ERRORS"),
-        (RESULT_WARNINGS, "WARNINGS"),
+        (RESULT_OK, _("OK")),
+        (RESULT_FAILED, _("FAILED")),
+        (RESULT_ERRORS, _("ERRORS")),
+        (RESULT_WARNINGS, _("WARNINGS")),
     )
     # Severity order used by notifications and filters.
     RESULT_LEVELS = (RESULT_OK, RESULT_WARNINGS, RESULT_ERRORS, RESULT_FAILED)
@@ -270,12 +270,12 @@ class Task(models.Model):
     REPETITION_PERIOD_WEEK = "week"
     REPETITION_PERIOD_MONTH = "month"
     REPETITION_PERIOD_CHOICES = (
-        (REPETITION_PERIOD_SECOND, "SECOND"),
-        (REPETITION_PERIOD_MINUTE, "MINUTE"),
-        (REPETITION_PERIOD_HOUR, "HOUR"),
-        (REPETITION_PERIOD_DAY, "DAY"),
-        (REPETITION_PERIOD_WEEK, "WEEK"),
-        (REPETITION_PERIOD_MONTH, "MONTH"),
+        (REPETITION_PERIOD_SECOND, _("SECOND")),
+        (REPETITION_PERIOD_MINUTE, _("MINUTE")),
+        (REPETITION_PERIOD_HOUR, _("HOUR")),
+        (REPETITION_PERIOD_DAY, _("DAY")),
+        (REPETITION_PERIOD_WEEK, _("WEEK")),
+        (REPETITION_PERIOD_MONTH, _("MONTH")),
     )
 
     STATUS_IDLE = "idle"
@@ -283,10 +283,10 @@ class Task(models.Model):
     STATUS_SCHEDULED = "scheduled"
     STATUS_STARTED = "started"
     STATUS_CHOICES = (
-        (STATUS_IDLE, "IDLE"),
-        (STATUS_SPOOLED, "SPOOLED"),
-        (STATUS_SCHEDULED, "SCHEDULED"),
-        (STATUS_STARTED, "STARTED"),
+        (STATUS_IDLE, _("IDLE")),
+        (STATUS_SPOOLED, _("SPOOLED")),
+        (STATUS_SCHEDULED, _("SCHEDULED")),
+        (STATUS_STARTED, _("STARTED")),
     )
 
     name = models.CharField(max_length=255)
