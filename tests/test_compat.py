@@ -85,7 +85,7 @@ def test_old_level_is_a_warning_naming_the_new_spelling(settings, value, name):
     checks = run_checks()
     assert not [m for m in checks if m.is_serious() and m.id.startswith("eztaskmanager")]
     [warning] = messages_with(checks, "eztaskmanager.W012")
-    assert repr(name) in warning.msg and warning.hint == f'Write "level": {name!r}.'
+    assert repr(name) in warning.msg and warning.hint == f'Write "level": "{name}".'
     call_command("check")  # exits on errors only
 
 

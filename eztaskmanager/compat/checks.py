@@ -22,7 +22,7 @@ def level_problem(where: str, value) -> CheckMessage | None:
     return Warning(
         f"{where}: level {value!r} is the 0.5.x spelling of {name!r}; it is read as {name!r} "
         f"until django-eztaskmanager {REMOVED_IN}.",
-        hint=f'Write "level": {name!r}.',
+        hint=f'Write "level": "{name}".',
         id="eztaskmanager.W012",
     )
 
@@ -45,10 +45,9 @@ def check_deprecated_names(app_configs, **kwargs):
     """Deprecated names the project used so far in this process, and URLs on 0.5.x views."""
     uses = used_names()
     for route, view_class in legacy_url_views():
-        uses.setdefault(
-            f"eztaskmanager.views.{view_class.__name__} (URL {route!r})",
-            f"eztaskmanager.views.{view_class.function_name}",
-        )
+        name = f"eztaskmanager.views.{view_class.__name__}"
+        uses.pop(name, None)  # said below, with the URL that uses it
+        uses[f"{name} (URL {route!r})"] = f"eztaskmanager.views.{view_class.function_name}"
     return [
         Warning(
             f"{name} is deprecated and goes away in django-eztaskmanager {REMOVED_IN}.",
