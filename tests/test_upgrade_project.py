@@ -187,3 +187,16 @@ def test_a_050_project_starts_and_migrates(project):
         "argv": ["--title", "hello world", "--count", "3"],
         "options": {"title": "hello world", "count": "3"},
     }
+
+
+def test_the_050_app_config_name_still_starts_the_app(project):
+    settings = project / "legacy_project" / "settings.py"
+    text = settings.read_text().replace(
+        '"eztaskmanager",', '"eztaskmanager.apps.EZTaskmanagerConfig",'
+    )
+    settings.write_text(text)
+    check = manage(project, "check")
+    assert check.returncode == 0, check.stderr
+    report = check.stdout + check.stderr
+    assert "eztaskmanager.W012" in report  # the app's checks are registered
+    assert "eztaskmanager.apps.EZTaskmanagerConfig is deprecated" in report
