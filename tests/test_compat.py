@@ -19,6 +19,7 @@ from eztaskmanager import arguments, compat
 from eztaskmanager.compat.levels import level_name
 from eztaskmanager.models import LaunchReport, Log
 from eztaskmanager.services.queues import get_task_service
+from eztaskmanager.tasks_as_code import export_tasks, load_tasks
 
 EMAIL = "eztaskmanager.services.notifications.EmailNotificationHandler"
 
@@ -354,3 +355,12 @@ def test_check_is_quiet_for_a_project_on_current_names():
     checks = run_checks()
     assert messages_with(checks, "eztaskmanager.W020") == []
     assert messages_with(checks, "eztaskmanager.W021") == []
+
+
+def test_loading_a_declaration_moves_a_task_to_the_current_rule(make_task):
+    old = make_task(arguments="--title=hello world", name="old", legacy_arguments=True)
+    assert export_tasks()[0]["legacy_arguments"] is True  # an export keeps the meaning
+    load_tasks([{"name": "old", "command": "eztm_echo", "arguments": '--title "hello world"'}])
+    old.refresh_from_db()
+    assert old.legacy_arguments is False
+    assert old.complete_args == ["--title", "hello world"]
