@@ -539,7 +539,7 @@ class TaskAdmin(admin.ModelAdmin):
         button = legacy_admin.pressed_button(self, request, object_id)  # 0.5.x's launch / stop
         response = super().changeform_view(request, object_id, form_url, extra_context)
         if button and response.status_code == 302:  # saved
-            return legacy_admin.press(self, request, object_id, button)
+            return legacy_admin.press(self, request, object_id, button, response)
         return response
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):

@@ -78,3 +78,11 @@ def test_invalid_form_launches_nothing(staff_client, make_task, fake_queue):  # 
     response = client.post(url, data)
     assert response.status_code == 200 and "invalid int value" in response.content.decode()
     assert fake_queue.queue.count == 0
+
+
+def test_missing_task_is_the_admins_redirect(staff_client, fake_queue):  # noqa: F811
+    client = staff_client(*LAUNCHER)
+    url = change_url(Task(pk=999_999))
+    response = client.post(url, {"_start-task": "1"})
+    assert response.status_code == 302 and "/admin/" in response["Location"]
+    assert fake_queue.queue.count == 0

@@ -22,14 +22,17 @@ def pressed_button(model_admin, request, object_id) -> str | None:
     return button
 
 
-def press(model_admin, request, object_id, button: str):
-    """After the form was saved: launch or stop the task, back to its change page."""
+def press(model_admin, request, object_id, button: str, response):
+    """After ``response`` (a redirect) to the form's POST: launch or stop the saved task and go
+    back to its change page; ``response`` itself when there is no such task."""
     deprecated(
         f"the admin POST name {button!r}",
         f"the task's {BUTTONS[button]} URL (admin:eztaskmanager_task_{BUTTONS[button]})",
     )
     task = model_admin.get_object(request, unquote(object_id))
-    if task is None or not model_admin.has_view_or_change_permission(request, task):
+    if task is None:
+        return response  # the admin's own "does not exist" redirect
+    if not model_admin.has_view_or_change_permission(request, task):
         raise PermissionDenied
     getattr(model_admin, BUTTONS[button])(request, [task])
     return redirect(model_admin.admin_url("change", task.pk))
