@@ -8,13 +8,11 @@ permission, separate from editing.
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import redirect
+from django.http import HttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -23,9 +21,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from eztaskmanager import conf
-from eztaskmanager.compat import admin as legacy_admin
+from eztaskmanager.admin_operations import TaskButtonsMixin, TaskOperationsMixin
+from eztaskmanager.compat.admin import LegacyButtonsMixin
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
-from eztaskmanager.services import queues
 
 MAIN_FIELDS = ("name", "command", "arguments", "category", "note")
 # Fields that set when a task runs; those the Task model has are used.
@@ -262,7 +260,7 @@ class LaunchReportInline(ReadOnly, admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(LegacyButtonsMixin, TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin):
     list_display = (
         "name_and_note",
         "invocation",
@@ -284,10 +282,7 @@ class TaskAdmin(admin.ModelAdmin):
         css = {"all": ("eztaskmanager/eztaskmanager.css",)}
         js = ("eztaskmanager/task_form.js",)
 
-    # -- permissions and queryset ---------------------------------------------------------
-
-    def has_launch_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.launch_task")
+    # -- fields and queryset --------------------------------------------------------------
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -361,125 +356,6 @@ class TaskAdmin(admin.ModelAdmin):
     def repetition(self, task):
         return repetition_text(task)
 
-    # -- launching and stopping -----------------------------------------------------------
-
-    @admin.action(description=gettext_lazy("Launch the selected tasks now"), permissions=["launch"])
-    def launch_tasks(self, request, queryset):
-        self.launch(request, list(queryset))
-
-    @admin.action(
-        description=gettext_lazy("Stop (unschedule) the selected tasks"), permissions=["launch"]
-    )
-    def stop_tasks(self, request, queryset):
-        self.stop(request, list(queryset))
-
-    def service(self, request):
-        try:
-            return queues.get_task_service()
-        except queues.TaskQueueException as exc:
-            self.message_user(
-                request, _("The task queue is not available: %s") % exc, messages.ERROR
-            )
-            return None
-
-    def on_each_task(self, request, tasks: list[Task], action, failure: str) -> list[tuple]:
-        """``(task, action(task))`` for each task that worked; a message for each that did not.
-
-        When the queue cannot be reached at all, the remaining tasks are not tried (each attempt
-        would wait for the same connection timeout).
-        """
-        done = []
-        for index, task in enumerate(tasks):
-            try:
-                done.append((task, action(task)))
-            except queues.TaskQueueException as exc:
-                self.message_user(
-                    request, failure % {"task": task.name, "error": exc}, messages.ERROR
-                )
-                rest = tasks[index + 1 :]
-                if rest and queue_unreachable(exc):
-                    self.message_user(
-                        request,
-                        _("Not tried, as the queue cannot be reached: %(tasks)s.")
-                        % {"tasks": quoted_names(rest)},
-                        messages.ERROR,
-                    )
-                    break
-        return done
-
-    def launch(self, request, tasks: list[Task]) -> None:
-        service = self.service(request)
-        if service is None:
-            return
-        failure = _("“%(task)s” was not launched: %(error)s")
-        queued = []
-        for task, outcome in self.on_each_task(request, tasks, service.launch, failure):
-            if isinstance(outcome, LaunchReport):
-                self.message_user(
-                    request,
-                    _("“%(task)s” ran: %(result)s.")
-                    % {"task": task.name, "result": outcome.get_invocation_result_display()},
-                    messages.SUCCESS,
-                )
-            else:
-                queued.append(task)
-        if queued:
-            self.message_user(
-                request,
-                _("Queued for a worker: %(tasks)s.") % {"tasks": quoted_names(queued)},
-                messages.SUCCESS,
-            )
-
-    def stop(self, request, tasks: list[Task]) -> None:
-        service = self.service(request)
-        if service is None:
-            return
-        failure = _("“%(task)s” was not stopped: %(error)s")
-        by = request.user.get_username()
-        done = self.on_each_task(request, tasks, lambda t: service.stop(t, by=by), failure)
-        for task, running in done:
-            if running:
-                text = _(
-                    "“%(task)s” is unscheduled and its running run was asked to stop; its "
-                    "report ends “stopped by %(user)s”."
-                )
-            else:
-                text = _("“%(task)s” is unscheduled; it had no running run.")
-            self.message_user(request, text % {"task": task.name, "user": by}, messages.SUCCESS)
-
-    def apply_schedule(self, request, task: Task) -> None:
-        service = self.service(request)
-        if service is None:
-            return
-        try:
-            if task.is_scheduled:
-                service.schedule(task)
-            elif task.scheduled_job_id or task.status == Task.STATUS_SCHEDULED:
-                service.remove(task)
-                self.message_user(
-                    request, _("“%(task)s” is no longer scheduled.") % {"task": task.name}
-                )
-                return
-            else:
-                return
-        except queues.TaskQueueException as exc:
-            self.message_user(
-                request,
-                _("“%(task)s” was saved, but its schedule was not applied: %(error)s")
-                % {"task": task.name, "error": exc},
-                messages.ERROR,
-            )
-            return
-        when = task.cached_next_ride
-        self.message_user(
-            request,
-            _("“%(task)s” is scheduled; next run at %(when)s.")
-            % {
-                "task": task.name,
-                "when": date_format(timezone.localtime(when), "DATETIME_FORMAT") if when else "-",
-            },
-        )
-
     def save_model(self, request, obj, form, change):
         if change:
             # Only what the form edits: the worker may be updating status and caches meanwhile.
@@ -489,42 +365,18 @@ class TaskAdmin(admin.ModelAdmin):
             obj.save()
         schedule_changed = set(schedule_fields()) & set(form.changed_data)
         if schedule_changed and self.has_launch_permission(request):
-            self.apply_schedule(request, obj)
+            self.schedule_after_save(request, obj)
 
     # -- change form: buttons, command help, run history ----------------------------------
 
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
-        wrap = self.admin_site.admin_view
+        help_view = self.admin_site.admin_view(self.command_help_view)
         return [
-            path("command-help/", wrap(self.command_help_view), name=f"{prefix}_command_help"),
-            path("<path:object_id>/launch/", wrap(self.launch_view), name=f"{prefix}_launch"),
-            path("<path:object_id>/stop/", wrap(self.stop_view), name=f"{prefix}_stop"),
-        ] + super().get_urls()
-
-    def admin_url(self, name: str, *args) -> str:
-        return reverse(
-            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args
-        )
-
-    def task_button_view(self, request, object_id, do):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_launch_permission(request):
-            raise PermissionDenied
-        task = self.get_object(request, unquote(object_id))
-        if task is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_view_or_change_permission(request, task):
-            raise PermissionDenied
-        do(request, [task])
-        return redirect(self.admin_url("change", task.pk))
-
-    def launch_view(self, request, object_id):
-        return self.task_button_view(request, object_id, self.launch)
-
-    def stop_view(self, request, object_id):
-        return self.task_button_view(request, object_id, self.stop)
+            path("command-help/", help_view, name=f"{prefix}_command_help"),
+            *self.operation_urls(),
+            *super().get_urls(),
+        ]
 
     def command_help_view(self, request):
         """The ``--help`` text of a command, as plain text (the task form shows it)."""
@@ -533,13 +385,6 @@ class TaskAdmin(admin.ModelAdmin):
         command = find_command(request.GET.get("command"))
         response = HttpResponse(command_help(command), content_type="text/plain; charset=utf-8")
         response["X-Content-Type-Options"] = "nosniff"
-        return response
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        button = legacy_admin.pressed_button(self, request, object_id)  # 0.5.x's launch / stop
-        response = super().changeform_view(request, object_id, form_url, extra_context)
-        if button and response.status_code == 302:  # saved
-            return legacy_admin.press(self, request, object_id, button, response)
         return response
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -566,17 +411,6 @@ class TaskAdmin(admin.ModelAdmin):
 def schedule_fields() -> tuple[str, ...]:
     names = {field.name for field in Task._meta.get_fields()}
     return tuple(name for name in SCHEDULE_FIELDS if name in names)
-
-
-def quoted_names(tasks) -> str:
-    return ", ".join(f"“{task.name}”" for task in tasks)
-
-
-def queue_unreachable(exc: Exception) -> bool:
-    """Whether a queue error comes from a connection that could not be made at all."""
-    from redis.exceptions import ConnectionError, TimeoutError
-
-    return isinstance(exc.__cause__, ConnectionError | TimeoutError)
 
 
 def find_command(pk) -> AppCommand | None:

@@ -6,12 +6,13 @@ from django.core.checks import Error, Warning, register
 from django.utils.module_loading import import_string
 
 from eztaskmanager import conf
+from eztaskmanager.backends import BACKENDS as SERVICES
 from eztaskmanager.compat.checks import level_problem
+from eztaskmanager.services.notifications import LEVELS, NotificationHandler, handler_options
 
 
 @register()
 def check_queue_service(app_configs, **kwargs):
-    from eztaskmanager.services.queues import SERVICES
 
     kind = conf.get("QUEUE_SERVICE_TYPE")
     if kind in SERVICES:
@@ -58,8 +59,6 @@ def check_notification_handlers(app_configs, **kwargs):
 
 
 def _check_handler(name, spec) -> list:
-    from eztaskmanager.services.notifications import LEVELS, NotificationHandler, handler_options
-
     where = f"EZTASKMANAGER_NOTIFICATION_HANDLERS[{name!r}]"
     if not isinstance(spec, dict):
         return [Error(f"{where} must be a dict.", id="eztaskmanager.E010")]

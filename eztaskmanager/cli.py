@@ -20,7 +20,12 @@ from django.db import connections
 from django.db.models import Max
 from django.utils import timezone
 
-from eztaskmanager.status import RESULTS, collect_status, local_iso
+from eztaskmanager import operations
+from eztaskmanager.backends import BackendError, get_backend
+from eztaskmanager.models import LaunchReport, Log, Task
+from eztaskmanager.reporting import RESULTS, RUNNING, line_dict, local_iso, report_dict
+from eztaskmanager.runs import run_task
+from eztaskmanager.status import collect_status
 
 Write = Callable[[str], None]
 
@@ -51,7 +56,6 @@ def to_json(data) -> str:
 
 def resolve_task(ref: str):
     """The task with id ``ref``, or else the one task named ``ref``."""
-    from eztaskmanager.models import Task
 
     ref = str(ref).strip()
     tasks = Task.objects.select_related("command")
@@ -90,7 +94,6 @@ def schedule_text(task) -> str:
 
 def task_list() -> list[dict]:
     """Every task with its status, last result and next run (one query)."""
-    from eztaskmanager.models import Task
 
     return [
         {
@@ -138,6 +141,41 @@ def status(connection=None) -> dict:
     return collect_status(connection=connection)
 
 
+def processes_text(data: dict) -> list[str]:
+    """Queues, workers and schedulers, as status lines."""
+    out: list[str] = []
+    out += ["", "Queues:"]
+    rows = [[q["name"], q["queued"], q["started"], q["failed"]] for q in data["queues"]]
+    out.append(_indent(table(rows, ["QUEUE", "QUEUED", "RUNNING", "FAILED"])))
+
+    workers = data["workers"]
+    out += ["", f"Workers alive: {len(workers)}"]
+    if workers:
+        rows = [
+            [
+                w["name"],
+                w["hostname"],
+                w["pid"],
+                w["state"],
+                ",".join(w["queues"]),
+                w["current_job"] or "-",
+                f"{w['heartbeat_age_seconds']:.0f} s ago"
+                if w["heartbeat_age_seconds"] is not None
+                else "-",
+            ]
+            for w in workers
+        ]
+        headers = ["NAME", "HOST", "PID", "STATE", "QUEUES", "CURRENT JOB", "HEARTBEAT"]
+        out.append(_indent(table(rows, headers)))
+
+    schedulers = data["schedulers"]
+    out += ["", f"Schedulers alive: {len(schedulers)}"]
+    if schedulers:
+        rows = [[s["name"], local_text(_parse(s["started"]))] for s in schedulers]
+        out.append(_indent(table(rows, ["NAME", "STARTED"])))
+    return out
+
+
 def format_status(data: dict) -> str:
     redis = data["redis"]
     out = [f"Time: {local_text(_parse(data['time']))}"]
@@ -146,36 +184,7 @@ def format_status(data: dict) -> str:
     else:
         out.append(f"Redis {redis['location']}: NOT REACHABLE ({redis['error']})")
     if redis["reachable"]:
-        out += ["", "Queues:"]
-        rows = [[q["name"], q["queued"], q["started"], q["failed"]] for q in data["queues"]]
-        out.append(_indent(table(rows, ["QUEUE", "QUEUED", "RUNNING", "FAILED"])))
-
-        workers = data["workers"]
-        out += ["", f"Workers alive: {len(workers)}"]
-        if workers:
-            rows = [
-                [
-                    w["name"],
-                    w["hostname"],
-                    w["pid"],
-                    w["state"],
-                    ",".join(w["queues"]),
-                    w["current_job"] or "-",
-                    f"{w['heartbeat_age_seconds']:.0f} s ago"
-                    if w["heartbeat_age_seconds"] is not None
-                    else "-",
-                ]
-                for w in workers
-            ]
-            headers = ["NAME", "HOST", "PID", "STATE", "QUEUES", "CURRENT JOB", "HEARTBEAT"]
-            out.append(_indent(table(rows, headers)))
-
-        schedulers = data["schedulers"]
-        out += ["", f"Schedulers alive: {len(schedulers)}"]
-        if schedulers:
-            rows = [[s["name"], local_text(_parse(s["started"]))] for s in schedulers]
-            out.append(_indent(table(rows, ["NAME", "STARTED"])))
-
+        out += processes_text(data)
         jobs = data["scheduled"]
         shown = f" (the next {len(jobs)})" if len(jobs) < data["scheduled_total"] else ""
         out += ["", f"Scheduled jobs: {data['scheduled_total']}{shown}"]
@@ -195,7 +204,7 @@ def format_status(data: dict) -> str:
     out += [
         "",
         "Runs in the last 24 h: "
-        + ", ".join(f"{result} {runs[result]}" for result in (*RESULTS, "running")),
+        + ", ".join(f"{result} {runs[result]}" for result in (*RESULTS, RUNNING)),
     ]
     running = data["running"]
     if running["count"]:
@@ -214,20 +223,16 @@ def _indent(text: str) -> str:
 
 
 def launch(ref: str) -> str:
-    """Launch the task through the queue service; say what happened."""
-    from eztaskmanager.models import LaunchReport
-    from eztaskmanager.services.queues import TaskQueueException, get_task_service
-
+    """Launch the task through the operations layer; say what happened."""
     task = resolve_task(ref)
     try:
-        outcome = get_task_service().launch(task)
-    except TaskQueueException as exc:
+        outcome = operations.launch(task, get_backend())
+    except BackendError as exc:
         raise CommandError(f"{task.name!r} was not launched: {exc}") from exc
-    if isinstance(outcome, LaunchReport):
-        return f"Ran {task.name!r}: run {outcome.pk}, result {outcome.invocation_result}."
-    job_id = getattr(outcome, "id", None)
-    job = f" as job {job_id}" if job_id else ""
-    return f"Queued {task.name!r} (task {task.pk}) for a worker{job}."
+    if outcome.report is not None:
+        report = outcome.report
+        return f"Ran {task.name!r}: run {report.pk}, result {report.invocation_result}."
+    return f"Queued {task.name!r} (task {task.pk}) for a worker as job {outcome.job_id}."
 
 
 def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5):
@@ -235,8 +240,6 @@ def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5):
 
     The lines are read back from the database, so what is printed is what the report holds.
     """
-    from eztaskmanager.models import LaunchReport
-    from eztaskmanager.services import run_management_command
 
     task = resolve_task(ref)
     previous = LaunchReport.objects.filter(task=task).aggregate(last=Max("id"))["last"] or 0
@@ -263,7 +266,7 @@ def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5):
     watcher = threading.Thread(target=echo_while_running, name="eztaskmanager-echo", daemon=True)
     watcher.start()
     try:
-        report = run_management_command(task.pk)
+        report = run_task(task.pk)
     except KeyboardInterrupt as exc:
         raise CommandError(f"Interrupted: the run of {task.name!r} is recorded as failed.") from exc
     finally:
@@ -278,7 +281,6 @@ def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5):
 
 def echo_lines(report_id: int, after: int, write: Write, as_json: bool = False) -> int:
     """Write the lines of a report after line ``after``; return the last line number written."""
-    from eztaskmanager.models import Log
 
     while True:
         chunk = list(
@@ -288,17 +290,7 @@ def echo_lines(report_id: int, after: int, write: Write, as_json: bool = False) 
         )
         for log in chunk:
             if as_json:
-                write(
-                    json.dumps(
-                        {
-                            "n": log.lineno,
-                            "time": local_iso(log.timestamp),
-                            "level": log.level,
-                            "message": log.message,
-                        },
-                        ensure_ascii=False,
-                    )
-                )
+                write(json.dumps(line_dict(log), ensure_ascii=False))
             else:
                 write(log.formatted())
         if not chunk:
@@ -319,40 +311,18 @@ def report_summary(report) -> str:
 
 
 def report_data(report) -> dict:
-    return {
-        "id": report.pk,
-        "task_id": report.task_id,
-        "task": report.task.name,
-        "result": report.invocation_result or None,
-        "started_at": local_iso(report.started_at),
-        "finished_at": local_iso(report.finished_at),
-        "duration": report.duration,
-        "n_lines": report.n_lines,
-        "n_errors": report.n_errors,
-        "n_warnings": report.n_warnings,
-        "failure_reason": report.failure_reason,
-    }
+    return report_dict(report)
 
 
 def stop(ref: str) -> str:
-    """Stop the task: its schedule, and its run in progress where the service can."""
-    from eztaskmanager.models import Task
-    from eztaskmanager.services.queues import TaskQueueException, get_task_service
-
+    """Stop the task: its schedule, its queued runs and its run in progress."""
     task = resolve_task(ref)
     try:
-        service = get_task_service()
-        stopper = getattr(service, "stop", None)
-        if callable(stopper):
-            asked = stopper(task, by=f"{_user()} (command line)")
-            runs = f"; {asked} running run(s) asked to stop" if asked else ""
-            return f"Stopped {task.name!r}: unscheduled, queued runs dropped{runs}."
-        if not (task.scheduled_job_id or task.status == Task.STATUS_SCHEDULED):
-            return f"{task.name!r} is not scheduled: nothing to stop."
-        service.remove(task)
-    except TaskQueueException as exc:
+        outcome = operations.stop(task, f"{_user()} (command line)", get_backend())
+    except BackendError as exc:
         raise CommandError(f"{task.name!r} was not stopped: {exc}") from exc
-    return f"Unscheduled {task.name!r}."
+    runs = f"; {outcome.stopped_runs} running run(s) asked to stop" if outcome.stopped_runs else ""
+    return f"Stopped {task.name!r}: unscheduled, queued runs dropped{runs}."
 
 
 def _user() -> str:
@@ -373,7 +343,6 @@ def logs(
     poll_interval: float = 0.5,
 ):
     """Write the report's lines; with ``follow``, keep reading until the run has a result."""
-    from eztaskmanager.models import LaunchReport
 
     report = LaunchReport.objects.select_related("task").filter(pk=report_id).first()
     if report is None:

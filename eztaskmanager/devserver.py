@@ -27,6 +27,8 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
+from eztaskmanager.backends import rq as rq_backend
+
 # Keys of an RQ_QUEUES entry that say where Redis is; they give way to the embedded URL.
 CONNECTION_KEYS = {
     "URL",
@@ -72,15 +74,7 @@ def parse_addrport(addrport: str) -> tuple[str, int]:
 
 def redis_problem(connection, timeout: float = 2.0) -> str:
     """Why ``connection`` cannot be used, or ``""`` when Redis answers."""
-    from redis.exceptions import RedisError
-
-    from eztaskmanager.status import quick_connection
-
-    try:
-        quick_connection(connection, timeout).ping()
-    except (RedisError, OSError) as exc:
-        return str(exc) or type(exc).__name__
-    return ""
+    return rq_backend.problem(connection, timeout)
 
 
 class EmbeddedRedis:
@@ -189,6 +183,27 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
 
+def stop_processes(live: list) -> None:
+    """SIGTERM, then SIGTERM again (RQ's cold shutdown), then SIGKILL, to ``live`` and every
+    process they started."""
+    left_behind = {pid for process in live for pid in descendants(process.pid)}
+    for process in live:
+        _signal(process, signal.SIGTERM)
+    live = _wait(live, GRACE)
+    for process in live:
+        _signal(process, signal.SIGTERM)
+    live = _wait(live, KILL_AFTER)
+    for process in live:
+        process.kill()
+    for process in live:
+        process.wait()
+    for pid in left_behind:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass  # already gone, as it should be
+
+
 @dataclass
 class DevServer:
     """Starts the children, watches them, and stops them all together."""
@@ -265,10 +280,9 @@ class DevServer:
 
     def choose_redis(self) -> str | None:
         """The URL of the embedded server the children must use, or None for the configured one."""
-        from eztaskmanager.status import redis_connection, redis_location
-
+        redis_location = rq_backend.location
         if not self.embedded_redis:
-            connection = redis_connection(self.queue_name)
+            connection = rq_backend.RQBackend(self.queue_name).connection
             problem = redis_problem(connection)
             if not problem:
                 self.say(f"Redis: {redis_location(connection)}")
@@ -329,23 +343,7 @@ class DevServer:
 
     def stop_children(self) -> None:
         """SIGTERM, then SIGTERM again (RQ's cold shutdown), then SIGKILL; no process is left."""
-        live = [c.process for c in self.children if c.running]
-        left_behind = {pid for process in live for pid in descendants(process.pid)}
-        for process in live:
-            _signal(process, signal.SIGTERM)
-        live = _wait(live, GRACE)
-        for process in live:
-            _signal(process, signal.SIGTERM)
-        live = _wait(live, KILL_AFTER)
-        for process in live:
-            process.kill()
-        for process in live:
-            process.wait()
-        for pid in left_behind:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass  # already gone, as it should be
+        stop_processes([c.process for c in self.children if c.running])
         for child in self.children:
             if child.reader is not None:
                 child.reader.join(timeout=2)

@@ -19,7 +19,6 @@ from django.utils.translation import gettext_lazy as _
 
 from eztaskmanager import arguments, conf, schedules
 from eztaskmanager.compat import logs as legacy_logs
-from eztaskmanager.compat import notifications as legacy_notifications
 
 
 class AppCommand(models.Model):
@@ -80,7 +79,8 @@ class LaunchReport(models.Model):
         (RESULT_ERRORS, _("ERRORS")),
         (RESULT_WARNINGS, _("WARNINGS")),
     )
-    # Severity order used by notifications and filters.
+    # Results from mildest to most severe: the one order (``reporting.RESULTS``) that
+    # notifications, figures and pages read.
     RESULT_LEVELS = (RESULT_OK, RESULT_WARNINGS, RESULT_ERRORS, RESULT_FAILED)
 
     task = models.ForeignKey("Task", on_delete=models.CASCADE)
@@ -119,7 +119,10 @@ class LaunchReport(models.Model):
     @classmethod
     def get_notification_handlers(cls) -> dict:
         """Deprecated (0.5.x): the configured notification handlers by name."""
-        return legacy_notifications.notification_handlers()
+        # The notification module imports this one.
+        from eztaskmanager.compat.handlers import notification_handlers
+
+        return notification_handlers()
 
     @property
     def is_finished(self) -> bool:

@@ -23,7 +23,6 @@ from functools import wraps
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max, Q, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -33,7 +32,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from eztaskmanager import conf
-from eztaskmanager.status import RESULTS, collect_status, redis_status, running_summary
+from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.reporting import (
+    RUNNING,
+    last_day,
+    run_counts_by_period,
+    running_summary,
+    runs_by_task,
+)
+from eztaskmanager.status import collect_status, redis_status
 
 # Seconds between reloads of the dashboard.
 DASHBOARD_REFRESH = 10
@@ -90,9 +97,27 @@ class Metric:
 
 def collect_metrics(connection=None) -> list[Metric]:
     """The metrics, from the database (three queries) and Redis."""
-    from eztaskmanager.models import LaunchReport, Task
-
     now = timezone.now()
+    running = running_summary(now)
+    return [
+        *run_metrics(now),
+        last_run_metric(),
+        Metric(
+            "eztaskmanager_running_runs",
+            "Runs started and not finished (or whose worker died before recording a result).",
+            [({}, running["count"])],
+        ),
+        Metric(
+            "eztaskmanager_oldest_running_run_age_seconds",
+            "Age of the oldest run without a result (0 when there is none).",
+            [({}, running["oldest_age_seconds"] or 0)],
+        ),
+        *redis_metrics(redis_status(now, connection)),
+    ]
+
+
+def run_metrics(now) -> list[Metric]:
+    """Runs of the last 24 hours by task and result, and their mean and longest duration."""
     runs = Metric(
         "eztaskmanager_runs_24h",
         "Runs started in the last 24 hours, by task and result (running: no result yet).",
@@ -105,18 +130,12 @@ def collect_metrics(connection=None) -> list[Metric]:
         "eztaskmanager_run_duration_seconds_max_24h",
         "Longest duration of the runs finished in the last 24 hours, by task.",
     )
-    per_task: dict[tuple[str, str], list[float]] = {}
-    rows = (
-        LaunchReport.objects.filter(invocation_datetime__gte=now - timedelta(hours=24))
-        .values("task_id", "task__name", "invocation_result")
-        .annotate(n=Count("id"), total=Sum("duration"), longest=Max("duration"))
-        .order_by("task_id", "invocation_result")
-    )
-    for row in rows:
+    per_task: dict[tuple[str, str], tuple[float, int, float]] = {}
+    for row in runs_by_task(last_day(now)):
         labels = {"task_id": str(row["task_id"]), "task": row["task__name"]}
-        result = row["invocation_result"] or "running"
+        result = row["invocation_result"] or RUNNING
         runs.samples.append(({**labels, "result": result}, row["n"]))
-        if result != "running" and row["total"] is not None:
+        if result != RUNNING and row["total"] is not None:
             key = (labels["task_id"], labels["task"])
             total, count, longest = per_task.get(key, (0.0, 0, 0.0))
             per_task[key] = (total + row["total"], count + row["n"], max(longest, row["longest"]))
@@ -124,7 +143,10 @@ def collect_metrics(connection=None) -> list[Metric]:
         labels = {"task_id": task_id, "task": name}
         duration_avg.samples.append((labels, total / count))
         duration_max.samples.append((labels, longest))
+    return [runs, duration_avg, duration_max]
 
+
+def last_run_metric() -> Metric:
     last_run = Metric(
         "eztaskmanager_last_run_timestamp_seconds",
         "When the last finished run of each task started (Unix time), with its result.",
@@ -135,52 +157,32 @@ def collect_metrics(connection=None) -> list[Metric]:
         last_run.samples.append(
             ({"task_id": str(task_id), "task": name, "result": result or ""}, when.timestamp())
         )
+    return last_run
 
-    running = running_summary(now)
-    metrics = [
-        runs,
-        duration_avg,
-        duration_max,
-        last_run,
+
+def redis_metrics(state: dict) -> list[Metric]:
+    reachable = state["redis"]["reachable"]
+    metrics = [Metric("eztaskmanager_redis_up", "1 when Redis answered.", [({}, int(reachable))])]
+    if not reachable:
+        return metrics
+    depth = Metric("eztaskmanager_queue_jobs", "Jobs on each RQ queue, by state.")
+    for queue in state["queues"]:
+        for key in ("queued", "started", "failed"):
+            depth.samples.append(({"queue": queue["name"], "state": key}, queue[key]))
+    return metrics + [
+        depth,
         Metric(
-            "eztaskmanager_running_runs",
-            "Runs started and not finished (or whose worker died before recording a result).",
-            [({}, running["count"])],
+            "eztaskmanager_scheduled_jobs",
+            "Jobs waiting in the scheduler's set.",
+            [({}, state["scheduled_total"])],
         ),
+        Metric("eztaskmanager_workers", "RQ workers registered.", [({}, len(state["workers"]))]),
         Metric(
-            "eztaskmanager_oldest_running_run_age_seconds",
-            "Age of the oldest run without a result (0 when there is none).",
-            [({}, running["oldest_age_seconds"] or 0)],
+            "eztaskmanager_schedulers",
+            "Scheduler processes alive.",
+            [({}, len(state["schedulers"]))],
         ),
     ]
-
-    state = redis_status(now, connection)
-    reachable = state["redis"]["reachable"]
-    metrics.append(
-        Metric("eztaskmanager_redis_up", "1 when Redis answered.", [({}, int(reachable))])
-    )
-    if reachable:
-        depth = Metric("eztaskmanager_queue_jobs", "Jobs on each RQ queue, by state.")
-        for queue in state["queues"]:
-            for key in ("queued", "started", "failed"):
-                depth.samples.append(({"queue": queue["name"], "state": key}, queue[key]))
-        metrics += [
-            depth,
-            Metric(
-                "eztaskmanager_scheduled_jobs",
-                "Jobs waiting in the scheduler's set.",
-                [({}, state["scheduled_total"])],
-            ),
-            Metric(
-                "eztaskmanager_workers", "RQ workers registered.", [({}, len(state["workers"]))]
-            ),
-            Metric(
-                "eztaskmanager_schedulers",
-                "Scheduler processes alive.",
-                [({}, len(state["schedulers"]))],
-            ),
-        ]
-    return metrics
 
 
 def exposition(metrics: list[Metric]) -> str:
@@ -258,27 +260,13 @@ def metrics(request):
 
 def dashboard_data(now=None) -> dict:
     """What the dashboard shows: a fixed number of queries, whatever the size of the tables."""
-    from eztaskmanager.models import LaunchReport, Task
-
     now = now or timezone.now()
-    day, week = now - timedelta(hours=24), now - timedelta(days=7)
-    counts = {}
-    for result in (*RESULTS, ""):
-        label = result or "running"
-        counts[f"{label}_24h"] = Count(
-            "id", filter=Q(invocation_result=result, invocation_datetime__gte=day)
-        )
-        counts[f"{label}_7d"] = Count(
-            "id", filter=Q(invocation_result=result, invocation_datetime__gte=week)
-        )
-    counts["running_all"] = Count("id", filter=Q(invocation_result=""))
-    found = LaunchReport.objects.filter(
-        Q(invocation_datetime__gte=week) | Q(invocation_result="")
-    ).aggregate(**counts)
+    counts = run_counts_by_period({"day": last_day(now), "week": now - timedelta(days=7)})
     results = [
-        {"result": label, "day": found[f"{label}_24h"], "week": found[f"{label}_7d"]}
-        for label in (*RESULTS, "running")
+        {"result": label, "day": counts["day"][label], "week": counts["week"][label]}
+        for label in counts["day"]
     ]
+    running_total = running_summary(now)["count"]
     running = list(
         LaunchReport.objects.filter(invocation_result="")
         .select_related("task")
@@ -298,7 +286,7 @@ def dashboard_data(now=None) -> dict:
         "now": now,
         "results": results,
         "running": running,
-        "running_total": found["running_all"],
+        "running_total": running_total,
         "upcoming": upcoming,
         "failing": failing,
         "redis": redis_status(now),

@@ -5,6 +5,7 @@ import logging
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from eztaskmanager import backends
 from eztaskmanager.models import Task
 
 logger = logging.getLogger(__name__)
@@ -15,17 +16,9 @@ def unschedule_deleted_task(sender, instance: Task, **kwargs):
     """A deleted task (one by one or in bulk) leaves no scheduled job behind."""
     if not instance.scheduled_job_id:
         return
-    from eztaskmanager.services.queues import (
-        RQTaskQueueService,
-        TaskQueueException,
-        get_task_service,
-    )
-
     try:
-        service = get_task_service()
-        if isinstance(service, RQTaskQueueService):
-            service.cancel_job(instance.scheduled_job_id)
-    except TaskQueueException as exc:
+        backends.get_backend().cancel(instance.scheduled_job_id)
+    except backends.BackendError as exc:
         logger.warning(
             "Deleted task %s: its scheduled job %s could not be removed now: %s",
             instance.pk,

@@ -25,7 +25,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from eztaskmanager import conf
+from eztaskmanager import conf, operations
+from eztaskmanager.backends import BackendError, get_backend
+from eztaskmanager.commands import available_commands
+from eztaskmanager.models import AppCommand, Task, TaskCategory
 
 FIELDS = (
     "name",
@@ -225,8 +228,6 @@ def _datetime(value) -> datetime | None:
 
 def _command(name: str):
     """The active AppCommand named ``name``, added from the project's commands if missing."""
-    from eztaskmanager.commands import available_commands
-    from eztaskmanager.models import AppCommand
 
     command = AppCommand.objects.filter(name=name, active=True).order_by("pk").first()
     if command is not None:
@@ -241,7 +242,6 @@ def _command(name: str):
 
 
 def _category(name):
-    from eztaskmanager.models import TaskCategory
 
     if not name:
         return None
@@ -275,7 +275,6 @@ def load_tasks(declarations: Any, dry_run: bool = False, service=None) -> LoadRe
     nor with ``dry_run``. Scheduling problems (Redis down, a one-off time in the past) do not
     undo the saved tasks; they are listed in ``schedule_errors``.
     """
-    from eztaskmanager.models import Task
 
     entries, errors = normalise(declarations)
     changes: list[Change] = []
@@ -312,7 +311,6 @@ def load_tasks(declarations: Any, dry_run: bool = False, service=None) -> LoadRe
 
 def _apply(entry: dict, matches: list) -> tuple[Change, Any, bool]:
     """Create or update one task (in the open transaction); say what changed."""
-    from eztaskmanager.models import Task
 
     name = entry["name"]
     where = f"Task {name!r}"
@@ -368,30 +366,24 @@ def _messages(exc: ValidationError) -> str:
 
 
 def _reschedule(items, result: LoadResult, service) -> None:
-    from eztaskmanager.models import Task
-    from eztaskmanager.services.queues import TaskQueueException, get_task_service
-
+    """Apply the new timing of each changed task (``service``: a queue service or backend)."""
     try:
-        service = service or get_task_service()
-    except TaskQueueException as exc:
+        backend = getattr(service, "backend", service) or get_backend()
+    except BackendError as exc:
         result.schedule_errors.append(str(exc))
         return
     for task, change in items:
         try:
-            if task.is_scheduled:
-                service.schedule(task)
-                when = task.cached_next_ride
-                change.schedule = (
-                    f"next run {timezone.localtime(when):%Y-%m-%d %H:%M:%S}"
-                    if when
-                    else "scheduled"
-                )
-            elif task.scheduled_job_id or task.status == Task.STATUS_SCHEDULED:
-                service.remove(task)
-                change.schedule = "unscheduled"
-        except TaskQueueException as exc:
+            # After the commit already (see load_tasks): send at once, so errors are listed.
+            outcome = operations.apply_schedule(task, backend, defer=False)
+        except BackendError as exc:
             change.schedule = "not scheduled"
             result.schedule_errors.append(f"{task.name!r}: {exc}")
+            continue
+        if outcome.state == operations.SCHEDULED:
+            change.schedule = f"next run {timezone.localtime(outcome.when):%Y-%m-%d %H:%M:%S}"
+        elif outcome.state == operations.UNSCHEDULED:
+            change.schedule = "unscheduled"
 
 
 # -- exporting -------------------------------------------------------------------------------
@@ -399,7 +391,6 @@ def _reschedule(items, result: LoadResult, service) -> None:
 
 def export_tasks(queryset=None) -> list[dict]:
     """The tasks as declarations (fields at their default value are left out)."""
-    from eztaskmanager.models import Task
 
     if queryset is None:
         queryset = Task.objects.all()

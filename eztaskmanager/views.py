@@ -18,12 +18,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from eztaskmanager.models import LaunchReport, Log
+from eztaskmanager.reporting import line_dict, report_dict
 
 # Longest page of lines one request returns.
 PAGE_SIZE = 1000
@@ -148,31 +148,14 @@ def read_lines(
 def report_state(report: LaunchReport) -> dict:
     """What the live viewer shows about the run besides its lines."""
     return {
-        "id": report.pk,
+        **report_dict(report),
         "result": report.invocation_result,
-        "result_display": report.get_invocation_result_display(),
-        "finished": report.is_finished,
         "task_status": report.task.status,
-        "n_lines": report.n_lines,
-        "n_errors": report.n_errors,
-        "n_warnings": report.n_warnings,
-        "progress_done": report.progress_done,
-        "progress_total": report.progress_total,
-        "progress_percent": report.progress_percent,
-        "started_at": report.started_at.isoformat() if report.started_at else None,
-        "finished_at": report.finished_at.isoformat() if report.finished_at else None,
-        "duration": report.duration,
-        "failure_reason": report.failure_reason,
     }
 
 
 def line_data(log: Log) -> dict:
-    return {
-        "n": log.lineno,
-        "time": timezone.localtime(log.timestamp).strftime("%Y-%m-%d %H:%M:%S"),
-        "level": log.level,
-        "message": log.message,
-    }
+    return line_dict(log)
 
 
 @report_view

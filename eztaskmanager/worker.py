@@ -16,35 +16,23 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.db import connections
 from rq import Worker
-
-from eztaskmanager import conf
 
 # Imported here, in the worker, not in each job's work horse nor inside a signal handler (an
 # import interrupted by a signal leaves a half-initialised module behind).
-from eztaskmanager.services import notifications, queues  # noqa: F401
+from eztaskmanager import (
+    conf,
+    runs,  # noqa: F401
+)
+from eztaskmanager.services import guard
 from eztaskmanager.services.guard import REASON_INTERRUPTED, REASON_WORKER_DIED
 
 logger = logging.getLogger(__name__)
 
 
 def close_runs_of_job(job_id: str | None, reason: str) -> None:
-    """Close the unfinished reports of RQ job ``job_id`` with ``reason``."""
-    from eztaskmanager.models import LaunchReport
-    from eztaskmanager.services.guard import close_run
-
-    if not job_id:
-        return
-    try:
-        for report in LaunchReport.objects.select_related("task").filter(
-            rq_job_id=job_id, invocation_result=""
-        ):
-            close_run(report, reason, retry=reason == REASON_WORKER_DIED)
-    except Exception:
-        logger.exception("Could not close the run of job %s", job_id)
-    finally:
-        connections.close_all()  # horses are forked from this process: leave no connection
+    """Close the unfinished reports of job ``job_id`` with ``reason``."""
+    guard.close_runs_of_job(job_id, reason, retry=reason == REASON_WORKER_DIED)
 
 
 class TaskWorker(Worker):

@@ -50,15 +50,16 @@ def fake_redis():
 
 def rq_service_on(connection):
     """An RQTaskQueueService whose queue and scheduler use ``connection``."""
-    from rq import Queue
-    from rq_scheduler import Scheduler
-
     from eztaskmanager.services.queues import RQTaskQueueService
 
-    service = RQTaskQueueService()
-    service._queue = Queue(service.queue_name, connection=connection)
-    service._scheduler = Scheduler(queue=service._queue, connection=connection)
-    return service
+    return RQTaskQueueService(connection=connection)
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """``with committed(): ...`` runs what the code inside defers to the commit, as a real
+    commit would (tests run inside a transaction that never commits)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 The database comes from ``EZTM_TEST_DB`` (``sqlite``, the default, or ``postgres``) and Redis from
 ``EZTM_REDIS_URL``; worker subprocesses started by the integration tests read the same variables
-plus ``EZTM_DB_NAME``, the name of the test database the parent process created.
+plus ``EZTM_DB_NAME``, the name of the test database the parent process created, and
+``EZTM_REDIS_SENTINELS`` / ``EZTM_REDIS_MASTER_NAME`` when a failover test runs them against a
+Redis Sentinel.
 """
 
 import os
@@ -106,6 +108,21 @@ def _claim_redis_db() -> str:
 REDIS_URL = os.environ.get("EZTM_REDIS_URL") or _claim_redis_db()
 os.environ["EZTM_REDIS_URL"] = REDIS_URL
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+# Failover tests point their subprocesses at a Redis Sentinel ("host:port,host:port").
+if os.environ.get("EZTM_REDIS_SENTINELS"):
+    RQ_QUEUES = {
+        "default": {
+            "SENTINELS": [
+                (host, int(port))
+                for host, port in (
+                    item.rsplit(":", 1) for item in os.environ["EZTM_REDIS_SENTINELS"].split(",")
+                )
+            ],
+            "MASTER_NAME": os.environ.get("EZTM_REDIS_MASTER_NAME", "eztm"),
+            "DB": 0,
+            "DEFAULT_TIMEOUT": 600,
+        }
+    }
 
 EZTASKMANAGER_QUEUE_SERVICE_TYPE = os.environ.get("EZTM_QUEUE_SERVICE_TYPE", "RQ")
 EZTASKMANAGER_BASE_URL = "http://testserver"

@@ -17,8 +17,6 @@ from django.urls import reverse
 from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from rq import Queue
-from rq_scheduler import Scheduler
 
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
 from eztaskmanager.services.queues import RQTaskQueueService
@@ -38,9 +36,7 @@ class FakeRedisService(RQTaskQueueService):
     redis = None  # set by the fake_queue fixture
 
     def __init__(self, queue_name=None):
-        super().__init__(queue_name)
-        self._queue = Queue(self.queue_name, connection=FakeRedisService.redis)
-        self._scheduler = Scheduler(queue=self._queue, connection=FakeRedisService.redis)
+        super().__init__(queue_name, connection=FakeRedisService.redis)
 
 
 class ClosedPortService(RQTaskQueueService):
@@ -49,12 +45,10 @@ class ClosedPortService(RQTaskQueueService):
     port = 0
 
     def __init__(self, queue_name=None):
-        super().__init__(queue_name)
         client = redis.Redis(
             port=ClosedPortService.port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
         )
-        self._queue = Queue(self.queue_name, connection=client)
-        self._scheduler = Scheduler(queue=self._queue, connection=client)
+        super().__init__(queue_name, connection=client)
 
 
 @pytest.fixture

@@ -102,13 +102,14 @@ def test_run_sync_of_a_failing_task_exits_with_an_error(make_task, real_redis):
     assert report.failure_reason == "CommandError: bad input given"
 
 
-def test_stop_unschedules_the_task(make_task, real_redis):
+def test_stop_unschedules_the_task(make_task, real_redis, committed):
     task = make_task(name="hourly", repetition_period="hour", repetition_rate=1)
     service = RQTaskQueueService()
     service.schedule(task)
     assert real_redis.zcard(service.scheduler.scheduled_jobs_key) == 1
 
-    output = taskmanager("stop", "hourly")
+    with committed():
+        output = taskmanager("stop", "hourly")
 
     assert output.startswith("Stopped 'hourly'")
     task.refresh_from_db()

@@ -46,7 +46,7 @@ def email(level):
 
 
 def run(task) -> LaunchReport:
-    report = get_task_service().launch(task)
+    report = get_task_service().launch(task).report
     report.refresh_from_db()
     return report
 

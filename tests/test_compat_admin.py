@@ -86,3 +86,30 @@ def test_missing_task_is_the_admins_redirect(staff_client, fake_queue):  # noqa:
     response = client.post(url, {"_start-task": "1"})
     assert response.status_code == 302 and "/admin/" in response["Location"]
     assert fake_queue.queue.count == 0
+
+
+def test_start_task_with_a_new_schedule_applies_it_then_launches(
+    staff_client,  # noqa: F811
+    make_task,
+    fake_queue,  # noqa: F811
+):
+    task = make_task(name="both")
+    client = staff_client(*LAUNCHER)
+    url = change_url(task)
+    when = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
+    data = form_data(
+        client,
+        url,
+        scheduling=when,
+        repetition_period="day",
+        repetition_rate="1",
+        **{"_start-task": "1"},
+    )
+    response = client.post(url, data, follow=True)
+    task.refresh_from_db()
+    assert task.status == Task.STATUS_SCHEDULED and task.cached_next_ride == when
+    assert [job.id for job in fake_queue.scheduler.get_jobs()] == [task.scheduled_job_id]
+    assert fake_queue.queue.count == 1  # and a run now
+    shown = messages_of(response)
+    assert any(m.startswith("“both” is scheduled; next run at") for m in shown)
+    assert "Queued for a worker: “both”." in shown

@@ -54,17 +54,17 @@ def test_a_dead_run_does_not_block_the_next(make_task):
 
 
 def test_redis_run_lock_is_owned_by_its_token(make_task, fake_rq_service):
-    task = make_task()
-    assert fake_rq_service.acquire_run_lock(task, "1")
-    assert not fake_rq_service.acquire_run_lock(task, "2")
-    fake_rq_service.release_run_lock(task, "2")  # not the owner: nothing happens
-    assert not fake_rq_service.acquire_run_lock(task, "2")
-    key = fake_rq_service._lock_key(task)
+    backend, task_id = fake_rq_service.backend, make_task().pk
+    assert backend.acquire_run_lock(task_id, "1", 45)
+    assert not backend.acquire_run_lock(task_id, "2", 45)
+    backend.release_run_lock(task_id, "2")  # not the owner: nothing happens
+    assert not backend.acquire_run_lock(task_id, "2", 45)
+    key = f"eztaskmanager:run-lock:{task_id}"
     fake_rq_service.connection.pexpire(key, 100)
-    fake_rq_service.renew_run_lock(task, "1")
+    backend.renew_run_lock(task_id, "1", 45)
     assert fake_rq_service.connection.pttl(key) > 1000
-    fake_rq_service.release_run_lock(task, "1")
-    assert fake_rq_service.acquire_run_lock(task, "2")
+    backend.release_run_lock(task_id, "1")
+    assert backend.acquire_run_lock(task_id, "2", 45)
 
 
 @IMMEDIATE
@@ -148,14 +148,25 @@ def test_retry_delays_are_validated(make_task):
 
 
 def test_retry_on_rq_is_delayed_in_the_scheduler(make_task, fake_rq_service):
-    task = make_task("eztm_fail")
-    job = fake_rq_service.retry(task, attempt=2, delay=90)
-    score = fake_rq_service.connection.zscore(fake_rq_service.scheduler.scheduled_jobs_key, job.id)
+    from rq.job import Job
+
+    from eztaskmanager.runs import plan_retry
+
+    task = make_task("eztm_fail", max_retries=2, retry_delays="90, 0")
+    failed = LaunchReport.objects.create(task=task, invocation_result="failed", max_attempts=3)
+    plan_retry(task, failed, fake_rq_service.backend)
+    key = fake_rq_service.scheduler.scheduled_jobs_key
+    [(job_id, score)] = fake_rq_service.connection.zrange(key, 0, -1, withscores=True)
+    job = Job.fetch(job_id.decode(), connection=fake_rq_service.connection)
     assert abs(score - (time.time() + 90)) < 5
     assert job.kwargs == {"attempt": 2}
     assert job.id.startswith(f"eztmr-{task.pk}-")
-    now = fake_rq_service.retry(task, attempt=2, delay=0)
-    assert fake_rq_service.queue.job_ids == [now.id]
+    second = LaunchReport.objects.create(
+        task=task, invocation_result="failed", attempt=2, max_attempts=3
+    )
+    plan_retry(task, second, fake_rq_service.backend)  # no delay: straight to the queue
+    [now] = fake_rq_service.queue.jobs
+    assert (now.kwargs, now.id.startswith(f"eztmr-{task.pk}-")) == ({"attempt": 3}, True)
 
 
 @IMMEDIATE

@@ -124,7 +124,7 @@ def english_patterns(language: str) -> list[tuple[str, re.Pattern]]:
 def pages(admin_client, make_task, settings):
     settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "immediate"
     task = make_task("eztm_lines", "3, --level warning", name="nightly", note="a note")
-    report = get_task_service().launch(task)
+    report = get_task_service().launch(task).report
     return {
         "task list": reverse("admin:eztaskmanager_task_changelist"),
         "task page": reverse("admin:eztaskmanager_task_change", args=[task.pk]),

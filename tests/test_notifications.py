@@ -147,7 +147,7 @@ def run(make_task):
     """Launch a new task through the (immediate) queue service; return its fresh report."""
 
     def launch(command: str, arguments: str = "", **fields) -> LaunchReport:
-        report = get_task_service().launch(make_task(command, arguments, **fields))
+        report = get_task_service().launch(make_task(command, arguments, **fields)).report
         report.refresh_from_db()
         return report
 

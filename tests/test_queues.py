@@ -1,4 +1,5 @@
-"""RQ queue service on fakeredis (unit tier) and the immediate service."""
+"""The 0.5.x queue-service facade over the operations, on fakeredis (unit tier), and the
+immediate service."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,6 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rq.job import Job
 
+from eztaskmanager import taskstate
 from eztaskmanager.models import Task
 from eztaskmanager.services.queues import (
     ImmediateTaskQueueService,
@@ -17,13 +19,17 @@ from eztaskmanager.services.queues import (
 pytestmark = pytest.mark.django_db
 
 
+def fetch(service, outcome):
+    return Job.fetch(outcome.job_id, connection=service.connection)
+
+
 def scheduled(service):
     return {job.id: when for job, when in service.scheduler.get_jobs(with_times=True)}
 
 
 def test_launch_enqueues_a_job_for_the_runner(make_task, fake_rq_service):
     task = make_task()
-    job = fake_rq_service.launch(task)
+    job = Job.fetch(fake_rq_service.launch(task).id, connection=fake_rq_service.connection)
     assert fake_rq_service.queue.job_ids == [job.id]
     assert job.func_name == "eztaskmanager.services.run_management_command"
     assert job.args == (task.pk,)
@@ -40,7 +46,7 @@ def test_add_without_schedule_launches(make_task, fake_rq_service):
 def test_point_schedule(make_task, fake_rq_service):
     when = (timezone.now() + timedelta(hours=1)).replace(microsecond=0)
     task = make_task(scheduling=when)
-    job = fake_rq_service.add(task)
+    job = fetch(fake_rq_service, fake_rq_service.add(task))
     task.refresh_from_db()
     assert task.status == Task.STATUS_SCHEDULED
     assert task.scheduled_job_id == job.id
@@ -60,7 +66,7 @@ def test_scheduling_in_the_past_is_refused(make_task, fake_rq_service):
 def test_periodic_with_past_start_starts_at_next_run(make_task, fake_rq_service):
     start = timezone.now() - timedelta(days=3, minutes=1)
     task = make_task(scheduling=start, repetition_period="day", repetition_rate=1)
-    job = fake_rq_service.add(task)
+    job = fetch(fake_rq_service, fake_rq_service.add(task))
     task.refresh_from_db()
     expected = start + timedelta(days=4)
     assert abs((task.cached_next_ride - expected).total_seconds()) < 1
@@ -87,9 +93,9 @@ def test_remove_unschedules(make_task, fake_rq_service):
 
 
 def test_deleting_a_task_unschedules_it(make_task, fake_rq_service, monkeypatch):
-    from eztaskmanager.services import queues
+    from eztaskmanager import backends
 
-    monkeypatch.setattr(queues, "get_task_service", lambda: fake_rq_service)
+    monkeypatch.setattr(backends, "get_backend", lambda: fake_rq_service.backend)
     tasks = [make_task(scheduling=timezone.now() + timedelta(hours=1)) for _ in range(3)]
     for task in tasks:
         fake_rq_service.add(task)
@@ -105,7 +111,7 @@ def test_after_run_retimes_periodic_job_exactly(make_task, fake_rq_service):
     job = fake_rq_service.add(task)
     # what rq-scheduler does when it enqueues an interval job: now + interval (30 days)
     fake_rq_service.connection.zadd(fake_rq_service.scheduler.scheduled_jobs_key, {job.id: 0})
-    fake_rq_service.after_run(task, scheduled=True)
+    taskstate.run_ended(task, None, scheduled=True, backend=fake_rq_service.backend)
     assert task.status == Task.STATUS_SCHEDULED
     assert task.cached_next_ride > timezone.now()
     assert task.cached_next_ride == scheduled(fake_rq_service)[job.id].replace(tzinfo=UTC)
@@ -117,7 +123,7 @@ def test_after_run_of_one_off_schedule_clears_it(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(hours=1))
     fake_rq_service.add(task)
     fake_rq_service.scheduler.cancel(task.scheduled_job_id)  # rq-scheduler moved it to the queue
-    fake_rq_service.after_run(task, scheduled=True)
+    taskstate.run_ended(task, None, scheduled=True, backend=fake_rq_service.backend)
     assert (task.status, task.scheduled_job_id, task.cached_next_ride) == ("idle", None, None)
 
 
@@ -133,7 +139,7 @@ def test_redis_down_is_a_readable_error(make_task):
 
 @override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="immediate")
 def test_immediate_service_runs_at_once(make_task):
-    report = ImmediateTaskQueueService().add(make_task("eztm_lines", "2, --level warning"))
+    report = ImmediateTaskQueueService().add(make_task("eztm_lines", "2, --level warning")).report
     assert report.invocation_result == "warnings"
 
 
@@ -145,4 +151,4 @@ def test_immediate_service_cannot_schedule(make_task):
 
 def test_job_ids_name_their_task(make_task):
     task = make_task()
-    assert RQTaskQueueService.new_job_id(task).startswith(f"eztm-{task.pk}-")
+    assert RQTaskQueueService().backend.new_job_id(task.pk).startswith(f"eztm-{task.pk}-")

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from rq.job import Job
 
+from eztaskmanager import taskstate
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.services.scheduler import TaskScheduler
 from eztaskmanager.services.sync import sync_schedules
@@ -41,7 +42,7 @@ def test_flushall_then_sync_restores_every_schedule(make_task, fake_rq_service):
     fake_rq_service.connection.flushall()
     Task.objects.update(cached_next_ride=None)
 
-    result = sync_schedules(fake_rq_service)
+    result = sync_schedules(fake_rq_service.backend)
 
     assert sorted(result.restored) == sorted(t.pk for t in tasks)
     after = scores(fake_rq_service)
@@ -53,20 +54,22 @@ def test_flushall_then_sync_restores_every_schedule(make_task, fake_rq_service):
         assert abs(task.cached_next_ride - after[task.scheduled_job_id]) < timedelta(seconds=1)
         job = Job.fetch(task.scheduled_job_id, connection=fake_rq_service.connection)
         assert list(job.args) == [task.pk]
-    assert not sync_schedules(fake_rq_service).changed  # a second sync has nothing to do
+    assert not sync_schedules(fake_rq_service.backend).changed  # a second sync has nothing to do
 
 
 def test_sync_removes_orphans_and_duplicates(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(hours=1))
     fake_rq_service.add(task)
     task.refresh_from_db()
-    stale = fake_rq_service.write_scheduled_job(task, "eztm-999-deadbeef", timezone.now())
-    duplicate = fake_rq_service.write_scheduled_job(task, f"eztm-{task.pk}-dup", timezone.now())
+    backend = fake_rq_service.backend
+    stale, duplicate = "eztm-999-deadbeef", f"eztm-{task.pk}-dup"
+    taskstate.write_schedule(task, backend, stale, timezone.now())
+    taskstate.write_schedule(task, backend, duplicate, timezone.now())
     foreign = fake_rq_service.scheduler.enqueue_in(timedelta(hours=1), print)  # not ours
 
-    result = sync_schedules(fake_rq_service)
+    result = sync_schedules(fake_rq_service.backend)
 
-    assert sorted(result.removed_jobs) == sorted([stale.id, duplicate.id])
+    assert sorted(result.removed_jobs) == sorted([stale, duplicate])
     assert set(scores(fake_rq_service)) == {task.scheduled_job_id, foreign.id}
 
 
@@ -76,7 +79,7 @@ def test_sync_retimes_a_job_after_the_schedule_was_edited(make_task, fake_rq_ser
     new_time = (timezone.now() + timedelta(hours=5)).replace(microsecond=0)
     Task.objects.filter(pk=task.pk).update(scheduling=new_time)
 
-    result = sync_schedules(fake_rq_service)
+    result = sync_schedules(fake_rq_service.backend)
 
     task.refresh_from_db()
     assert result.retimed == [task.pk]
@@ -91,7 +94,7 @@ def test_sync_clears_a_one_off_that_already_ran(make_task, fake_rq_service):
     LaunchReport.objects.create(task=task, started_at=task.scheduling + timedelta(seconds=1))
     fake_rq_service.connection.flushall()
 
-    result = sync_schedules(fake_rq_service)
+    result = sync_schedules(fake_rq_service.backend)
 
     task.refresh_from_db()
     assert result.unscheduled == [task.pk]
@@ -104,7 +107,7 @@ def test_sync_runs_a_missed_one_off_late_rather_than_never(make_task, fake_rq_se
     Task.objects.filter(pk=task.pk).update(scheduling=timezone.now() - timedelta(minutes=5))
     fake_rq_service.connection.flushall()
 
-    sync_schedules(fake_rq_service)
+    sync_schedules(fake_rq_service.backend)
 
     task.refresh_from_db()
     assert scores(fake_rq_service)[task.scheduled_job_id] <= timezone.now()

@@ -36,3 +36,15 @@ def press(model_admin, request, object_id, button: str, response):
         raise PermissionDenied
     getattr(model_admin, BUTTONS[button])(request, [task])
     return redirect(model_admin.admin_url("change", task.pk))
+
+
+class LegacyButtonsMixin:
+    """Goes before ``TaskOperationsMixin`` in the task admin's bases: the task is saved (and its
+    schedule applied) by the change form first, then launched or stopped."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        button = pressed_button(self, request, object_id)
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        if button and response.status_code == 302:  # saved
+            return press(self, request, object_id, button, response)
+        return response

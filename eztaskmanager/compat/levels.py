@@ -7,8 +7,10 @@ are read as the level names of this version; ``manage.py check`` says what to wr
 
 from __future__ import annotations
 
-# Notification levels, lowest first (also ``services.notifications.LEVELS``).
-LEVELS = ("ok", "warnings", "errors", "failed")
+from eztaskmanager.models import LaunchReport
+
+# Notification levels, lowest first: the one severity order (``services.notifications.LEVELS``).
+LEVELS = LaunchReport.RESULT_LEVELS
 
 # The integers of 0.5.x's LEVEL_MAPPING, by level name.
 LEGACY_VALUES = {"ok": 0, "warnings": 10, "errors": 20, "failed": 30}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import router, transaction
 from django.db.models import F, Max
 
-from eztaskmanager.services.logger import current_handler
+from eztaskmanager.services.logger import current_handler, write_row_now
 
 ERROR_LEVELS = ("ERROR", "CRITICAL")
 
@@ -24,7 +24,7 @@ def save_numbered(log, save, *args, **kwargs) -> None:
             log.lineno = lineno
             save(*args, **kwargs)
 
-        handler.write_row_now(log.level, save_as)
+        write_row_now(handler, log.level, save_as)
         return
     report_model = log._meta.get_field("launch_report").related_model
     counters = {"n_lines": F("n_lines") + 1}

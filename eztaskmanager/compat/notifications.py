@@ -1,17 +1,13 @@
-"""0.5.x names of the notification module, and ``LaunchReport.get_notification_handlers()``."""
+"""0.5.x names of the notification module: ``LEVEL_MAPPING``, ``MESSAGES``, ``get_base_url``."""
 
 from __future__ import annotations
 
-import logging
 import re
 
 from django.apps import apps
 
 from eztaskmanager import conf
 from eztaskmanager.compat import deprecated, levels
-from eztaskmanager.services.notifications import build_handler
-
-logger = logging.getLogger(__name__)
 
 # Message templates by 0.5.x level value; fields: task_name, invocation_time, n_errors,
 # n_warnings.
@@ -56,25 +52,6 @@ def module_attribute(name: str):
             f"module 'eztaskmanager.services.notifications' has no attribute {name!r}"
         )
     value, replacement = NAMES[name]
-    deprecated(f"eztaskmanager.services.notifications.{name}", replacement, stacklevel=4)
+    # This is the module's __getattr__ itself, so the caller's frame is the next one up.
+    deprecated(f"eztaskmanager.services.notifications.{name}", replacement, stacklevel=3)
     return value()
-
-
-def notification_handlers() -> dict:
-    """The configured handlers by name, built now; an entry that cannot be built is left out.
-
-    0.5.x built them once at start and skipped a class it could not import; this version builds
-    them for each report from the setting (``emit_notifications``).
-    """
-    deprecated(
-        "LaunchReport.get_notification_handlers()",
-        "eztaskmanager.services.notifications.emit_notifications(report)",
-        stacklevel=4,
-    )
-    handlers = {}
-    for name, spec in (conf.get("NOTIFICATION_HANDLERS") or {}).items():
-        try:
-            handlers[name] = build_handler(spec)
-        except Exception as exc:
-            logger.warning("Notification handler %r cannot be built: %s", name, exc)
-    return handlers

@@ -75,7 +75,7 @@ def insert_log_rows(rows: list[tuple]) -> None:
 
 
 class DatabaseLogHandler(logging.Handler):
-    """Buffers log records of one report and writes them with ``bulk_create``.
+    """Buffers log records of one report and writes them in batches (``insert_log_rows``).
 
     The buffer is written when it holds ``flush_lines`` records, when its oldest record is
     ``flush_seconds`` old (checked on each record and by a background timer, so a quiet command's
@@ -173,32 +173,6 @@ class DatabaseLogHandler(logging.Handler):
         self._closed = True
         super().close()
 
-    def write_row_now(self, level: str, save) -> int:
-        """Give a row saved outside the buffer the next line number, and ``save()`` it now.
-
-        For ``Log`` rows saved through the ORM during the run. The buffer is written first, so
-        line numbers stay in order and the stored counters never count a line not yet written;
-        the row counts as an error or a warning by its level, as a record would. Returns the
-        line number, which ``save`` must store.
-        """
-        with self.lock:
-            self._write()
-            before = (self.lineno, self.n_lines, self.n_errors, self.n_warnings)
-            self.lineno += 1
-            self.n_lines += 1
-            if level in ("ERROR", "CRITICAL"):
-                self.n_errors += 1
-            elif level == "WARNING":
-                self.n_warnings += 1
-            try:
-                with transaction.atomic(using=self._owner_connection.alias):
-                    save(self.lineno)
-                    self._write()
-            except BaseException:
-                self.lineno, self.n_lines, self.n_errors, self.n_warnings = before
-                raise
-            return self.lineno
-
     def _write(self) -> None:
         """Write the buffer and the counters; the caller holds ``self.lock``."""
         from eztaskmanager.models import LaunchReport
@@ -241,6 +215,33 @@ class DatabaseLogHandler(logging.Handler):
                             logging.getLogger(__name__).exception("Log flush failed")
         finally:
             connections.close_all()
+
+
+def write_row_now(handler: DatabaseLogHandler, level: str, save) -> int:
+    """Give a row saved outside ``handler``'s buffer the next line number, and ``save()`` it now.
+
+    For ``Log`` rows saved through the ORM during the run. The buffer is written first, so line
+    numbers stay in order and the stored counters never count a line not yet written; the row
+    counts as an error or a warning by its level, as a record would. Returns the line number,
+    which ``save`` must store.
+    """
+    with handler.lock:
+        handler._write()
+        before = (handler.lineno, handler.n_lines, handler.n_errors, handler.n_warnings)
+        handler.lineno += 1
+        handler.n_lines += 1
+        if level in ("ERROR", "CRITICAL"):
+            handler.n_errors += 1
+        elif level == "WARNING":
+            handler.n_warnings += 1
+        try:
+            with transaction.atomic(using=handler._owner_connection.alias):
+                save(handler.lineno)
+                handler._write()
+        except BaseException:
+            handler.lineno, handler.n_lines, handler.n_errors, handler.n_warnings = before
+            raise
+        return handler.lineno
 
 
 class LogWriter:

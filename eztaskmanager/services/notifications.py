@@ -26,11 +26,12 @@ from django.utils.module_loading import import_string
 
 from eztaskmanager import conf
 from eztaskmanager.compat import levels as legacy_levels
+from eztaskmanager.compat import notifications as legacy_notifications
+from eztaskmanager.models import LaunchReport
 
 logger = logging.getLogger(__name__)
 
-# Result levels, lowest first (the tuple lives with the reader of 0.5.x spellings).
-LEVELS = legacy_levels.LEVELS
+LEVELS = LaunchReport.RESULT_LEVELS  # the one severity order, mildest first
 
 # Slack's documented limits for one message.
 SLACK_SECTION_TEXT_LIMIT = 3000
@@ -459,11 +460,8 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def __getattr__(name: str):
-    # 0.5.x names (deprecated); their module imports this one, hence the late import.
-    from eztaskmanager.compat import notifications as legacy_notifications
-
-    return legacy_notifications.module_attribute(name)
+# 0.5.x names (deprecated), served on first use.
+__getattr__ = legacy_notifications.module_attribute
 
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The scheduler process behind ``manage.py taskmanager scheduler``.
 
-It extends rq-scheduler's loop in three ways:
+It extends rq-scheduler's loop in these ways:
 
 * punctual: it polls every fraction of a second and compares exact (sub-second) due times;
 * exactly once: each firing is claimed with one atomic Redis script that also moves the job to
@@ -10,6 +10,8 @@ It extends rq-scheduler's loop in three ways:
   and a sync (see ``sync.py``) runs at start and then every ``sync_interval`` seconds;
 * dead runs are closed: every heartbeat period it fails the runs whose process stopped beating
   (see ``guard.py``).
+* it outlives a Redis outage or a Sentinel failover: it retries with a capped backoff, and a
+  firing claimed just before Redis went away is enqueued once Redis is back (see ``outage.py``).
 
 Jobs that are not ours are handed to rq-scheduler's own logic.
 """
@@ -20,12 +22,18 @@ import logging
 import time
 from datetime import UTC, datetime
 
+import django_rq
 from django.db import close_old_connections, connection
 from rq.exceptions import NoSuchJobError
 from rq_scheduler import Scheduler
+from rq_scheduler.utils import setup_loghandlers
 
-from eztaskmanager import conf
-from eztaskmanager.services.queues import META_TASK_ID
+from eztaskmanager import conf, taskstate
+from eztaskmanager.backends.rq import META_TASK_ID, RQBackend
+from eztaskmanager.models import Task
+from eztaskmanager.services.guard import reap_orphans
+from eztaskmanager.services.outage import run_through_outages
+from eztaskmanager.services.sync import sync_schedules
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +62,10 @@ class TaskScheduler(Scheduler):
         self._next_sync = 0.0
         self._next_reap = 0.0
         self._claim = self.connection.register_script(CLAIM_SCRIPT)
+        self._claimed: list = []  # firings claimed but not yet on their queue
+
+    def run(self, burst=False):
+        run_through_outages(self, burst=burst)
 
     def enqueue_jobs(self):
         if not connection.in_atomic_block:
@@ -64,11 +76,11 @@ class TaskScheduler(Scheduler):
         if time.monotonic() >= self._next_reap:
             self._next_reap = time.monotonic() + conf.get("HEARTBEAT_SECONDS")
             self.reap()
+        enqueued = [self._enqueue_claimed(job, due) for job, due in list(self._claimed)]
         now = time.time()
         due = self.connection.zrangebyscore(
             self.scheduled_jobs_key, "-inf", now, withscores=True, score_cast_func=bytes.decode
         )
-        enqueued = []
         for raw_id, raw_score in due:
             job_id = raw_id.decode()
             try:
@@ -83,16 +95,23 @@ class TaskScheduler(Scheduler):
             next_due, wanted = self.next_due(job, float(raw_score), now)
             if self._claim(keys=[self.scheduled_jobs_key], args=[job_id, raw_score, next_due]):
                 if wanted:
-                    self.get_queue_for_job(job).enqueue_job(job)
-                    enqueued.append(job)
+                    enqueued.append(self._enqueue_claimed(job, raw_score))
                 else:
                     job.delete()
         return enqueued
 
+    def _enqueue_claimed(self, job, due: str):
+        # The claim already moved the schedule on: if Redis goes away before the job is on its
+        # queue, keep it and enqueue it on the next pass, or this firing would be lost.
+        if (job, due) not in self._claimed:
+            self._claimed.append((job, due))
+        self.get_queue_for_job(job).enqueue_job(job)
+        self._claimed.remove((job, due))
+        self.log.debug("Enqueued firing %s due at %s", job.id, due)
+        return job
+
     def next_due(self, job, due: float, now: float) -> tuple[str, bool]:
         """The job's next score ('' for none) and whether this firing should run."""
-        from eztaskmanager.models import Task
-
         task = Task.objects.filter(pk=job.meta[META_TASK_ID]).first()
         if task is None or task.scheduled_job_id != job.id:
             logger.info("Dropping scheduled job %s: its task is gone or was rescheduled", job.id)
@@ -105,27 +124,19 @@ class TaskScheduler(Scheduler):
         following = schedule.next_run(after=after)
         if following is None:
             return "", True
-        Task.objects.filter(pk=task.pk).update(cached_next_ride=following)
+        taskstate.next_ride(task.pk, following)
         return repr(following.timestamp()), True
 
     def reap(self) -> None:
         """Close runs whose process died (their heartbeat stopped)."""
-        from eztaskmanager.services.guard import reap_orphans
-
         try:
             reap_orphans()
         except Exception:  # never stop the scheduling loop
             logger.exception("Closing dead runs failed")
 
     def sync(self) -> None:
-        from eztaskmanager.services.queues import RQTaskQueueService
-        from eztaskmanager.services.sync import sync_schedules
-
-        service = RQTaskQueueService(queue_name=self.queue_name)
-        service._scheduler = self
-        service._queue = self._queue
         try:
-            result = sync_schedules(service)
+            result = sync_schedules(RQBackend(self.queue_name, connection=self.connection))
         except Exception:  # a failed sync must not stop the scheduling loop
             logger.exception("Schedule sync failed")
         else:
@@ -138,10 +149,10 @@ def run_scheduler(
     interval: float = 0.2,
     sync_interval: float = 60.0,
     burst: bool = False,
+    verbose: bool = False,
 ) -> None:
     """Run the scheduling loop until stopped (SIGINT / SIGTERM)."""
-    import django_rq
-
+    setup_loghandlers("DEBUG" if verbose else "INFO")
     queue = django_rq.get_queue(queue_name)
     scheduler = TaskScheduler(
         queue=queue,

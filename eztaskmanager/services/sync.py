@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta  # noqa: F401
 
 from django.utils import timezone
 
-from eztaskmanager.services.queues import JOB_PREFIX, RQTaskQueueService
+from eztaskmanager import taskstate
+from eztaskmanager.backends import JOB_PREFIX, RQBackend
+from eztaskmanager.models import Task
 
 logger = logging.getLogger(__name__)
 
@@ -44,66 +46,53 @@ class SyncResult:
         )
 
 
-def sync_schedules(service: RQTaskQueueService | None = None) -> SyncResult:
-    """Reconcile rq-scheduler's scheduled jobs with the Task table; return what changed."""
-    from rq.job import JobStatus
-
-    from eztaskmanager.models import Task
-
-    service = service or RQTaskQueueService()
-    connection = service.connection
-    key = service.scheduler.scheduled_jobs_key
+def sync_schedules(backend: RQBackend | None = None) -> SyncResult:
+    """Reconcile the backend's scheduled jobs with the Task table; return what changed."""
+    backend = backend or RQBackend()
     now = timezone.now()
     result = SyncResult()
-
-    scores = {
-        job_id.decode(): datetime.fromtimestamp(score, tz=UTC)
-        for job_id, score in service._guard(connection.zrange, key, 0, -1, withscores=True)
-    }
+    scores = backend.scheduled()
     tasks = {
         task.scheduled_job_id: task
         for task in Task.objects.exclude(scheduled_job_id__isnull=True).exclude(scheduled_job_id="")
     }
-
     for job_id in sorted(scores):
         if job_id.startswith(JOB_PREFIX) and job_id not in tasks:
-            service.cancel_job(job_id)
+            backend.cancel(job_id)
             result.removed_jobs.append(job_id)
-
-    updates = []
+    due_times = {}
     for job_id, task in tasks.items():
-        schedule = task.schedule
-        due = scores.get(job_id)
-        if due is None:
-            status = _job_status(service, job_id)
-            if status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED):
-                result.unchanged += 1  # on its way through a worker right now
-                continue
-            if not schedule.is_periodic and _already_ran(task):
-                service.mark_unscheduled(task)
-                result.unscheduled.append(task.pk)
-                continue
-            when = _expected(schedule, now) or now  # a missed one-off runs late, not never
-            service.write_scheduled_job(task, job_id, when)
-            result.restored.append(task.pk)
-        else:
-            expected = _expected(schedule, now)
-            if due > now and expected is not None and abs(due - expected) > TOLERANCE:
-                service._guard(connection.zadd, key, {job_id: expected.timestamp()}, xx=True)
-                result.retimed.append(task.pk)
-                when = expected
-            else:
-                when = due
-                result.unchanged += 1
-        if task.cached_next_ride != when or task.status == Task.STATUS_IDLE:
-            task.cached_next_ride = when
-            if task.status == Task.STATUS_IDLE:
-                task.status = Task.STATUS_SCHEDULED
-            updates.append(task)
-    Task.objects.bulk_update(updates, ["cached_next_ride", "status"], batch_size=500)
+        when = _reconcile(backend, task, job_id, scores.get(job_id), now, result)
+        if when is not None:
+            due_times[task] = when
+    taskstate.synced(due_times)
     if result.changed:
         logger.info("Schedules synced: %s", result)
     return result
+
+
+def _reconcile(backend, task, job_id: str, due, now, result: SyncResult):
+    """Put one task's job right; return its due time (None: nothing more to store)."""
+    schedule = task.schedule
+    if due is None:
+        if backend.on_its_way(job_id):
+            result.unchanged += 1  # on its way through a worker right now
+            return None
+        if not schedule.is_periodic and _already_ran(task):
+            taskstate.unschedule(task)
+            result.unscheduled.append(task.pk)
+            return None
+        when = _expected(schedule, now) or now  # a missed one-off runs late, not never
+        taskstate.write_schedule(task, backend, job_id, when)
+        result.restored.append(task.pk)
+        return when
+    expected = _expected(schedule, now)
+    if due > now and expected is not None and abs(due - expected) > TOLERANCE:
+        backend.set_due_time(job_id, expected)
+        result.retimed.append(task.pk)
+        return expected
+    result.unchanged += 1
+    return due
 
 
 def _expected(schedule, now: datetime) -> datetime | None:
@@ -113,16 +102,6 @@ def _expected(schedule, now: datetime) -> datetime | None:
     if schedule.start is not None and schedule.start > now:
         return schedule.start.astimezone(UTC)
     return None
-
-
-def _job_status(service: RQTaskQueueService, job_id: str):
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    try:
-        return service._guard(Job.fetch, job_id, connection=service.connection).get_status()
-    except NoSuchJobError:
-        return None
 
 
 def _already_ran(task) -> bool:

@@ -244,6 +244,6 @@ def test_redis_down_then_back(private_redis, make_task, transactional_db):
     assert Task.objects.filter(status=Task.STATUS_SCHEDULED).count() == 2  # nothing lost
 
     private_redis["process"] = private_redis["start"]()  # back, empty
-    result = sync_schedules(service)
+    result = sync_schedules(service.backend)
     assert sorted(result.restored) == sorted(t.pk for t in tasks)
     assert service.scheduler.count() == 2

@@ -11,6 +11,92 @@ from django.core.management.base import BaseCommand, CommandError
 from eztaskmanager import conf
 
 
+def scheduling_parsers(sub) -> None:
+    """``scheduler`` and ``sync``."""
+    scheduler = sub.add_parser(
+        "scheduler",
+        help="Run the scheduler: punctual, safe to run twice, synced with the database.",
+    )
+    scheduler.add_argument("--queue", default=None, help="RQ queue (default: the setting).")
+    scheduler.add_argument(
+        "--interval", type=float, default=0.2, help="Seconds between checks (default 0.2)."
+    )
+    scheduler.add_argument(
+        "--sync-interval",
+        type=float,
+        default=60.0,
+        help="Seconds between syncs of Redis with the Task table (default 60; 0 disables).",
+    )
+    scheduler.add_argument("--burst", action="store_true", help="One pass, then exit.")
+
+    sub.add_parser("sync", help="Make the scheduled jobs in Redis match the Task table.")
+
+
+def task_parsers(sub) -> None:
+    """``list``, ``status``, ``run``, ``stop`` and ``logs``."""
+    listing = sub.add_parser("list", help="Tasks with status, last result and next run.")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table.")
+
+    status = sub.add_parser(
+        "status", help="Queues, workers, schedulers, scheduled jobs and recent runs."
+    )
+    status.add_argument("--json", action="store_true", help="JSON instead of text.")
+
+    run = sub.add_parser("run", help="Launch a task (by id or name) now.")
+    run.add_argument("task", help="The task's id or exact name.")
+    run.add_argument(
+        "--sync",
+        action="store_true",
+        help="Run it here, in the foreground, echoing its log (the report is stored); "
+        "the exit status is 1 when the run ends with errors or fails.",
+    )
+
+    stop = sub.add_parser("stop", help="Stop a task (by id or name).")
+    stop.add_argument("task", help="The task's id or exact name.")
+
+    logs = sub.add_parser("logs", help="Print the log lines of a launch report.")
+    logs.add_argument("report", type=int, help="The launch report's id.")
+    logs.add_argument(
+        "--follow", action="store_true", help="Keep printing new lines until the run ends."
+    )
+    logs.add_argument("--json", action="store_true", help="One JSON object per line.")
+
+
+def declaration_and_devserver_parsers(sub) -> None:
+    """``load``, ``export`` and ``devserver``."""
+    load = sub.add_parser(
+        "load",
+        help="Create or update tasks from a YAML / JSON file, or from EZTASKMANAGER_TASKS.",
+    )
+    load.add_argument("file", nargs="?", help="A .json, .yaml or .yml file (default: the setting).")
+    load.add_argument(
+        "--dry-run", action="store_true", help="Show what would change; change nothing."
+    )
+    load.add_argument("--json", action="store_true", help="JSON instead of text.")
+
+    export = sub.add_parser("export", help="Write the tasks as declarations for `load`.")
+    export.add_argument("--format", choices=["json", "yaml"], default="json")
+    export.add_argument("--output", "-o", help="A file to write (default: standard output).")
+
+    devserver = sub.add_parser(
+        "devserver",
+        help="Start the web server, an RQ worker and the scheduler together (for demos "
+        "and development); Ctrl-C stops them all.",
+    )
+    devserver.add_argument(
+        "addrport", nargs="?", default="127.0.0.1:8000", help="Web server address:port."
+    )
+    devserver.add_argument(
+        "--embedded-redis",
+        action="store_true",
+        help="Use an in-memory fakeredis server even when the configured Redis answers.",
+    )
+    devserver.add_argument("--queue", default=None, help="RQ queue (default: the setting).")
+    devserver.add_argument(
+        "--banner", default="", help="A line printed with the address once all is up."
+    )
+
+
 class Command(BaseCommand):
     help = (
         "Operate django-eztaskmanager: list tasks, show status, run, stop, read logs, load and "
@@ -19,103 +105,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)
-
-        scheduler = sub.add_parser(
-            "scheduler",
-            help="Run the scheduler: punctual, safe to run twice, synced with the database.",
-        )
-        scheduler.add_argument("--queue", default=None, help="RQ queue (default: the setting).")
-        scheduler.add_argument(
-            "--interval", type=float, default=0.2, help="Seconds between checks (default 0.2)."
-        )
-        scheduler.add_argument(
-            "--sync-interval",
-            type=float,
-            default=60.0,
-            help="Seconds between syncs of Redis with the Task table (default 60; 0 disables).",
-        )
-        scheduler.add_argument("--burst", action="store_true", help="One pass, then exit.")
-
-        sub.add_parser("sync", help="Make the scheduled jobs in Redis match the Task table.")
-
-        listing = sub.add_parser("list", help="Tasks with status, last result and next run.")
-        listing.add_argument("--json", action="store_true", help="JSON instead of a table.")
-
-        status = sub.add_parser(
-            "status", help="Queues, workers, schedulers, scheduled jobs and recent runs."
-        )
-        status.add_argument("--json", action="store_true", help="JSON instead of text.")
-
-        run = sub.add_parser("run", help="Launch a task (by id or name) now.")
-        run.add_argument("task", help="The task's id or exact name.")
-        run.add_argument(
-            "--sync",
-            action="store_true",
-            help="Run it here, in the foreground, echoing its log (the report is stored); "
-            "the exit status is 1 when the run ends with errors or fails.",
-        )
-
-        stop = sub.add_parser("stop", help="Stop a task (by id or name).")
-        stop.add_argument("task", help="The task's id or exact name.")
-
-        logs = sub.add_parser("logs", help="Print the log lines of a launch report.")
-        logs.add_argument("report", type=int, help="The launch report's id.")
-        logs.add_argument(
-            "--follow", action="store_true", help="Keep printing new lines until the run ends."
-        )
-        logs.add_argument("--json", action="store_true", help="One JSON object per line.")
-
-        load = sub.add_parser(
-            "load",
-            help="Create or update tasks from a YAML / JSON file, or from EZTASKMANAGER_TASKS.",
-        )
-        load.add_argument(
-            "file", nargs="?", help="A .json, .yaml or .yml file (default: the setting)."
-        )
-        load.add_argument(
-            "--dry-run", action="store_true", help="Show what would change; change nothing."
-        )
-        load.add_argument("--json", action="store_true", help="JSON instead of text.")
-
-        export = sub.add_parser("export", help="Write the tasks as declarations for `load`.")
-        export.add_argument("--format", choices=["json", "yaml"], default="json")
-        export.add_argument("--output", "-o", help="A file to write (default: standard output).")
-
-        devserver = sub.add_parser(
-            "devserver",
-            help="Start the web server, an RQ worker and the scheduler together (for demos "
-            "and development); Ctrl-C stops them all.",
-        )
-        devserver.add_argument(
-            "addrport", nargs="?", default="127.0.0.1:8000", help="Web server address:port."
-        )
-        devserver.add_argument(
-            "--embedded-redis",
-            action="store_true",
-            help="Use an in-memory fakeredis server even when the configured Redis answers.",
-        )
-        devserver.add_argument("--queue", default=None, help="RQ queue (default: the setting).")
-        devserver.add_argument(
-            "--banner", default="", help="A line printed with the address once all is up."
-        )
+        scheduling_parsers(sub)
+        task_parsers(sub)
+        declaration_and_devserver_parsers(sub)
 
     def handle(self, *args, **options):
         handler = getattr(self, f"handle_{options['subcommand']}")
         return handler(**options)
 
     def handle_scheduler(self, queue, interval, sync_interval, burst, **options):
-        from rq_scheduler.utils import setup_loghandlers
-
         from eztaskmanager.services.scheduler import run_scheduler
 
         if interval <= 0:
             raise CommandError("--interval must be positive.")
-        setup_loghandlers("DEBUG" if options["verbosity"] >= 2 else "INFO")
         run_scheduler(
             queue_name=queue or conf.get("QUEUE_NAME"),
             interval=interval,
             sync_interval=sync_interval,
             burst=burst,
+            verbose=options["verbosity"] >= 2,
         )
 
     def handle_sync(self, **options):

@@ -73,7 +73,7 @@
     var row = document.createElement("div");
     row.className = "eztm-line eztm-level-" + String(line.level).toLowerCase().replace(/[^a-z]/g, "");
     row.dataset.n = line.n;
-    [["eztm-lineno", line.n], ["eztm-time", line.time], ["eztm-level", line.level],
+    [["eztm-lineno", line.n], ["eztm-time", (line.time || "").slice(0, 19).replace("T", " ")], ["eztm-level", line.level],
      ["eztm-message", line.message]].forEach(function (part, index) {
       var span = document.createElement("span");
       span.className = part[0];

@@ -1,0 +1,194 @@
+"""The task admin's launch, stop and schedule: permission checks and messages around
+``operations``. ``TaskAdmin`` mixes this in; it decides nothing the operations layer decides."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from eztaskmanager import operations
+from eztaskmanager.backends import BackendError, get_backend
+from eztaskmanager.models import Task
+
+
+def quoted_names(tasks) -> str:
+    return ", ".join(f"“{task.name}”" for task in tasks)
+
+
+class TaskOperationsMixin:
+    """Admin actions and schedule changes of tasks, with their own permission."""
+
+    def has_launch_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.launch_task")
+
+    @admin.action(description=gettext_lazy("Launch the selected tasks now"), permissions=["launch"])
+    def launch_tasks(self, request, queryset):
+        self.launch(request, list(queryset))
+
+    @admin.action(
+        description=gettext_lazy("Stop (unschedule) the selected tasks"), permissions=["launch"]
+    )
+    def stop_tasks(self, request, queryset):
+        self.stop(request, list(queryset))
+
+    def backend(self, request):
+        try:
+            return get_backend()
+        except BackendError as exc:
+            self.message_user(
+                request, _("The task queue is not available: %s") % exc, messages.ERROR
+            )
+            return None
+
+    def on_each_task(self, request, tasks: list[Task], action, failure: str) -> list:
+        """The outcome of ``action(task)`` for each task that worked; a message for each that
+        did not. When the queue cannot be reached at all, the remaining tasks are not tried
+        (each attempt would wait for the same connection time-out)."""
+        done = []
+        for index, task in enumerate(tasks):
+            try:
+                done.append(action(task))
+            except BackendError as exc:
+                self.message_user(
+                    request, failure % {"task": task.name, "error": exc}, messages.ERROR
+                )
+                rest = tasks[index + 1 :]
+                if rest and exc.unreachable:
+                    self.message_user(
+                        request,
+                        _("Not tried, as the queue cannot be reached: %(tasks)s.")
+                        % {"tasks": quoted_names(rest)},
+                        messages.ERROR,
+                    )
+                    break
+        return done
+
+    def launch(self, request, tasks: list[Task]) -> None:
+        backend = self.backend(request)
+        if backend is None:
+            return
+        failure = _("“%(task)s” was not launched: %(error)s")
+        outcomes = self.on_each_task(
+            request, tasks, lambda t: operations.launch(t, backend, defer=False), failure
+        )
+        for outcome in outcomes:
+            if outcome.report is not None:
+                self.message_user(
+                    request,
+                    _("“%(task)s” ran: %(result)s.")
+                    % {
+                        "task": outcome.task.name,
+                        "result": outcome.report.get_invocation_result_display(),
+                    },
+                    messages.SUCCESS,
+                )
+        queued = [o.task for o in outcomes if o.state == operations.QUEUED]
+        if queued:
+            self.message_user(
+                request,
+                _("Queued for a worker: %(tasks)s.") % {"tasks": quoted_names(queued)},
+                messages.SUCCESS,
+            )
+
+    def stop(self, request, tasks: list[Task]) -> None:
+        backend = self.backend(request)
+        if backend is None:
+            return
+        failure = _("“%(task)s” was not stopped: %(error)s")
+        by = request.user.get_username()
+        stop = lambda t: operations.stop(t, by, backend, defer=False)  # noqa: E731
+        for outcome in self.on_each_task(request, tasks, stop, failure):
+            if outcome.stopped_runs:
+                text = _(
+                    "“%(task)s” is unscheduled and its running run was asked to stop; its "
+                    "report ends “stopped by %(user)s”."
+                )
+            else:
+                text = _("“%(task)s” is unscheduled; it had no running run.")
+            self.message_user(
+                request, text % {"task": outcome.task.name, "user": by}, messages.SUCCESS
+            )
+
+    def schedule_after_save(self, request, task: Task) -> None:
+        """Apply ``task``'s schedule once the change form's transaction has committed."""
+        request.eztaskmanager_to_schedule = task
+
+    def changeform_view(self, request, *args, **kwargs):
+        # The admin saves in a transaction that ends inside super(): Redis is written after it,
+        # so a rolled-back save leaves nothing behind, and the message still reaches the page.
+        response = super().changeform_view(request, *args, **kwargs)
+        task = getattr(request, "eztaskmanager_to_schedule", None)
+        if task is not None:
+            del request.eztaskmanager_to_schedule
+            self.apply_schedule(request, task)
+        return response
+
+    def apply_schedule(self, request, task: Task) -> None:
+        backend = self.backend(request)
+        if backend is None:
+            return
+        try:
+            outcome = operations.apply_schedule(task, backend, defer=False)
+        except BackendError as exc:
+            self.message_user(
+                request,
+                _("“%(task)s” was saved, but its schedule was not applied: %(error)s")
+                % {"task": task.name, "error": exc},
+                messages.ERROR,
+            )
+            return
+        if outcome.state == operations.UNSCHEDULED:
+            self.message_user(
+                request, _("“%(task)s” is no longer scheduled.") % {"task": task.name}
+            )
+        elif outcome.state == operations.SCHEDULED:
+            when = date_format(timezone.localtime(outcome.when), "DATETIME_FORMAT")
+            self.message_user(
+                request,
+                _("“%(task)s” is scheduled; next run at %(when)s.")
+                % {"task": task.name, "when": when},
+            )
+
+
+class TaskButtonsMixin:
+    """The change form's launch and stop buttons: POST only, with the launch permission."""
+
+    def operation_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/launch/", wrap(self.launch_view), name=f"{prefix}_launch"),
+            path("<path:object_id>/stop/", wrap(self.stop_view), name=f"{prefix}_stop"),
+        ]
+
+    def admin_url(self, name: str, *args) -> str:
+        return reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args
+        )
+
+    def task_button_view(self, request, object_id, do):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_launch_permission(request):
+            raise PermissionDenied
+        task = self.get_object(request, unquote(object_id))
+        if task is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, task):
+            raise PermissionDenied
+        do(request, [task])
+        return redirect(self.admin_url("change", task.pk))
+
+    def launch_view(self, request, object_id):
+        return self.task_button_view(request, object_id, self.launch)
+
+    def stop_view(self, request, object_id):
+        return self.task_button_view(request, object_id, self.stop)

@@ -1,0 +1,344 @@
+"""The RQ backend: runs on a django-rq queue, scheduled jobs in rq-scheduler's sorted set.
+
+It owns the job-id scheme (``eztm-<task>-<random>``, ``eztmr-...`` for retries) and everything
+this package knows about RQ and Redis: the other modules speak to it, never to Redis. It uses
+rq's and rq-scheduler's public API: jobs are built with ``Job.create`` (which takes the
+``on_stopped`` callback that rq-scheduler's own helpers do not), and saved with their exact due
+time as score in ``Scheduler.scheduled_jobs_key`` (rq-scheduler's helpers round it down to the
+second).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import django_rq
+import redis
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+from rq import Queue, Worker, get_current_job
+from rq.callbacks import Callback
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job as RQJob
+from rq.job import JobStatus
+from rq.timeouts import JobTimeoutException
+from rq_scheduler import Scheduler
+
+from eztaskmanager import conf
+from eztaskmanager.backends.base import (
+    JOB_PREFIX,
+    RETRY_PREFIX,
+    RUN_FUNCTION,
+    STOPPED_CALLBACK,
+    Backend,
+    BackendError,
+    Job,
+    task_id_of,
+)
+
+logger = logging.getLogger(__name__)
+
+META_TASK_ID = "eztaskmanager_task_id"
+META_RETRY_OF = "eztaskmanager_retry_of"
+SCHEDULED_KEY = Scheduler.scheduled_jobs_key
+SCHEDULER_KEY_PREFIX = "rq:scheduler_instance:"
+LOCK_KEY = "eztaskmanager:run-lock:{}"
+# Renew or delete the run lock only while the token still holds it.
+RENEW_LOCK = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+)
+RELEASE_LOCK = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
+# States of a job that is on its way through a worker.
+ON_ITS_WAY = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED)
+
+_connections: dict = {}
+
+
+def shared_connection(queue_name: str):
+    """One Redis client per process and queue (each client opens its own connections).
+
+    Inside a worker, the job's own connection. redis-py's pools reconnect after a fork or a
+    server restart by themselves.
+    """
+    job = get_current_job()
+    if job is not None and job.origin == queue_name:
+        return job.connection
+    key = (queue_name, repr(getattr(settings, "RQ_QUEUES", {}).get(queue_name)))
+    if key not in _connections:
+        _connections[key] = django_rq.get_connection(queue_name)
+    return _connections[key]
+
+
+def location(connection) -> str:
+    """Where ``connection`` points, without any password: ``host:port/db``."""
+    kwargs = connection.connection_pool.connection_kwargs
+    if kwargs.get("path"):
+        return f"{kwargs['path']}/{kwargs.get('db', 0)}"
+    return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+
+
+def quick_connection(connection, timeout: float = 2.0):
+    """A client like ``connection`` that tries once and gives up after ``timeout`` seconds."""
+    pool = connection.connection_pool
+    kwargs = {
+        **pool.connection_kwargs,
+        "socket_connect_timeout": timeout,
+        "socket_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),  # a status must not wait seconds on a Redis that is down
+    }
+    return redis.Redis(
+        connection_pool=pool.__class__(connection_class=pool.connection_class, **kwargs)
+    )
+
+
+def problem(connection, timeout: float = 2.0) -> str:
+    """Why ``connection`` cannot be used, or ``""`` when Redis answers."""
+    try:
+        quick_connection(connection, timeout).ping()
+    except (RedisError, OSError) as exc:
+        return str(exc) or type(exc).__name__
+    return ""
+
+
+class RQBackend(Backend):
+    """Jobs on the django-rq queue ``queue_name``, over ``connection`` (the queue's by default)."""
+
+    supports_schedule = True
+    supports_stop = True
+    supports_run_lock = True
+
+    def __init__(self, queue_name: str | None = None, connection=None):
+        self.queue_name = queue_name or conf.get("QUEUE_NAME")
+        self._connection = connection
+        self._queue = None
+        self._scheduler = None
+
+    @property
+    def connection(self):
+        if self._connection is None:
+            self._connection = shared_connection(self.queue_name)
+        return self._connection
+
+    @property
+    def queue(self):
+        if self._queue is None:
+            # The operations layer defers enqueues to the commit itself.
+            self._queue = django_rq.get_queue(
+                self.queue_name, connection=self.connection, commit_mode="auto"
+            )
+        return self._queue
+
+    @property
+    def scheduler(self):
+        if self._scheduler is None:
+            self._scheduler = Scheduler(queue=self.queue, connection=self.connection)
+        return self._scheduler
+
+    def guard(self, func, *args, **kwargs):
+        """Call ``func``; a Redis error becomes a BackendError that says where Redis is."""
+        try:
+            return func(*args, **kwargs)
+        except RedisError as exc:
+            error = BackendError(
+                _("The task queue (Redis at %(where)s) is not reachable: %(error)s")
+                % {"where": location(self.connection).rsplit("/", 1)[0], "error": exc}
+            )
+            error.unreachable = isinstance(exc, RedisConnectionError | RedisTimeoutError)
+            raise error from exc
+
+    def enqueue(self, job: Job) -> Any:
+        return self.guard(
+            self.queue.enqueue_call,
+            RUN_FUNCTION,
+            args=(job.task_id,),
+            kwargs=job.kwargs,
+            timeout=job.timeout,
+            description=job.description,
+            job_id=job.job_id,
+            meta=_meta(job),
+            on_stopped=Callback(STOPPED_CALLBACK),
+        )
+
+    def schedule_at(self, job: Job, when: datetime) -> None:
+        meta = _meta(job)
+        if job.interval:
+            meta["interval"] = job.interval  # a plain rqscheduler repeats it too
+        rq_job = RQJob.create(
+            RUN_FUNCTION,
+            args=[job.task_id],
+            kwargs=job.kwargs,
+            connection=self.connection,
+            result_ttl=-1 if job.interval else None,
+            description=job.description,
+            timeout=job.timeout,
+            id=job.job_id,
+            origin=self.queue_name,
+            meta=meta,
+            status=JobStatus.SCHEDULED,
+            on_stopped=Callback(STOPPED_CALLBACK),
+        )
+
+        def write():
+            with self.connection.pipeline() as pipe:
+                rq_job.save(pipeline=pipe)
+                pipe.zadd(SCHEDULED_KEY, {rq_job.id: when.timestamp()})
+                pipe.execute()
+
+        self.guard(write)
+
+    def cancel(self, job_id: str | None) -> None:
+        if job_id:
+            pipe = self.connection.pipeline()
+            pipe.zrem(SCHEDULED_KEY, job_id).delete(RQJob.key_for(job_id))
+            self.guard(pipe.execute)
+
+    def drop_queued(self, task_id: int) -> int:
+        prefixes = (f"{JOB_PREFIX}{task_id}-", f"{RETRY_PREFIX}{task_id}-")
+        dropped = [j for j in self.guard(self.queue.get_job_ids) if j.startswith(prefixes)]
+        for job_id in dropped:
+            self.guard(self.queue.remove, job_id)
+        return len(dropped)
+
+    def stop_running(self, job_id: str) -> bool:
+        try:
+            self.guard(send_stop_job_command, self.connection, job_id)
+        except (InvalidJobOperation, NoSuchJobError):
+            return False
+        return True
+
+    def due_time(self, job_id: str | None) -> datetime | None:
+        if not job_id:
+            return None
+        score = self.guard(self.connection.zscore, SCHEDULED_KEY, job_id)
+        return None if score is None else datetime.fromtimestamp(float(score), tz=UTC)
+
+    def set_due_time(self, job_id: str, when: datetime) -> None:
+        self.guard(self.connection.zadd, SCHEDULED_KEY, {job_id: when.timestamp()}, xx=True)
+
+    def scheduled(self) -> dict[str, datetime]:
+        """Every job in the scheduled set with its due time."""
+        entries = self.guard(self.connection.zrange, SCHEDULED_KEY, 0, -1, withscores=True)
+        return {raw.decode(): datetime.fromtimestamp(s, tz=UTC) for raw, s in entries}
+
+    def on_its_way(self, job_id: str) -> bool:
+        """Whether job ``job_id`` is queued, running or deferred."""
+        try:
+            job = self.guard(RQJob.fetch, job_id, connection=self.connection)
+        except NoSuchJobError:
+            return False
+        return self.guard(job.get_status) in ON_ITS_WAY
+
+    def acquire_run_lock(self, task_id: int, token: str, ttl_seconds: float) -> bool:
+        key, ttl = LOCK_KEY.format(task_id), int(ttl_seconds * 1000)
+        return bool(self.guard(self.connection.set, key, token, nx=True, px=ttl))
+
+    def renew_run_lock(self, task_id: int, token: str, ttl_seconds: float) -> None:
+        script = self.connection.register_script(RENEW_LOCK)
+        self.guard(script, keys=[LOCK_KEY.format(task_id)], args=[token, int(ttl_seconds * 1000)])
+
+    def release_run_lock(self, task_id: int, token: str) -> None:
+        script = self.connection.register_script(RELEASE_LOCK)
+        self.guard(script, keys=[LOCK_KEY.format(task_id)], args=[token])
+
+    def current_job_id(self) -> str:
+        job = get_current_job()
+        return job.id if job is not None else ""
+
+    def current_job_timeout(self) -> int | None:
+        job = get_current_job()
+        return job.timeout if job is not None else None
+
+    def is_timeout(self, exc: BaseException) -> bool:
+        return isinstance(exc, JobTimeoutException)
+
+
+def _meta(job: Job) -> dict:
+    if job.job_id.startswith(RETRY_PREFIX):
+        return {META_RETRY_OF: job.task_id}
+    return {META_TASK_ID: job.task_id}
+
+
+def read_status(connection, limit: int) -> dict:
+    """Queues, workers, schedulers and the next ``limit`` scheduled jobs, read quickly;
+    ``reachable`` false (with the error) when Redis does not answer."""
+    quick = quick_connection(connection)
+    found: dict[str, Any] = {"location": location(connection), "reachable": True, "error": ""}
+    try:
+        quick.ping()
+        entries = quick.zrange(SCHEDULED_KEY, 0, limit - 1, withscores=True)
+        found.update(
+            queues=[_queue_figures(quick, name) for name in queue_names()],
+            workers=[_worker_figures(worker) for worker in Worker.all(connection=quick)],
+            schedulers=_schedulers(quick),
+            scheduled=[
+                (raw.decode(), task_id_of(raw.decode()), datetime.fromtimestamp(s, tz=UTC))
+                for raw, s in entries
+            ],
+            scheduled_total=quick.zcard(SCHEDULED_KEY),
+        )
+    except (RedisError, OSError) as exc:
+        found.update(reachable=False, error=str(exc) or type(exc).__name__)
+        found.update(queues=[], workers=[], schedulers=[], scheduled=[], scheduled_total=None)
+    finally:
+        quick.connection_pool.disconnect()
+    return found
+
+
+def queue_names() -> list[str]:
+    names = list(getattr(settings, "RQ_QUEUES", {}) or {})
+    wanted = conf.get("QUEUE_NAME")
+    return names if wanted in names else [wanted, *names]
+
+
+def _queue_figures(connection, name: str) -> dict:
+    queue = Queue(name, connection=connection)
+    return {
+        "name": name,
+        "queued": queue.count,
+        "started": queue.started_job_registry.count,
+        "failed": queue.failed_job_registry.count,
+    }
+
+
+def _worker_figures(worker) -> dict:
+    heartbeat = worker.last_heartbeat
+    if heartbeat is not None and timezone.is_naive(heartbeat):
+        heartbeat = heartbeat.replace(tzinfo=UTC)
+    return {
+        "name": worker.name,
+        "hostname": worker.hostname,
+        "pid": worker.pid,
+        "state": str(worker.get_state()),
+        "queues": worker.queue_names(),
+        "current_job": worker.get_current_job_id(),
+        "last_heartbeat": heartbeat,
+    }
+
+
+def _schedulers(connection) -> list[dict]:
+    """Scheduler processes (``taskmanager scheduler`` or ``rqscheduler``) alive in Redis."""
+    found = []
+    for key in connection.scan_iter(match=SCHEDULER_KEY_PREFIX + "*", count=100):
+        data = {k.decode(): v.decode() for k, v in connection.hgetall(key).items()}
+        if not data or "death" in data:
+            continue
+        birth = data.get("birth")
+        found.append(
+            {
+                "name": key.decode()[len(SCHEDULER_KEY_PREFIX) :],
+                "started": datetime.fromtimestamp(float(birth), tz=UTC) if birth else None,
+            }
+        )
+    return sorted(found, key=lambda s: s["name"])

@@ -1,0 +1,308 @@
+"""The run lifecycle: a ``Run`` starts, logs, beats, finishes and plans its retry.
+
+This module is the one writer of a report's outcome: a run that ends in its own process
+(``Run.execute``), a launch skipped because another run is going, and a run closed from outside
+(``close_run``: worker died, stopped, interrupted) all end here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+from dataclasses import replace
+from datetime import timedelta
+
+from django.core.management import call_command
+from django.db import connections, transaction
+from django.utils import timezone
+
+from eztaskmanager import conf, taskstate
+from eztaskmanager.backends import Backend, BackendError, get_backend, job_id_for
+from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.services.logger import (
+    DatabaseLogHandler,
+    LogWriter,
+    _current_handler,
+    run_logger,
+)
+from eztaskmanager.services.notifications import emit_notifications
+
+logger = logging.getLogger(__name__)
+
+REASON_WORKER_DIED = "worker died"
+REASON_INTERRUPTED = "interrupted"
+REASON_SKIPPED = "skipped: already running"
+
+
+def worker_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+
+
+def lock_ttl() -> float:
+    return conf.get("ORPHAN_AFTER_SECONDS")
+
+
+class Heartbeat:
+    """A thread that keeps a run visibly alive until ``stop()``."""
+
+    def __init__(self, report_id: int, renew=None, interval: float | None = None):
+        self.report_id = report_id
+        self.renew = renew
+        self.interval = interval or conf.get("HEARTBEAT_SECONDS")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="eztaskmanager-heartbeat", daemon=True
+        )
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    LaunchReport.objects.filter(pk=self.report_id).update(
+                        heartbeat_at=timezone.now()
+                    )
+                    if self.renew is not None:
+                        self.renew()
+                except Exception:  # a missed beat is not a reason to end the run
+                    logger.exception("Heartbeat of report %s failed", self.report_id)
+        finally:
+            connections.close_all()
+
+
+class Run:
+    """One run of a task in this process, from its report's creation to its outcome."""
+
+    def __init__(self, task: Task, report: LaunchReport, backend: Backend, scheduled: bool):
+        self.task = task
+        self.report = report
+        self.backend = backend
+        self.scheduled = scheduled
+        self.clock = time.monotonic()
+        self.token = str(report.pk)
+        self.handler = None
+        self.heartbeat = None
+
+    @classmethod
+    def start(cls, task: Task, scheduled: bool, attempt: int, backend: Backend) -> Run:
+        """Create the run's report and mark its task started, in one commit."""
+        now = timezone.now()
+        with transaction.atomic():
+            report = LaunchReport.objects.create(
+                task=task,
+                started_at=now,
+                heartbeat_at=now,
+                rq_job_id=backend.current_job_id(),
+                worker=worker_label(),
+                attempt=attempt,
+                max_attempts=task.max_retries + 1,
+            )
+            # Started either way: by this run, or by the one that makes this launch a skip.
+            taskstate.started(task.pk)
+        return cls(task, report, backend, scheduled)
+
+    def lock(self) -> bool:
+        """Take the task's run lock (always granted when the task allows overlapping runs)."""
+        if self.task.allow_overlap:
+            return True
+        if self.backend.supports_run_lock:
+            return self.backend.acquire_run_lock(self.task.pk, self.token, lock_ttl())
+        # Without a lock in the backend, the lock is an unfinished run with a fresh heartbeat.
+        fresh = timezone.now() - timedelta(seconds=lock_ttl())
+        others = LaunchReport.objects.filter(
+            task_id=self.task.pk, invocation_result="", heartbeat_at__gte=fresh
+        ).exclude(pk=self.report.pk)
+        return not others.exists()
+
+    def execute(self) -> LaunchReport:
+        """Run the command, store its outcome, notify, plan a retry; return the report."""
+        if not self.lock():
+            return skip(self.report)
+        self.begin_logging()
+        result = ""
+        try:
+            self.call()
+        except BaseException as exc:  # noqa: BLE001 - a run must never take the worker down
+            result = LaunchReport.RESULT_FAILED
+            self.report.failure_reason = failure_reason(exc, self.backend)
+            self.log.error(
+                "Run failed: %s\n%s", self.report.failure_reason, traceback.format_exc().rstrip()
+            )
+            if not isinstance(exc, Exception | SystemExit):
+                # KeyboardInterrupt and the like: record the failure, then let it go on.
+                self.finish(result)
+                raise
+        self.finish(result)
+        emit_notifications(self.report)
+        plan_retry(self.task, self.report, self.backend)
+        return self.report
+
+    def begin_logging(self) -> None:
+        renew = None
+        if self.backend.supports_run_lock and not self.task.allow_overlap:
+
+            def renew():
+                self.backend.renew_run_lock(self.task.pk, self.token, lock_ttl())
+
+        self.heartbeat = Heartbeat(self.report.pk, renew=renew).start()
+        self.handler = DatabaseLogHandler(self.report.pk)
+        self.log = run_logger(f"task{self.task.pk}")
+        self.log.handlers = [self.handler]
+        self.log.setLevel(logging.DEBUG)
+        self.context = _current_handler.set(self.handler)
+        if self.report.max_attempts > 1:
+            self.log.info("Attempt %s of %s", self.report.attempt, self.report.max_attempts)
+
+    def call(self) -> None:
+        stdout = LogWriter(self.log, logging.INFO)
+        stderr = LogWriter(self.log, logging.ERROR)
+        try:
+            call_command(
+                self.task.command.name, *self.task.complete_args, stdout=stdout, stderr=stderr
+            )
+        finally:
+            stdout.flush()
+            stderr.flush()
+
+    def finish(self, result: str) -> None:
+        """Flush the log, then store the outcome and bring the task up to date, together."""
+        _current_handler.reset(self.context)
+        self.heartbeat.stop()
+        report, handler = self.report, self.handler
+        try:
+            handler.close()
+        finally:
+            report.n_lines, report.n_errors = handler.n_lines, handler.n_errors
+            report.n_warnings, report.n_dropped = handler.n_warnings, handler.n_dropped
+            report.invocation_result = result or report.derive_result()
+            report.finished_at = timezone.now()
+            report.duration = round(time.monotonic() - self.clock, 6)
+            with transaction.atomic():
+                report.save(update_fields=OUTCOME_FIELDS)
+                run_ended(self.task, report, self.backend, self.scheduled)
+
+
+OUTCOME_FIELDS = [
+    "invocation_result",
+    "finished_at",
+    "duration",
+    "failure_reason",
+    "n_lines",
+    "n_errors",
+    "n_warnings",
+    "n_dropped",
+]
+
+
+def run_task(task_id: int, scheduled: bool = False, attempt: int = 1) -> LaunchReport | None:
+    """Run task ``task_id`` here and record it in a LaunchReport; return the report.
+
+    Every exception of the command is caught: the report ends ``failed`` with the traceback in
+    its log. A task id that no longer exists is logged and ignored (returns None). Unless the
+    task allows overlapping runs, a launch while another run of the task is going is skipped,
+    leaving a report that says so.
+    """
+    task = Task.objects.select_related("command").filter(pk=task_id).first()
+    if task is None:
+        logger.warning("Task %s does not exist any more; nothing to run.", task_id)
+        return None
+    return Run.start(task, scheduled, attempt, get_backend()).execute()
+
+
+def run_ended(task: Task, report: LaunchReport, backend: Backend, scheduled: bool = False):
+    """After a run ended: release its lock, refresh the task, prune old reports.
+
+    Called in the transaction that stores the report's outcome, so the report and its task
+    change together.
+    """
+    if not task.allow_overlap and backend.supports_run_lock:
+        try:
+            backend.release_run_lock(task.pk, str(report.pk))
+        except BackendError as exc:  # the lock expires by itself
+            logger.warning("Run lock of task %s not released: %s", task.pk, exc)
+    taskstate.run_ended(task, report, scheduled, backend)
+    task.prune_reports()
+
+
+def failure_reason(exc: BaseException, backend: Backend) -> str:
+    if backend.is_timeout(exc):
+        seconds = backend.current_job_timeout()
+        return f"timeout after {seconds} s" if seconds else "timeout"
+    if isinstance(exc, SystemExit):
+        return f"the command exited with status {exc.code}"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def skip(report: LaunchReport) -> LaunchReport:
+    """Close ``report`` as a launch skipped because another run of the task is going."""
+    report.append_line("WARNING", f"Not run: {REASON_SKIPPED}.", count_level=True)
+    report.invocation_result = LaunchReport.RESULT_WARNINGS
+    report.failure_reason = REASON_SKIPPED
+    report.finished_at = timezone.now()
+    report.duration = 0.0
+    report.save(update_fields=["invocation_result", "failure_reason", "finished_at", "duration"])
+    logger.info("Task %s: launch skipped, already running", report.task_id)
+    return report
+
+
+def close_run(report: LaunchReport, reason: str, retry: bool = True, backend=None) -> bool:
+    """Close a run that ended outside its own process: failed, with ``reason``.
+
+    Returns False when the run had already ended (nothing done). The task goes back to its
+    schedule state, its lock is released, notifications go out, and a retry is planned when
+    attempts are left and ``retry`` is true.
+    """
+    backend = backend or get_backend()
+    now = timezone.now()
+    with transaction.atomic():
+        # The conditional update is the claim: of two closers, one closes the run.
+        closed = LaunchReport.objects.filter(pk=report.pk, invocation_result="").update(
+            invocation_result=LaunchReport.RESULT_FAILED, failure_reason=reason, finished_at=now
+        )
+        if not closed:
+            return False
+        report.refresh_from_db()
+        if report.started_at:
+            report.duration = (now - report.started_at).total_seconds()
+            report.save(update_fields=["duration"])
+        report.append_line("ERROR", f"Run ended: {reason}.")
+        run_ended(report.task, report, backend)
+    emit_notifications(report)
+    if retry:
+        plan_retry(report.task, report, backend)
+    return True
+
+
+def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None) -> None:
+    """Plan the next attempt of a failed run, when the task has attempts left."""
+    if report.invocation_result != LaunchReport.RESULT_FAILED:
+        return
+    if report.attempt >= report.max_attempts:
+        return
+    attempt = report.attempt + 1
+    delay = task.retry_delay(report.attempt)
+    backend = backend or get_backend()
+    job = taskstate.job_for(task, job_id_for(task.pk, retry=True), attempt=attempt)
+    job = replace(job, description=f"{job.description} (attempt {attempt})")
+    try:
+        if delay <= 0 or not backend.supports_schedule:
+            # In-process there is no one to wait for: the retry runs at once.
+            backend.enqueue(job)
+        else:
+            backend.schedule_at(job, timezone.now() + timedelta(seconds=delay))
+    except BackendError as exc:
+        report.append_line("ERROR", f"Retry {attempt} of {report.max_attempts} not planned: {exc}")
+        return
+    report.append_line("INFO", f"Attempt {attempt} of {report.max_attempts} planned in {delay} s.")

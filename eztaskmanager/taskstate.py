@@ -1,0 +1,165 @@
+"""Task state: the one writer of ``Task.status``, ``scheduled_job_id`` and ``cached_next_ride``.
+
+Part of the operations layer. The use cases in ``operations.py``, the run lifecycle in
+``runs.py`` and the schedule sync call these functions; nothing else writes those three fields.
+Writes are conditional updates of the fields concerned, so that a run finishing in a worker and
+an operator saving the task in the admin never overwrite each other's columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from eztaskmanager import conf
+from eztaskmanager.backends import Backend, BackendError, Job
+from eztaskmanager.models import Task
+from eztaskmanager.schedules import Schedule
+
+logger = logging.getLogger(__name__)
+
+ONE_SECOND = timedelta(seconds=1)
+
+
+def job_timeout(task: Task) -> int | None:
+    """The job timeout of ``task``'s runs (None: the queue's default)."""
+    return task.timeout or conf.get("DEFAULT_TIMEOUT")
+
+
+def job_for(task: Task, job_id: str, **kwargs) -> Job:
+    """The job that runs ``task`` once, with keyword arguments ``kwargs`` for the run."""
+    return Job(
+        task_id=task.pk,
+        job_id=job_id,
+        description=f"eztaskmanager: {task.name}",
+        timeout=job_timeout(task),
+        kwargs=kwargs,
+    )
+
+
+def nominal_interval(schedule: Schedule, when: datetime) -> int:
+    """Seconds between ``when`` and the run after it (at least one)."""
+    following = schedule.next_run(after=when)
+    if following is None:
+        return 60
+    return max(int((following - when).total_seconds()), 1)
+
+
+def first_run(task: Task, now: datetime | None = None) -> datetime:
+    """When a scheduled task runs first; refuses a one-off time in the past."""
+    now = now or timezone.now()
+    schedule = Schedule.for_task(task)
+    if not schedule.is_periodic:
+        if schedule.start < now:
+            raise BackendError(_("It is not possible to schedule tasks in the past."))
+        return schedule.start.astimezone(UTC)
+    return schedule.next_run(after=now - ONE_SECOND / 2)
+
+
+def write_schedule(task: Task, backend: Backend, job_id: str, when: datetime) -> None:
+    """Store ``task``'s scheduled job ``job_id`` in the backend, due at ``when``."""
+    job = job_for(task, job_id, scheduled=True)
+    schedule = Schedule.for_task(task)
+    if schedule.is_periodic:
+        job = replace(job, interval=nominal_interval(schedule, when))
+    backend.schedule_at(job, when)
+
+
+def start_now_if_unset(task: Task) -> None:
+    """A repetition counts from its first run: with no start given, that is now."""
+    if task.is_periodic and not task.cron_expression and task.scheduling is None:
+        task.scheduling = timezone.now()
+        Task.objects.filter(pk=task.pk).update(scheduling=task.scheduling)
+
+
+def scheduled(task: Task, job_id: str, when: datetime) -> None:
+    _set(task, status=Task.STATUS_SCHEDULED, scheduled_job_id=job_id, cached_next_ride=when)
+
+
+def unschedule(task: Task, backend: Backend | None = None) -> None:
+    """Forget ``task``'s schedule: its job (when a backend is given) and its state."""
+    if backend is not None:
+        backend.cancel(task.scheduled_job_id)
+    _set(task, status=Task.STATUS_IDLE, scheduled_job_id=None, cached_next_ride=None)
+
+
+def queued(task: Task) -> None:
+    """An idle task has a run on its way to a worker."""
+    if task.status == Task.STATUS_IDLE:
+        task.status = Task.STATUS_SPOOLED
+        Task.objects.filter(pk=task.pk, status=Task.STATUS_IDLE).update(status=Task.STATUS_SPOOLED)
+
+
+def not_queued(task: Task) -> None:
+    """A queued run did not reach the queue after all: a spooled task is idle again."""
+    if task.status == Task.STATUS_SPOOLED:
+        task.status = Task.STATUS_IDLE
+    Task.objects.filter(pk=task.pk, status=Task.STATUS_SPOOLED).update(status=Task.STATUS_IDLE)
+
+
+def started(task_id: int) -> None:
+    Task.objects.filter(pk=task_id).update(status=Task.STATUS_STARTED)
+
+
+def next_ride(task_id: int, when: datetime) -> None:
+    Task.objects.filter(pk=task_id).update(cached_next_ride=when)
+
+
+def run_ended(task: Task, report, scheduled: bool, backend: Backend) -> None:
+    """After a run: the task's schedule state and last-run cache, written together."""
+    task.apply_report_cache(report)
+    try:
+        _after_run(task, scheduled, backend)
+    except BackendError as exc:
+        logger.warning("Task %s: schedule state not refreshed: %s", task.pk, exc)
+        task.status = Task.STATUS_SCHEDULED if task.scheduled_job_id else Task.STATUS_IDLE
+    _set(
+        task,
+        status=task.status,
+        scheduled_job_id=task.scheduled_job_id,
+        cached_next_ride=task.cached_next_ride,
+        **task.cache_values(),
+    )
+
+
+def _after_run(task: Task, scheduled: bool, backend: Backend) -> None:
+    """Re-time a periodic job to its exact next run; clear a finished one-off schedule."""
+    if not task.scheduled_job_id:
+        task.status, task.cached_next_ride = Task.STATUS_IDLE, None
+        return
+    current = backend.due_time(task.scheduled_job_id)
+    if task.is_periodic:
+        exact = Schedule.for_task(task).next_run(after=timezone.now())
+        if current is not None and exact is not None and abs(current - exact) > ONE_SECOND:
+            # A plain rqscheduler re-queues interval jobs at "now + interval"; put the exact
+            # next run (calendar months, wall-clock days in TIME_ZONE, cron) in its place.
+            backend.set_due_time(task.scheduled_job_id, exact)
+            current = exact
+        task.cached_next_ride = current
+        task.status = Task.STATUS_SCHEDULED if current else Task.STATUS_IDLE
+    elif scheduled or current is None:
+        task.status, task.scheduled_job_id, task.cached_next_ride = Task.STATUS_IDLE, None, None
+    else:
+        task.status, task.cached_next_ride = Task.STATUS_SCHEDULED, current
+
+
+def synced(due_times: dict[Task, datetime]) -> None:
+    """Store the next runs that a schedule sync found; an idle task with a job is scheduled."""
+    changed = []
+    for task, when in due_times.items():
+        if task.cached_next_ride != when or task.status == Task.STATUS_IDLE:
+            task.cached_next_ride = when
+            if task.status == Task.STATUS_IDLE:
+                task.status = Task.STATUS_SCHEDULED
+            changed.append(task)
+    Task.objects.bulk_update(changed, ["cached_next_ride", "status"], batch_size=500)
+
+
+def _set(task: Task, **values) -> None:
+    for name, value in values.items():
+        setattr(task, name, value)
+    Task.objects.filter(pk=task.pk).update(**values)

@@ -1,0 +1,120 @@
+"""The scheduler through a Redis outage (fakeredis with its connection cut), and its backoff."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from datetime import timedelta
+
+import fakeredis
+import pytest
+from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rq import Queue
+
+from eztaskmanager.services.outage import Backoff, run_through_outages
+from eztaskmanager.services.scheduler import TaskScheduler
+from tests.conftest import rq_service_on
+
+
+def test_backoff_doubles_up_to_its_cap_and_measures_the_outage():
+    backoff = Backoff(first=0.1, cap=0.5)
+    assert backoff.succeeded() is None  # no outage to end
+    assert [backoff.failed() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
+    time.sleep(0.05)
+    assert backoff.succeeded() >= 0.05
+    assert backoff.failed() == 0.1  # a new outage starts from the first delay
+
+
+@pytest.fixture
+def server():
+    return fakeredis.FakeServer()
+
+
+@pytest.fixture
+def scheduler_and_job(server, make_task):
+    """A TaskScheduler on fakeredis and the id of a periodic job already due."""
+    connection = fakeredis.FakeRedis(server=server)
+    task = make_task(
+        name="every minute",
+        scheduling=timezone.now() - timedelta(hours=1),
+        repetition_period="minute",
+        repetition_rate=1,
+    )
+    service = rq_service_on(connection)
+    job = service.schedule(task)
+    connection.zadd(service.scheduler.scheduled_jobs_key, {job.id: time.time() - 1})
+    queue = Queue("default", connection=connection)
+    scheduler = TaskScheduler(queue=queue, connection=connection, interval=0.05, sync_interval=0)
+    return scheduler, job.id
+
+
+@pytest.fixture
+def keep_signal_handlers():
+    """The scheduler loop installs SIGINT / SIGTERM handlers: give pytest its own back."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+def test_scheduler_waits_for_redis_and_goes_on(
+    transactional_db, server, scheduler_and_job, keep_signal_handlers, caplog
+):
+    scheduler, job_id = scheduler_and_job
+    server.connected = False
+    back = threading.Timer(0.6, lambda: setattr(server, "connected", True))
+    back.start()
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="eztaskmanager.services.outage"):
+        run_through_outages(scheduler, burst=True)  # returns after one pass that ran
+    back.join()
+    assert time.monotonic() - started >= 0.6  # it waited for Redis instead of giving up
+    assert Queue("default", connection=scheduler.connection).job_ids == [job_id]
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2, messages  # one line when Redis goes, one when it is back
+    assert messages[0].startswith("Redis unreachable")
+    assert messages[1].startswith("Redis reachable again after")
+
+
+def test_a_firing_claimed_before_redis_went_away_is_enqueued_after(
+    transactional_db, server, scheduler_and_job
+):
+    scheduler, job_id = scheduler_and_job
+    queue = Queue("default", connection=scheduler.connection)
+    claim = scheduler._claim
+
+    def claim_then_lose_redis(*args, **kwargs):
+        won = claim(*args, **kwargs)
+        server.connected = False  # between the claim and the enqueue
+        return won
+
+    scheduler._claim = claim_then_lose_redis
+    with pytest.raises(RedisConnectionError):
+        scheduler.enqueue_jobs()
+    server.connected = True
+    scheduler._claim = claim
+    # The claim moved the job to its next minute: only the kept firing can put it on the queue.
+    score = scheduler.connection.zscore(scheduler.scheduled_jobs_key, job_id)
+    assert score > time.time()
+    assert queue.job_ids == []
+    scheduler.enqueue_jobs()
+    assert queue.job_ids == [job_id]
+    scheduler.enqueue_jobs()
+    assert queue.job_ids == [job_id]  # enqueued once
+
+
+def test_sigterm_stops_the_scheduler_during_an_outage(
+    transactional_db, server, scheduler_and_job, keep_signal_handlers
+):
+    scheduler, _ = scheduler_and_job
+    server.connected = False
+    # The process manager's SIGTERM, while the loop retries.
+    stop = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+    stop.start()
+    with pytest.raises(SystemExit):
+        run_through_outages(scheduler)  # no burst: only a signal ends it
+    stop.join()
