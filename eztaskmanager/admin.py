@@ -29,6 +29,7 @@ from eztaskmanager.admin_operations import (
     find_command,
     schedule_fields,
 )
+from eztaskmanager.compat.admin import LegacyButtonsMixin
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
 
 MAIN_FIELDS = ("name", "command", "arguments", "category", "note")
@@ -194,7 +195,8 @@ class ReportFormSet(BaseInlineFormSet):
     def get_queryset(self):
         if not getattr(self, "_latest_reports", False):
             limit = conf.get("N_REPORTS_INLINE") or DEFAULT_INLINE_REPORTS
-            reports = super().get_queryset().order_by("-id")[:limit]
+            # The task comes along: a report's name (its __str__) shows it.
+            reports = super().get_queryset().select_related("task").order_by("-id")[:limit]
             attach_log_tails(reports, conf.get("N_LINES_IN_REPORT_LOG"))
             self._queryset = reports
             self._latest_reports = True
@@ -257,7 +259,9 @@ class LaunchReportInline(ReadOnly, admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(TaskSaveMixin, TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin):
+class TaskAdmin(
+    LegacyButtonsMixin, TaskSaveMixin, TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin
+):
     list_display = ("task", "state", "last_run", "next_run")
     list_filter = (
         "status",

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from eztaskmanager.compat import deprecated
+
 
 class EztaskmanagerConfig(AppConfig):
     name = "eztaskmanager"
@@ -9,3 +11,13 @@ class EztaskmanagerConfig(AppConfig):
 
     def ready(self):
         from eztaskmanager import checks, signals  # noqa: F401  (registers checks and receivers)
+
+
+class EZTaskmanagerConfig(EztaskmanagerConfig):
+    """Deprecated: 0.5.x's name of the app config, for ``INSTALLED_APPS`` that spell it out."""
+
+    default = False  # "eztaskmanager" alone keeps choosing EztaskmanagerConfig
+
+    def ready(self):
+        super().ready()
+        deprecated("eztaskmanager.apps.EZTaskmanagerConfig", '"eztaskmanager" in INSTALLED_APPS')

@@ -15,6 +15,7 @@ line. Tokens keep their order and repetitions, so ``--tag a, --tag b`` reaches t
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -183,3 +184,39 @@ def command_parser(command_name: str, app_name: str | None = None) -> argparse.A
 def option_dest_map(parser: argparse.ArgumentParser) -> dict[str, str]:
     """Map every option string of ``parser`` to its destination name."""
     return {opt: action.dest for action in parser._actions for opt in action.option_strings}
+
+
+# -- the 0.5.x rule, kept for tasks created before the upgrade (Task.legacy_arguments) ----------
+
+_LEGACY_PIECES = re.compile(r"\s*,\s*")
+_LEGACY_CHUNKS = re.compile(r"\s*=\s*|\s+")
+
+
+def legacy_pairs(text: str) -> dict[str, str | None]:
+    """``{first word: rest or None}`` of each comma-separated piece, read as 0.5.x read them.
+
+    Every ``=`` and every run of blanks separates words, and the words after the first are
+    joined by one blank: ``--info=hello world`` gives ``{"--info": "hello world"}``. There is no
+    quoting. A repeated first word keeps its first position and its last value. Empty pieces are
+    skipped (0.5.x raised on them).
+    """
+    pairs: dict[str, str | None] = {}
+    for piece in _LEGACY_PIECES.split(text or ""):
+        words = [word for word in _LEGACY_CHUNKS.split(piece) if word]
+        if words:
+            pairs[words[0]] = " ".join(words[1:]) or None
+    return pairs
+
+
+def legacy_tokenize(text: str) -> list[str]:
+    """The argv tokens 0.5.x passed to the command for ``text``."""
+    return [token for pair in legacy_pairs(text).items() for token in pair if token is not None]
+
+
+def legacy_split(text: str) -> tuple[list[str], dict[str, str]]:
+    """0.5.x's ``Task.args`` and ``Task.options``: words without a value, and the others keyed
+    by their first word without dashes (inner dashes as underscores)."""
+    pairs = legacy_pairs(text)
+    args = [word for word, value in pairs.items() if not value]
+    options = {word.strip("-").replace("-", "_"): value for word, value in pairs.items() if value}
+    return args, options

@@ -8,6 +8,8 @@ from django.utils.module_loading import import_string
 
 from eztaskmanager import conf, policy
 from eztaskmanager.backends import BACKENDS as SERVICES
+from eztaskmanager.compat.checks import level_problem
+from eztaskmanager.services.notifications import LEVELS, NotificationHandler, handler_options
 
 
 @register()
@@ -58,8 +60,6 @@ def check_notification_handlers(app_configs, **kwargs):
 
 
 def _check_handler(name, spec) -> list:
-    from eztaskmanager.services.notifications import LEVELS, NotificationHandler, handler_options
-
     where = f"EZTASKMANAGER_NOTIFICATION_HANDLERS[{name!r}]"
     if not isinstance(spec, dict):
         return [Error(f"{where} must be a dict.", id="eztaskmanager.E010")]
@@ -82,14 +82,8 @@ def _check_handler(name, spec) -> list:
     level_hint = f"Use one of {', '.join(LEVELS)}."
     if "level" not in options:
         messages.append(Error(f"{where} has no 'level'.", hint=level_hint, id="eztaskmanager.E012"))
-    elif options["level"] not in LEVELS:
-        messages.append(
-            Error(
-                f"{where}: unknown level {options['level']!r}.",
-                hint=level_hint,
-                id="eztaskmanager.E012",
-            )
-        )
+    elif problem := level_problem(where, options["level"]):
+        messages.append(problem)  # an error, or a warning for a 0.5.x spelling
     required, optional, any_keyword = _arguments(handler_class)
     not_empty = set(handler_class.required_options)
     for option in sorted((required | not_empty) - {"level"}):

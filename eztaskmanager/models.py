@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from eztaskmanager import arguments, bounds, conf, policy, schedules
+from eztaskmanager.compat import logs as legacy_logs
 
 
 class AppCommand(models.Model):
@@ -73,10 +74,10 @@ class LaunchReport(models.Model):
     RESULT_WARNINGS = "warnings"
     RESULT_CHOICES = (
         (RESULT_NO, "---"),
-        (RESULT_OK, "OK"),
-        (RESULT_FAILED, "FAILED"),
-        (RESULT_ERRORS, "ERRORS"),
-        (RESULT_WARNINGS, "WARNINGS"),
+        (RESULT_OK, _("OK")),
+        (RESULT_FAILED, _("FAILED")),
+        (RESULT_ERRORS, _("ERRORS")),
+        (RESULT_WARNINGS, _("WARNINGS")),
     )
     # Results from mildest to most severe: the one order (``reporting.RESULTS``) that
     # notifications, figures and pages read.
@@ -112,10 +113,16 @@ class LaunchReport(models.Model):
         indexes = [models.Index(fields=["task", "-id"], name="eztm_report_task_id")]
 
     def __str__(self) -> str:
-        return (
-            f"LaunchReport {self.task_id} {self.invocation_result or 'running'} "
-            f"{self.invocation_datetime:%Y-%m-%d %H:%M:%S}"
-        )
+        # As 0.5.x wrote it: projects may show or parse it.
+        return f"LaunchReport {self.task.name} {self.invocation_result} {self.invocation_datetime}"
+
+    @classmethod
+    def get_notification_handlers(cls) -> dict:
+        """Deprecated (0.5.x): the configured notification handlers by name."""
+        # The notification module imports this one.
+        from eztaskmanager.compat.handlers import notification_handlers
+
+        return notification_handlers()
 
     @property
     def is_finished(self) -> bool:
@@ -241,6 +248,15 @@ class Log(models.Model):
     def __str__(self) -> str:
         return f"Log {self.id}: {self.level} at {self.timestamp}"
 
+    def save(self, *args, **kwargs):
+        """Save; a new line without a line number (``Log.objects.create(...)``, as 0.5.x's
+        handler and projects' own handlers wrote) gets the next one and is counted in its
+        report's counters. ``DatabaseLogHandler`` writes its batches without this method."""
+        if self.pk is None and self.lineno is None and self.launch_report_id is not None:
+            legacy_logs.save_numbered(self, super().save, *args, **kwargs)
+        else:
+            super().save(*args, **kwargs)
+
     def formatted(self) -> str:
         return conf.get("LOG_LINE_FORMAT").format(
             timestamp=self.timestamp, level=self.level, message=self.message
@@ -257,12 +273,12 @@ class Task(models.Model):
     REPETITION_PERIOD_WEEK = "week"
     REPETITION_PERIOD_MONTH = "month"
     REPETITION_PERIOD_CHOICES = (
-        (REPETITION_PERIOD_SECOND, "SECOND"),
-        (REPETITION_PERIOD_MINUTE, "MINUTE"),
-        (REPETITION_PERIOD_HOUR, "HOUR"),
-        (REPETITION_PERIOD_DAY, "DAY"),
-        (REPETITION_PERIOD_WEEK, "WEEK"),
-        (REPETITION_PERIOD_MONTH, "MONTH"),
+        (REPETITION_PERIOD_SECOND, _("SECOND")),
+        (REPETITION_PERIOD_MINUTE, _("MINUTE")),
+        (REPETITION_PERIOD_HOUR, _("HOUR")),
+        (REPETITION_PERIOD_DAY, _("DAY")),
+        (REPETITION_PERIOD_WEEK, _("WEEK")),
+        (REPETITION_PERIOD_MONTH, _("MONTH")),
     )
 
     STATUS_IDLE = "idle"
@@ -270,10 +286,10 @@ class Task(models.Model):
     STATUS_SCHEDULED = "scheduled"
     STATUS_STARTED = "started"
     STATUS_CHOICES = (
-        (STATUS_IDLE, "IDLE"),
-        (STATUS_SPOOLED, "SPOOLED"),
-        (STATUS_SCHEDULED, "SCHEDULED"),
-        (STATUS_STARTED, "STARTED"),
+        (STATUS_IDLE, _("IDLE")),
+        (STATUS_SPOOLED, _("SPOOLED")),
+        (STATUS_SCHEDULED, _("SCHEDULED")),
+        (STATUS_STARTED, _("STARTED")),
     )
 
     name = models.CharField(max_length=255)
@@ -357,6 +373,15 @@ class Task(models.Model):
         help_text=_("Override the level of every notification handler for this task."),
     )
 
+    legacy_arguments = models.BooleanField(
+        _("0.5.x argument rule"),
+        default=False,
+        help_text=_(
+            "Read the arguments as version 0.5 did (set on tasks created before the upgrade): "
+            "every blank or '=' after an option separates words that are joined into one value, "
+            "and there is no quoting. Untick it once the arguments follow the current rule."
+        ),
+    )
     timeout = models.PositiveIntegerField(
         _("timeout (s)"),
         null=True,
@@ -469,26 +494,44 @@ class Task(models.Model):
         except Exception:  # the command may be gone from the project
             return None
 
+    def tokens(self, parser=None) -> list[str]:
+        """The argv tokens of ``arguments``, by the rule this task follows."""
+        if self.legacy_arguments:
+            return arguments.legacy_tokenize(self.arguments)
+        return arguments.tokenize(self.arguments, parser)
+
     @property
     def complete_args(self) -> list[str]:
         """The argv tokens passed to ``call_command``, in order, repetitions kept."""
-        if not (self.arguments or "").strip():
-            return []  # no need to build the command's parser
-        return arguments.tokenize(self.arguments, self._parser())
+        if not (self.arguments or "").strip() or self.legacy_arguments:
+            return self.tokens()  # no need to build the command's parser
+        return self.tokens(self._parser())
 
     @property
     def args(self) -> list[str]:
-        """Positional arguments (tokens that are neither options nor option values)."""
+        """Positional arguments (tokens that are neither options nor option values).
+
+        With the 0.5.x rule (``legacy_arguments``), what 0.5.x returned: every first word
+        without a value, flags included.
+        """
+        if self.legacy_arguments:
+            return arguments.legacy_split(self.arguments)[0]
         return self._split_args()[0]
 
     @property
     def options(self) -> dict[str, str]:
-        """Options as ``{dest: value}``; a flag gives ``"True"``, a repeat its last value."""
+        """Options as ``{dest: value}``; a flag gives ``"True"``, a repeat its last value.
+
+        With the 0.5.x rule, what 0.5.x returned: words with a value, keyed by the word
+        without its dashes.
+        """
+        if self.legacy_arguments:
+            return arguments.legacy_split(self.arguments)[1]
         return self._split_args()[1]
 
     def _split_args(self) -> tuple[list[str], dict[str, str]]:
         parser = self._parser()
-        argv = arguments.tokenize(self.arguments, parser)
+        argv = self.tokens(parser)
         actions = {o: a for a in (parser._actions if parser else []) for o in a.option_strings}
         positional: list[str] = []
         options: dict[str, str] = {}
@@ -546,7 +589,7 @@ class Task(models.Model):
                 errors["command"] = _("The command cannot be loaded: %(error)s") % {"error": exc}
             else:
                 try:
-                    arguments.validate(arguments.tokenize(self.arguments, parser), parser)
+                    arguments.validate(self.tokens(parser), parser)
                 except arguments.ArgumentsError as exc:
                     errors["arguments"] = str(exc)
         if errors:

@@ -47,6 +47,7 @@ FIELDS = (
     "max_retries",
     "retry_delays",
     "retry_exponential",
+    "legacy_arguments",
 )
 TIMING_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
 # Values a field takes when its key is left out of a declaration.
@@ -64,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "max_retries": 0,
     "retry_delays": "60",
     "retry_exponential": False,
+    # Declarations are written in the current notation: loading one moves a task created
+    # before the upgrade off 0.5.x's argument rule, unless it says otherwise.
+    "legacy_arguments": False,
 }
 
 

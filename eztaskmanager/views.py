@@ -164,6 +164,7 @@ def report_state(report: LaunchReport) -> dict:
         **report_dict(report),
         "result": report.invocation_result,
         "task_status": report.task.status,
+        "task_status_display": report.task.get_status_display(),
     }
 
 
@@ -283,3 +284,11 @@ def download_log(request, report: LaunchReport):
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def __getattr__(name: str):
+    # 0.5.x's view classes (deprecated) are built on this module's functions: imported only
+    # when asked for, which also breaks the import cycle.
+    from eztaskmanager.compat import views as legacy_views
+
+    return legacy_views.module_attribute(name)

@@ -18,7 +18,14 @@ def collect(*args):
 def test_adds_only_the_projects_own_commands():
     collect()
     names = set(AppCommand.objects.values_list("name", flat=True))
-    assert names == {"eztm_echo", "eztm_fail", "eztm_lines", "eztm_plain", "eztm_sleep"}
+    assert names == {
+        "eztm_echo",
+        "eztm_fail",
+        "eztm_lines",
+        "eztm_orm_log",
+        "eztm_plain",
+        "eztm_sleep",
+    }
     for unsafe in (
         "rqenqueue",
         "rqworker",

@@ -98,3 +98,21 @@ def test_legacy_database_migrates_forward_with_rows():
         assert lines == [(i + 1, f"old line {i}") for i in range(5)]
     finally:
         migrate(head())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tasks_existing_before_0010_keep_the_050_argument_rule():
+    before = migrate([("eztaskmanager", "0009_run_guard_timeout_retries")])
+    try:
+        AppCommand = before.get_model("eztaskmanager", "AppCommand")
+        Task = before.get_model("eztaskmanager", "Task")
+        command = AppCommand.objects.create(name="eztm_echo", app_name="tests.testapp")
+        Task.objects.create(name="old", command=command, arguments="--title=hello world")
+
+        after = migrate([("eztaskmanager", "0010_task_legacy_arguments")])
+        Task = after.get_model("eztaskmanager", "Task")
+        assert Task.objects.get(name="old").legacy_arguments is True
+        new = Task.objects.create(name="new", command_id=command.pk)
+        assert new.legacy_arguments is False
+    finally:
+        migrate(head())

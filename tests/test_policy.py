@@ -19,7 +19,14 @@ from eztaskmanager.services import run_management_command
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_COMMANDS = {"eztm_echo", "eztm_fail", "eztm_lines", "eztm_plain", "eztm_sleep"}
+PROJECT_COMMANDS = {
+    "eztm_echo",
+    "eztm_fail",
+    "eztm_lines",
+    "eztm_orm_log",
+    "eztm_plain",
+    "eztm_sleep",
+}
 
 
 def forged_task(name: str, app_name: str, arguments: str = "", active: bool = True) -> Task:

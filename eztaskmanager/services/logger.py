@@ -217,6 +217,33 @@ class DatabaseLogHandler(logging.Handler):
             connections.close_all()
 
 
+def write_row_now(handler: DatabaseLogHandler, level: str, save) -> int:
+    """Give a row saved outside ``handler``'s buffer the next line number, and ``save()`` it now.
+
+    For ``Log`` rows saved through the ORM during the run. The buffer is written first, so line
+    numbers stay in order and the stored counters never count a line not yet written; the row
+    counts as an error or a warning by its level, as a record would. Returns the line number,
+    which ``save`` must store.
+    """
+    with handler.lock:
+        handler._write()
+        before = (handler.lineno, handler.n_lines, handler.n_errors, handler.n_warnings)
+        handler.lineno += 1
+        handler.n_lines += 1
+        if level in ("ERROR", "CRITICAL"):
+            handler.n_errors += 1
+        elif level == "WARNING":
+            handler.n_warnings += 1
+        try:
+            with transaction.atomic(using=handler._owner_connection.alias):
+                save(handler.lineno)
+                handler._write()
+        except BaseException:
+            handler.lineno, handler.n_lines, handler.n_errors, handler.n_warnings = before
+            raise
+        return handler.lineno
+
+
 class LogWriter:
     """A file-like object turning each written line into a log record."""
 

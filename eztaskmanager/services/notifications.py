@@ -25,6 +25,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from eztaskmanager import conf
+from eztaskmanager.compat import levels as legacy_levels
+from eztaskmanager.compat import notifications as legacy_notifications
 from eztaskmanager.models import LaunchReport
 
 logger = logging.getLogger(__name__)
@@ -69,11 +71,13 @@ class NotificationHandler(ABC):
     required_options: tuple[str, ...] = ()
 
     def __init__(self, level: str):
-        if level not in LEVELS:
+        # 0.5.x spellings ("failure", integers) are read as the level they stand for.
+        name = legacy_levels.level_name(level)
+        if name is None:
             raise ImproperlyConfigured(
                 f"Unknown notification level {level!r}; use one of {', '.join(LEVELS)}."
             )
-        self.level = level
+        self.level = name
 
     def wants(self, report, level: str | None = None) -> bool:
         """Whether ``report`` is to be sent, at ``level`` if given, else at the handler's own."""
@@ -102,7 +106,8 @@ def log_url(report) -> str:
         path = reverse("eztaskmanager:live_log_viewer", args=[report.pk])
     except NoReverseMatch:
         return ""
-    return conf.get("BASE_URL").rstrip("/") + path
+    # 0.5.x's default for the setting was None.
+    return (conf.get("BASE_URL") or "").rstrip("/") + path
 
 
 def _count(n: int, word: str) -> str:
@@ -453,6 +458,10 @@ def _describe(exc: Exception) -> str:
         return str(exc)
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# 0.5.x names (deprecated), served on first use.
+__getattr__ = legacy_notifications.module_attribute
 
 
 __all__ = [

@@ -8,7 +8,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from eztaskmanager import conf
+from eztaskmanager import cli, conf, tasks_as_code
+from eztaskmanager.backends import BackendError
+from eztaskmanager.services.sync import sync_schedules
 
 
 def scheduling_parsers(sub) -> None:
@@ -134,30 +136,21 @@ class Command(BaseCommand):
         )
 
     def handle_sync(self, **options):
-        from eztaskmanager.services.queues import TaskQueueException
-        from eztaskmanager.services.sync import sync_schedules
-
         try:
             result = sync_schedules()
-        except TaskQueueException as exc:
+        except BackendError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Schedules synced: {result}.")
 
     def handle_list(self, **options):
-        from eztaskmanager import cli
-
         tasks = cli.task_list()
         self.stdout.write(cli.to_json(tasks) if options["json"] else cli.format_task_list(tasks))
 
     def handle_status(self, **options):
-        from eztaskmanager import cli
-
         data = cli.status()
         self.stdout.write(cli.to_json(data) if options["json"] else cli.format_status(data))
 
     def handle_run(self, task, sync, user, **options):
-        from eztaskmanager import cli
-
         if not sync:
             self.stdout.write(cli.launch(task, user))
             return
@@ -167,18 +160,12 @@ class Command(BaseCommand):
             raise CommandError(f"The run ended with result {report.invocation_result!r}.")
 
     def handle_stop(self, task, user, **options):
-        from eztaskmanager import cli
-
         self.stdout.write(cli.stop(task, user))
 
     def handle_logs(self, report, follow, **options):
-        from eztaskmanager import cli
-
         cli.logs(report, self.stdout.write, follow=follow, as_json=options["json"])
 
     def handle_load(self, file, dry_run, **options):
-        from eztaskmanager import tasks_as_code
-
         try:
             declarations = tasks_as_code.read_file(file) if file else tasks_as_code.from_settings()
             result = tasks_as_code.load_tasks(declarations, dry_run=dry_run)
@@ -195,8 +182,6 @@ class Command(BaseCommand):
             raise CommandError("The tasks were saved, but some schedules were not applied.")
 
     def handle_export(self, format, output, **options):
-        from eztaskmanager import tasks_as_code
-
         try:
             text = tasks_as_code.dump(tasks_as_code.export_tasks(), format)
         except tasks_as_code.DeclarationError as exc:

@@ -120,7 +120,7 @@
     var badge = root.querySelector("[data-field=result]");
     badge.className = "eztm-result eztm-result-" + (report.finished ? report.result : "running");
     badge.textContent = report.finished ? report.result_display : text.running;
-    setField("task_status", report.task_status);
+    setField("task_status_display", report.task_status_display || report.task_status);
     setField("n_lines", report.n_lines);
     setField("n_warnings", report.n_warnings);
     setField("n_errors", report.n_errors);
