@@ -1,0 +1,108 @@
+"""Follow-up tasks: launch other tasks when a run ends with the results each one names.
+
+A ``FollowUp`` row says "when a run of ``task`` ends with one of ``results``, launch ``then``".
+The run lifecycle sends ``signals.run_finished`` once a run's outcome is stored; the receiver
+here launches the follow-ups through ``operations.launch`` as the ``follow-up`` actor, with the
+finished report as the new run's ``triggered_by``. A failed run that still has a retry planned
+launches nothing: its last attempt decides. Follow-ups may not form a cycle (a task would launch
+itself forever); ``cycle_through`` finds one before it is saved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.dispatch import receiver
+
+from eztaskmanager import audit, operations
+from eztaskmanager.backends import BackendError
+from eztaskmanager.models import FollowUp, LaunchReport, Task
+from eztaskmanager.signals import run_finished
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "follow-up"
+
+
+def follow_up_graph(exclude_task_id: int | None = None) -> dict[int, set[int]]:
+    """Every stored follow-up as ``{task id: ids of the tasks it launches}``."""
+    rows = FollowUp.objects.values_list("task_id", "then_id")
+    if exclude_task_id is not None:
+        rows = rows.exclude(task_id=exclude_task_id)
+    graph: dict[int, set[int]] = {}
+    for task_id, then_id in rows:
+        graph.setdefault(task_id, set()).add(then_id)
+    return graph
+
+
+def cycle_through(task_id: int, thens: Iterable[int]) -> list[int] | None:
+    """The task ids of a cycle that giving ``task_id`` the follow-ups ``thens`` would close.
+
+    The stored follow-ups of other tasks are taken as they are; the answer starts and ends with
+    ``task_id`` (``[a, b, a]``), or is None when there is no cycle.
+    """
+    graph = follow_up_graph(exclude_task_id=task_id)
+    graph[task_id] = set(thens)
+    # Depth-first from task_id, remembering how each task was reached.
+    came_from: dict[int, int] = {}
+    stack = [task_id]
+    seen = {task_id}
+    while stack:
+        current = stack.pop()
+        for following in sorted(graph.get(current, ())):
+            if following == task_id:
+                path = [current]
+                while path[-1] != task_id:
+                    path.append(came_from[path[-1]])
+                return [*reversed(path), task_id]
+            if following not in seen:
+                seen.add(following)
+                came_from[following] = current
+                stack.append(following)
+    return None
+
+
+def cycle_text(cycle: list[int]) -> str:
+    """The cycle by task names: ``“a” → “b” → “a”``."""
+    names = dict(Task.objects.filter(pk__in=set(cycle)).values_list("pk", "name"))
+    return " → ".join(f"“{names.get(pk, pk)}”" for pk in cycle)
+
+
+def fires(report: LaunchReport) -> bool:
+    """Whether ``report``'s end is one that follow-ups react to (not a failure still retried)."""
+    result = report.invocation_result
+    if not result:
+        return False
+    retried = result == LaunchReport.RESULT_FAILED and report.attempt < report.max_attempts
+    return not retried
+
+
+@receiver(run_finished, dispatch_uid="eztaskmanager_launch_follow_ups")
+def launch_follow_ups(sender, report: LaunchReport, **kwargs) -> list[operations.Outcome]:
+    """Launch the follow-ups of ``report``'s task that its result triggers."""
+    # run_task reads whether the task has follow-ups with the task itself.
+    if not fires(report) or not getattr(report.task, "has_follow_ups", True):
+        return []
+    follow_ups = [
+        follow_up
+        for follow_up in FollowUp.objects.filter(task_id=report.task_id).select_related(
+            "then__command"
+        )
+        if follow_up.fires_on(report.invocation_result)
+    ]
+    if not follow_ups:
+        return []
+    actor = audit.actor(ACTOR)
+    outcomes = []
+    for follow_up in follow_ups:
+        task = follow_up.then
+        try:
+            outcomes.append(operations.launch(task, user=actor, triggered_by=report.pk))
+        except BackendError as exc:
+            message = f"Follow-up task {task.name!r} not launched: {exc}"
+            logger.warning("Report %s: %s", report.pk, message)
+            report.append_line("WARNING", message)
+        else:
+            report.append_line("INFO", f"Follow-up task {task.name!r} launched.")
+    return outcomes
