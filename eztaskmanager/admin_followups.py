@@ -73,8 +73,9 @@ class FollowUpInline(admin.TabularInline):
     verbose_name_plural = gettext_lazy("Follow-up tasks: launched when a run of this task ends")
 
     def may_edit(self, request, obj) -> bool:
-        return request.user.has_perm("eztaskmanager.launch_task") and super().has_change_permission(
-            request, obj
+        # The task's permissions, not the FollowUp model's: the rows are part of the task.
+        return request.user.has_perm("eztaskmanager.launch_task") and request.user.has_perm(
+            "eztaskmanager.change_task"
         )
 
     def has_add_permission(self, request, obj=None):

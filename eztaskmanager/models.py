@@ -664,7 +664,7 @@ class FollowUp(models.Model):
 
     def clean(self):
         super().clean()
-        known = [value for value, _label in self.RESULT_CHOICES]
+        known = list(LaunchReport.RESULT_LEVELS)
         unknown = [r for r in self.result_list if r not in known]
         if unknown or not self.result_list:
             raise ValidationError(
