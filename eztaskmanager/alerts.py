@@ -44,6 +44,10 @@ def overdue_at(task: Task) -> datetime | None:
 def check_overdue(now: datetime | None = None) -> list[Task]:
     """Alert for each watched task that has just become overdue; return those tasks."""
     now = now or timezone.now()
+    # A task whose alert was removed is overdue no more, and counts afresh if it is set again.
+    Task.objects.filter(~watched()).exclude(
+        overdue_since__isnull=True, alert_counted_from__isnull=True
+    ).update(overdue_since=None, alert_counted_from=None)
     # A task whose alert was just set starts counting now.
     Task.objects.filter(watched(), alert_counted_from__isnull=True).update(alert_counted_from=now)
     candidates = Task.objects.filter(

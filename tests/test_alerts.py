@@ -204,8 +204,15 @@ def test_the_dashboard_lists_overdue_tasks(make_task, admin_client, real_redis):
     task = watched_task(make_task)
     Task.objects.filter(pk=task.pk).update(overdue_since=timezone.now() - timedelta(minutes=5))
     make_task(name="fine", alert_after_minutes=30)
-    page = admin_client.get(reverse("eztaskmanager:dashboard")).content.decode()
-    overdue = page[page.index('id="eztm-overdue"') :]
-    overdue = overdue[: overdue.index("</table>")]
-    assert "nightly &lt;import&gt;" in overdue and "fine" not in overdue
-    assert "alert after 30 min" in overdue
+
+    def overdue_part() -> str:
+        page = admin_client.get(reverse("eztaskmanager:dashboard")).content.decode()
+        part = page[page.index('id="eztm-overdue"') :]
+        return part[: part.index("</table>")]
+
+    assert "nightly &lt;import&gt;" in overdue_part() and "fine" not in overdue_part()
+    assert "alert after 30 min" in overdue_part()
+    # The alert removed: the task is overdue no more at the next check.
+    Task.objects.filter(pk=task.pk).update(alert_after_minutes=None)
+    alerts.check_overdue()
+    assert "nightly" not in overdue_part() and "No task is overdue." in overdue_part()
