@@ -67,7 +67,6 @@ class FollowUpInline(admin.TabularInline):
     fk_name = "task"
     formset = FollowUpFormSet
     fields = ("then", "results")
-    autocomplete_fields = ()
     extra = 0
     verbose_name = gettext_lazy("follow-up task")
     verbose_name_plural = gettext_lazy("Follow-up tasks: launched when a run of this task ends")

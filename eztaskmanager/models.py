@@ -653,7 +653,8 @@ class FollowUp(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.task_id} -> {self.then_id} on {self.results}"
+        # Shown above each inline row: no query for the tasks' names.
+        return f"on {self.results}"
 
     @property
     def result_list(self) -> list[str]:
