@@ -222,3 +222,29 @@ def test_the_follow_up_report_links_to_its_trigger(admin_client, make_task, imme
     viewer = admin_client.get(reverse("eztaskmanager:log_viewer", args=[report.pk]))
     link = reverse("eztaskmanager:log_viewer", args=[trigger.pk])
     assert f'<a href="{link}">run {trigger.pk} of first</a>' in viewer.content.decode()
+
+
+def test_a_follow_up_changed_without_the_launch_permission_waits_for_approval(
+    staff_client, make_task, immediate
+):
+    from tests.test_admin import EDITOR
+
+    first = make_task("eztm_lines", "1", name="first")
+    then = make_task("eztm_echo", "safe", name="then")
+    follow(first, then)
+    editor = staff_client(*EDITOR)
+    data = form_data(editor, change_url(then), arguments="changed by an editor")
+    assert editor.post(change_url(then), data).status_code == 302
+
+    report = operations.launch(first).report
+    assert reports_of(then) == []
+    [warning] = report.logs.filter(level="WARNING").values_list("message", flat=True)
+    assert warning.startswith("Follow-up task 'then' not launched: its command or arguments")
+    assert "'staff0', who may not launch tasks" in warning
+
+    launcher = staff_client(*LAUNCHER)  # saving it unchanged approves what it runs
+    assert launcher.post(change_url(then), form_data(launcher, change_url(then))).status_code == 302
+    report = operations.launch(first).report
+    [run] = reports_of(then)
+    assert run.triggered_by_id == report.pk
+    assert "items=['changed', 'by', 'an', 'editor']" in run.logs.values_list("message", flat=True)
