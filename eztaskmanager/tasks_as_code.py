@@ -47,6 +47,7 @@ FIELDS = (
     "max_retries",
     "retry_delays",
     "retry_exponential",
+    "alert_after_minutes",
 )
 TIMING_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
 # Values a field takes when its key is left out of a declaration.
@@ -64,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "max_retries": 0,
     "retry_delays": "60",
     "retry_exponential": False,
+    "alert_after_minutes": None,
 }
 
 
