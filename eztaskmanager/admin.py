@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from eztaskmanager import admin_display, conf, policy
+from eztaskmanager.admin_followups import FollowUpInline, ReportOriginMixin
 from eztaskmanager.admin_operations import (
     SCHEDULE_FIELDS,
     TaskButtonsMixin,
@@ -42,6 +43,7 @@ STATE_FIELDS = (
     "cached_last_invocation_n_errors",
     "cached_last_invocation_n_warnings",
     "scheduled_job_id",
+    "overdue_since",
 )
 # Reports shown in a task's inline when EZTASKMANAGER_N_REPORTS_INLINE is 0 (keep them all).
 DEFAULT_INLINE_REPORTS = 10
@@ -272,7 +274,7 @@ class TaskAdmin(
     search_fields = ("name", "note", "arguments", "command__name")
     list_select_related = ("command", "category")
     actions = ["launch_tasks", "stop_tasks"]
-    inlines = [LaunchReportInline]
+    inlines = [FollowUpInline, LaunchReportInline]
     change_form_template = "admin/eztaskmanager/task/change_form.html"
     readonly_fields = STATE_FIELDS
 
@@ -387,7 +389,7 @@ def command_help(command: AppCommand | None) -> str:
 
 
 @admin.register(LaunchReport)
-class LaunchReportAdmin(ReadOnly, admin.ModelAdmin):
+class LaunchReportAdmin(ReportOriginMixin, ReadOnly, admin.ModelAdmin):
     # Read-only, deletion included: the delete confirmation page would load every log line,
     # and old reports are pruned after each run anyway.
     list_display = (
@@ -418,6 +420,8 @@ class LaunchReportAdmin(ReadOnly, admin.ModelAdmin):
         "finished_at",
         "duration",
         "failure_reason",
+        "ran_with",
+        "triggered_by_run",
         "n_lines",
         "n_warnings",
         "n_errors",
@@ -431,7 +435,7 @@ class LaunchReportAdmin(ReadOnly, admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         """The main facts first, then every other stored field of the report."""
-        hidden = {"id", "invocation_result", *self.shown_first}
+        hidden = {"id", "invocation_result", "arguments", "triggered_by", *self.shown_first}
         rest = [f.name for f in LaunchReport._meta.concrete_fields if f.name not in hidden]
         return [*self.shown_first, *rest]
 

@@ -20,6 +20,8 @@ from eztaskmanager.models import AppCommand, Task
 
 # Fields that set when a task runs; those the Task model has are used.
 SCHEDULE_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
+# Longest one-off arguments text a launch accepts.
+MAX_ARGUMENTS_LENGTH = 10_000
 
 
 HELD_MESSAGE = gettext_lazy(
@@ -92,7 +94,8 @@ class TaskOperationsMixin:
                     break
         return done
 
-    def launch(self, request, tasks: list[Task]) -> None:
+    def launch(self, request, tasks: list[Task], arguments: str | None = None) -> None:
+        """Launch ``tasks``; with ``arguments``, each runs once with those instead of its own."""
         backend = self.backend(request)
         if backend is None:
             return
@@ -100,7 +103,9 @@ class TaskOperationsMixin:
         outcomes = self.on_each_task(
             request,
             tasks,
-            lambda t: operations.launch(t, backend, defer=False, user=request.user),
+            lambda t: operations.launch(
+                t, backend, defer=False, user=request.user, arguments=arguments
+            ),
             failure,
         )
         for outcome in outcomes:
@@ -212,7 +217,26 @@ class TaskButtonsMixin:
         return redirect(self.admin_url("change", task.pk))
 
     def launch_view(self, request, object_id):
-        return self.task_button_view(request, object_id, self.launch)
+        """Launch the task; a POSTed ``arguments`` field runs it once with those arguments."""
+        arguments = request.POST.get("arguments") if request.method == "POST" else None
+        if arguments is None:
+            return self.task_button_view(request, object_id, self.launch)
+        if len(arguments) > MAX_ARGUMENTS_LENGTH:
+            arguments = None  # refused below, with a message, instead of reaching a parser
+        return self.task_button_view(
+            request, object_id, lambda r, tasks: self.launch_once(r, tasks, arguments)
+        )
+
+    def launch_once(self, request, tasks: list[Task], arguments: str | None) -> None:
+        if arguments is None:
+            self.message_user(
+                request,
+                _("Arguments longer than %(n)d characters are not accepted.")
+                % {"n": MAX_ARGUMENTS_LENGTH},
+                messages.ERROR,
+            )
+            return
+        self.launch(request, tasks, arguments=arguments.strip())
 
     def stop_view(self, request, object_id):
         return self.task_button_view(request, object_id, self.stop)

@@ -10,7 +10,8 @@ class EztaskmanagerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from eztaskmanager import checks, signals  # noqa: F401  (registers checks and receivers)
+        # Registers the checks and the receivers (follow-up tasks, missed-run recoveries).
+        from eztaskmanager import alerts, checks, followups, signals  # noqa: F401
 
 
 class EZTaskmanagerConfig(EztaskmanagerConfig):

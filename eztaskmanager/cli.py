@@ -234,12 +234,15 @@ def operator(username: str | None = None):
     return user
 
 
-def launch(ref: str, user: str | None = None) -> str:
-    """Launch the task through the operations layer, as ``user``; say what happened."""
+def launch(ref: str, user: str | None = None, arguments: str | None = None) -> str:
+    """Launch the task through the operations layer, as ``user``; say what happened.
+
+    With ``arguments``, it runs once with those instead of its own.
+    """
     who = operator(user)
     task = runnable_task(ref)
     try:
-        outcome = operations.launch(task, get_backend(), user=who)
+        outcome = operations.launch(task, get_backend(), user=who, arguments=arguments)
     except BackendError as exc:
         raise CommandError(f"{task.name!r} was not launched: {exc}") from exc
     if outcome.report is not None:
@@ -257,15 +260,24 @@ def runnable_task(ref: str):
     return task
 
 
-def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5, user=None):
+def run_in_foreground(
+    ref: str, write: Write, poll_interval: float = 0.5, user=None, arguments: str | None = None
+):
     """Run the task in this process, echoing its log lines as they are stored; the report.
 
     The lines are read back from the database, so what is printed is what the report holds.
+    With ``arguments``, it runs once with those instead of its own.
     """
 
     who = operator(user)
     task = runnable_task(ref)
-    operations.record(task, who, "Launched in the foreground from the command line")
+    if arguments is not None:
+        try:
+            operations.check_arguments(task, arguments)
+        except operations.BadArguments as exc:
+            raise CommandError(f"{task.name!r} was not launched: {exc}") from exc
+    message = operations.launch_message(arguments, None)
+    operations.record(task, who, f"{message} in the foreground from the command line")
     previous = LaunchReport.objects.filter(task=task).aggregate(last=Max("id"))["last"] or 0
     state = {"report": None, "last": 0}
     stop = threading.Event()
@@ -290,7 +302,7 @@ def run_in_foreground(ref: str, write: Write, poll_interval: float = 0.5, user=N
     watcher = threading.Thread(target=echo_while_running, name="eztaskmanager-echo", daemon=True)
     watcher.start()
     try:
-        report = run_task(task.pk)
+        report = run_task(task.pk, arguments=arguments)
     except KeyboardInterrupt as exc:
         raise CommandError(f"Interrupted: the run of {task.name!r} is recorded as failed.") from exc
     finally:

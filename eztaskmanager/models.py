@@ -106,6 +106,19 @@ class LaunchReport(models.Model):
         _("stop requested by"), max_length=150, blank=True, default=""
     )
     n_dropped = models.PositiveIntegerField(_("log lines not stored"), default=0)
+    # Set when the run was launched with other arguments than its task's ("run once with ...").
+    arguments = models.TextField(
+        _("arguments"), null=True, blank=True, help_text=_("The arguments this run was given.")
+    )
+    triggered_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_up_runs",
+        verbose_name=_("triggered by"),
+        help_text=_("The run whose end launched this one, for a follow-up task."),
+    )
 
     class Meta:
         verbose_name = _("Launch report")
@@ -410,6 +423,20 @@ class Task(models.Model):
         default=False,
         help_text=_("Double the delay at each retry, starting from the first delay."),
     )
+    alert_after_minutes = models.PositiveIntegerField(
+        _("alert after (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Alert the notification handlers when no run has ended ok or with warnings for this "
+            "many minutes (and once more when a run succeeds again). Empty: no alert."
+        ),
+    )
+    # The end of the last run that ended ok or with warnings, or when the alert was first
+    # checked if none has since: the missed-run alert counts from here.
+    alert_counted_from = models.DateTimeField(null=True, blank=True, editable=False)
+    # Since when the task has been overdue, once alerted; cleared by its next successful run.
+    overdue_since = models.DateTimeField(_("overdue since"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("Task")
@@ -640,3 +667,54 @@ class Task(models.Model):
         # Logs go first with a plain DELETE: the ORM collector would load every line.
         Log.objects.filter(launch_report_id__in=old.values("id"))._raw_delete(Log.objects.db)
         return old._raw_delete(LaunchReport.objects.db)
+
+
+class FollowUp(models.Model):
+    """A task launched when a run of another task ends with one of the chosen results."""
+
+    RESULT_CHOICES = tuple((value, label) for value, label in LaunchReport.RESULT_CHOICES if value)
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="follow_ups")
+    then = models.ForeignKey(
+        Task,
+        on_delete=models.CASCADE,
+        related_name="follows",
+        verbose_name=_("then launch"),
+    )
+    results = models.CharField(
+        _("when the run ends"),
+        max_length=40,
+        default="ok",
+        help_text=_("Results that launch it, comma separated: ok, warnings, errors, failed."),
+    )
+
+    class Meta:
+        verbose_name = _("Follow-up task")
+        verbose_name_plural = _("Follow-up tasks")
+        constraints = [
+            models.UniqueConstraint(fields=["task", "then"], name="eztm_followup_unique"),
+        ]
+
+    def __str__(self) -> str:
+        # Shown above each inline row: no query for the tasks' names.
+        return f"on {self.results}"
+
+    @property
+    def result_list(self) -> list[str]:
+        return [piece.strip() for piece in (self.results or "").split(",") if piece.strip()]
+
+    def fires_on(self, result: str) -> bool:
+        return result in self.result_list
+
+    def clean(self):
+        super().clean()
+        known = list(LaunchReport.RESULT_LEVELS)
+        unknown = [r for r in self.result_list if r not in known]
+        if unknown or not self.result_list:
+            raise ValidationError(
+                {
+                    "results": _("Choose results among %(known)s, comma separated.")
+                    % {"known": ", ".join(known)}
+                }
+            )
+        self.results = ", ".join(r for r in known if r in self.result_list)

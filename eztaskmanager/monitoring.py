@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from eztaskmanager import conf
+from eztaskmanager import alerts, conf
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.reporting import (
     RUNNING,
@@ -284,6 +284,7 @@ def dashboard_data(now=None) -> dict:
     )
     return {
         "now": now,
+        "overdue": alerts.overdue_tasks(DASHBOARD_ROWS),
         "results": results,
         "running": running,
         "running_total": running_total,

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import transaction
 
+from eztaskmanager import arguments as task_arguments
 from eztaskmanager import audit, permissions, policy, taskstate
 from eztaskmanager.backends import Backend, BackendError, cannot_schedule, get_backend
 from eztaskmanager.models import LaunchReport, Task
@@ -56,6 +57,26 @@ class Outcome:
 
 class NotAllowed(BackendError):
     """The command policy refuses the task's command (callers treat it as any failed operation)."""
+
+
+class BadArguments(BackendError):
+    """One-off arguments that the task's command refuses; the message is its parser's."""
+
+
+def check_arguments(task: Task, text: str) -> None:
+    """Raise BadArguments unless the task's command accepts ``text`` as its arguments.
+
+    The same checks as ``Task.clean``: the command's own parser, and no option that prints
+    help or the version and exits.
+    """
+    try:
+        parser = task.command.get_parser()
+    except Exception as exc:  # the command may be gone from the project
+        raise BadArguments(f"the command cannot be loaded: {exc}") from exc
+    try:
+        task_arguments.validate(task_arguments.tokenize(text, parser), parser)
+    except task_arguments.ArgumentsError as exc:
+        raise BadArguments(str(exc)) from exc
 
 
 def allowed(task: Task) -> None:
@@ -96,17 +117,44 @@ def after_commit(send: Callable[[], Any], undo: Callable[[], None], defer: bool 
     return True
 
 
-def launch(task: Task, backend: Backend | None = None, defer: bool = True, user=None) -> Outcome:
-    """Run ``task`` as soon as possible, whatever its schedule."""
+def launch(
+    task: Task,
+    backend: Backend | None = None,
+    defer: bool = True,
+    user=None,
+    arguments: str | None = None,
+    triggered_by: int | None = None,
+) -> Outcome:
+    """Run ``task`` as soon as possible, whatever its schedule.
+
+    ``arguments`` runs it once with other arguments than its own, which stay as they are
+    (BadArguments when its command refuses them); ``triggered_by`` is the id of the report
+    whose end launched it, for a follow-up task.
+    """
     allowed(task)
+    origin = {}
+    if arguments is not None:
+        check_arguments(task, arguments)
+        origin["arguments"] = arguments
+    if triggered_by is not None:
+        origin["triggered_by"] = triggered_by
     backend = backend or get_backend()
-    record(task, user, "Launched")
-    job = taskstate.job_for(task, backend.new_job_id(task.pk))
+    record(task, user, launch_message(arguments, triggered_by))
+    job = taskstate.job_for(task, backend.new_job_id(task.pk), **origin)
     if backend.runs_in_process:
         return Outcome(task, RAN, job_id=job.job_id, report=backend.enqueue(job))
     taskstate.queued(task)
     deferred = after_commit(lambda: backend.enqueue(job), lambda: taskstate.not_queued(task), defer)
     return Outcome(task, QUEUED, job_id=job.job_id, deferred=deferred)
+
+
+def launch_message(arguments: str | None, triggered_by: int | None) -> str:
+    message = "Launched"
+    if arguments is not None:
+        message += f" once with the arguments {arguments!r}"
+    if triggered_by is not None:
+        message += f" as a follow-up of run {triggered_by}"
+    return message
 
 
 def apply_schedule(

@@ -18,11 +18,12 @@ from datetime import timedelta
 
 from django.core.management import call_command
 from django.db import connections, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from eztaskmanager import conf, policy, taskstate
+from eztaskmanager import arguments, conf, policy, taskstate
 from eztaskmanager.backends import Backend, BackendError, get_backend, job_id_for
-from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.models import FollowUp, LaunchReport, Task
 from eztaskmanager.services.logger import (
     DatabaseLogHandler,
     LogWriter,
@@ -30,6 +31,7 @@ from eztaskmanager.services.logger import (
     run_logger,
 )
 from eztaskmanager.services.notifications import emit_notifications
+from eztaskmanager.signals import run_finished
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ class Run:
 
     def __init__(self, task: Task, report: LaunchReport, backend: Backend, scheduled: bool):
         self.task = task
+        # One-off arguments of this run ("run now with other arguments"), else the task's own.
+        self.arguments = report.arguments
         self.report = report
         self.backend = backend
         self.scheduled = scheduled
@@ -95,8 +99,11 @@ class Run:
         self.heartbeat = None
 
     @classmethod
-    def start(cls, task: Task, scheduled: bool, attempt: int, backend: Backend) -> Run:
-        """Create the run's report and mark its task started, in one commit."""
+    def start(cls, task: Task, scheduled: bool, attempt: int, backend: Backend, **origin) -> Run:
+        """Create the run's report and mark its task started, in one commit.
+
+        ``origin`` may give the run's own ``arguments`` and the report it was ``triggered_by``.
+        """
         now = timezone.now()
         with transaction.atomic():
             report = LaunchReport.objects.create(
@@ -107,6 +114,8 @@ class Run:
                 worker=worker_label(),
                 attempt=attempt,
                 max_attempts=task.max_retries + 1,
+                arguments=origin.get("arguments"),
+                triggered_by_id=origin.get("triggered_by"),
             )
             # Started either way: by this run, or by the one that makes this launch a skip.
             taskstate.started(task.pk)
@@ -146,6 +155,7 @@ class Run:
         self.finish(result)
         emit_notifications(self.report)
         plan_retry(self.task, self.report, self.backend)
+        finished(self.report)
         return self.report
 
     def begin_logging(self) -> None:
@@ -168,12 +178,18 @@ class Run:
         stdout = LogWriter(self.log, logging.INFO)
         stderr = LogWriter(self.log, logging.ERROR)
         try:
-            call_command(
-                self.task.command.name, *self.task.complete_args, stdout=stdout, stderr=stderr
-            )
+            call_command(self.task.command.name, *self.argv(), stdout=stdout, stderr=stderr)
         finally:
             stdout.flush()
             stderr.flush()
+
+    def argv(self) -> list[str]:
+        """The task's arguments, or this run's own; never ones that print help and exit."""
+        if self.arguments is None:
+            return self.task.complete_args
+        argv = arguments.tokenize(self.arguments, self.task._parser())
+        arguments.refuse_exiting_options(argv)
+        return argv
 
     def finish(self, result: str) -> None:
         """Flush the log, then store the outcome and bring the task up to date, together."""
@@ -205,26 +221,72 @@ OUTCOME_FIELDS = [
 ]
 
 
-def run_task(task_id: int, scheduled: bool = False, attempt: int = 1) -> LaunchReport | None:
+def run_task(
+    task_id: int,
+    scheduled: bool = False,
+    attempt: int = 1,
+    arguments: str | None = None,
+    triggered_by: int | None = None,
+) -> LaunchReport | None:
     """Run task ``task_id`` here and record it in a LaunchReport; return the report.
+
+    ``arguments`` replaces the task's own for this run only; ``triggered_by`` is the id of the
+    report whose end launched this run (a follow-up task).
 
     Every exception of the command is caught: the report ends ``failed`` with the traceback in
     its log. A task id that no longer exists is logged and ignored (returns None). Unless the
     task allows overlapping runs, a launch while another run of the task is going is skipped,
     leaving a report that says so.
     """
-    task = Task.objects.select_related("command").filter(pk=task_id).first()
+    # Whether the task has follow-ups comes with it: a run without any costs no extra query.
+    follow_ups = FollowUp.objects.filter(task_id=OuterRef("pk"))
+    task = (
+        Task.objects.select_related("command")
+        .annotate(has_follow_ups=Exists(follow_ups))
+        .filter(pk=task_id)
+        .first()
+    )
     if task is None:
         logger.warning("Task %s does not exist any more; nothing to run.", task_id)
         return None
     backend = get_backend()
     refused = policy.refusal(task.command)
+    origin = {"arguments": arguments, "triggered_by": existing_report(triggered_by)}
     if refused:  # whatever the database says, only what the policy allows runs
-        return refuse(task, refused, backend, attempt, scheduled)
-    return Run.start(task, scheduled, attempt, backend).execute()
+        return refuse(task, refused, backend, attempt, scheduled, **origin)
+    return Run.start(task, scheduled, attempt, backend, **origin).execute()
 
 
-def refuse(task: Task, reason: str, backend: Backend, attempt: int, scheduled: bool):
+def origin_of(report: LaunchReport) -> dict:
+    """The job keyword arguments that give a retry the same arguments and origin as ``report``."""
+    origin = {}
+    if report.arguments is not None:
+        origin["arguments"] = report.arguments
+    if report.triggered_by_id is not None:
+        origin["triggered_by"] = report.triggered_by_id
+    return origin
+
+
+def existing_report(report_id: int | None) -> int | None:
+    """``report_id`` if that report is still there (old reports are pruned), else None."""
+    if report_id is None:
+        return None
+    return report_id if LaunchReport.objects.filter(pk=report_id).exists() else None
+
+
+def finished(report: LaunchReport) -> None:
+    """Tell the receivers of ``run_finished`` (follow-ups, alerts); their failures are logged."""
+    for receiver, response in run_finished.send_robust(sender=Task, report=report):
+        if isinstance(response, Exception):
+            logger.error(
+                "Report %s: %s failed: %s",
+                report.pk,
+                getattr(receiver, "__name__", receiver),
+                response,
+            )
+
+
+def refuse(task: Task, reason: str, backend: Backend, attempt: int, scheduled: bool, **origin):
     """Record a launch of ``task`` refused for ``reason``: a failed report; no retry.
 
     The task's state is brought up to date as after any run (a scheduled task keeps its
@@ -243,6 +305,8 @@ def refuse(task: Task, reason: str, backend: Backend, attempt: int, scheduled: b
             worker=worker_label(),
             attempt=attempt,
             max_attempts=attempt,
+            arguments=origin.get("arguments"),
+            triggered_by_id=origin.get("triggered_by"),
         )
         detail = policy.explain(task.command) or ""
         report.append_line("ERROR", f"Not run: {reason}. {detail}".strip(), count_level=True)
@@ -250,6 +314,7 @@ def refuse(task: Task, reason: str, backend: Backend, attempt: int, scheduled: b
         task.prune_reports()
     logger.warning("Task %s: %s", task.pk, reason)
     emit_notifications(report)
+    finished(report)
     return report
 
 
@@ -315,6 +380,7 @@ def close_run(report: LaunchReport, reason: str, retry: bool = True, backend=Non
     emit_notifications(report)
     if retry:
         plan_retry(report.task, report, backend)
+    finished(report)
     return True
 
 
@@ -327,7 +393,9 @@ def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None)
     attempt = report.attempt + 1
     delay = task.retry_delay(report.attempt)
     backend = backend or get_backend()
-    job = taskstate.job_for(task, job_id_for(task.pk, retry=True), attempt=attempt)
+    job = taskstate.job_for(
+        task, job_id_for(task.pk, retry=True), attempt=attempt, **origin_of(report)
+    )
     job = replace(job, description=f"{job.description} (attempt {attempt})")
     try:
         if delay <= 0 or not backend.supports_schedule:

@@ -1,14 +1,21 @@
-"""Keep Redis in step with the Task table when tasks go away."""
+"""Signals of the run lifecycle, and keeping Redis in step with the Task table.
+
+``run_finished`` is sent by ``runs`` once a run's outcome is stored (``report`` is the
+LaunchReport, its ``invocation_result`` set); follow-up tasks and missed-run alerts listen to it,
+so that the run lifecycle needs to know nothing about them.
+"""
 
 import logging
 
 from django.db.models.signals import post_delete
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from eztaskmanager import backends
 from eztaskmanager.models import Task
 
 logger = logging.getLogger(__name__)
+
+run_finished = Signal()  # sender: the Task class; keyword argument: report
 
 
 @receiver(post_delete, sender=Task, dispatch_uid="eztaskmanager_unschedule_deleted_task")

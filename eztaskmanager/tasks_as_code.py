@@ -48,6 +48,7 @@ FIELDS = (
     "retry_delays",
     "retry_exponential",
     "legacy_arguments",
+    "alert_after_minutes",
 )
 TIMING_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
 # Values a field takes when its key is left out of a declaration.
@@ -68,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
     # Declarations are written in the current notation: loading one moves a task created
     # before the upgrade off 0.5.x's argument rule, unless it says otherwise.
     "legacy_arguments": False,
+    "alert_after_minutes": None,
 }
 
 

@@ -211,3 +211,13 @@ def test_export_writes_declarations_that_load_unchanged(tmp_path, real_redis):
     assert yaml.safe_load(path.read_text()) == exported
     output = taskmanager("load", str(path))
     assert "0 created, 0 updated, 3 unchanged." in output
+
+
+def test_a_missed_run_alert_is_declared_loaded_and_exported(real_redis):
+    declared = [dict(DECLARED[1], alert_after_minutes=90)]
+    load_tasks(declared)
+    assert Task.objects.get(name="echo").alert_after_minutes == 90
+    assert export_tasks() == declared
+    result = load_tasks([DECLARED[1]])  # left out: back to no alert
+    assert result.changes[0].fields == ["alert_after_minutes"]
+    assert Task.objects.get(name="echo").alert_after_minutes is None

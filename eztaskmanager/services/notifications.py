@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error
 from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -90,6 +91,24 @@ class NotificationHandler(ABC):
     @abstractmethod
     def emit(self, report) -> None:
         """Send ``report``; raise (preferably ``NotificationError``) if it cannot be sent."""
+
+    def alert(self, subject: str, text: str) -> bool:
+        """Send an alert that is not about one run (a task overdue, then recovered).
+
+        Returns whether it was sent; a failure is logged, never raised. Subclasses implement
+        ``emit_alert``; a handler that does not has nothing to send.
+        """
+        try:
+            return self.emit_alert(subject, text) is not False
+        except Exception as exc:
+            logger.warning(
+                "Alert %r not sent by %s: %s", subject, type(self).__name__, _describe(exc)
+            )
+            return False
+
+    def emit_alert(self, subject: str, text: str) -> bool | None:
+        """Send an alert; raise if it cannot be sent; return False if this handler has none."""
+        return False
 
     @classmethod
     def check_options(cls, name: str, options: dict[str, Any]) -> list[CheckMessage]:
@@ -249,6 +268,13 @@ def slack_message(report) -> dict[str, Any]:
     }
 
 
+def slack_alert(subject: str, text: str) -> dict[str, Any]:
+    """A Slack message for an alert: its subject in bold, then its text."""
+    title = slack_text(subject, 300)
+    body = slack_text(text, SLACK_SECTION_TEXT_LIMIT - len(title) - 3)
+    return {"text": title, "blocks": [_section(f"*{title}*\n{body}")]}
+
+
 def slack_sdk_installed() -> bool:
     try:
         import slack_sdk  # noqa: F401
@@ -282,11 +308,17 @@ class SlackNotificationHandler(NotificationHandler):
     def message(self, report) -> dict[str, Any]:
         return slack_message(report)
 
+    def emit_alert(self, subject: str, text: str) -> None:
+        self.emit_message(slack_alert(subject, text))
+
     def emit(self, report) -> None:
+        self.emit_message(self.message(report))
+
+    def emit_message(self, message: dict[str, Any]) -> None:
         from slack_sdk.errors import SlackApiError
 
         try:
-            self.client.chat_postMessage(channel=self.channel, **self.message(report))
+            self.client.chat_postMessage(channel=self.channel, **message)
         except SlackApiError as exc:
             response = exc.response
             error = response.get("error") if isinstance(response.data, dict) else None
@@ -321,7 +353,13 @@ class SlackWebhookNotificationHandler(NotificationHandler):
         return slack_message(report)
 
     def emit(self, report) -> None:
-        response = self.client.send(**self.message(report))
+        self.emit_message(self.message(report))
+
+    def emit_alert(self, subject: str, text: str) -> None:
+        self.emit_message(slack_alert(subject, text))
+
+    def emit_message(self, message: dict[str, Any]) -> None:
+        response = self.client.send(**message)
         if response.status_code != 200:
             # The URL is a secret: say what Slack answered, not where.
             body = (response.body or "").strip()[:200]
@@ -383,6 +421,14 @@ class EmailNotificationHandler(NotificationHandler):
         )
         email.attach_alternative(render_to_string(self.html_template, context), "text/html")
         email.send()
+
+    def emit_alert(self, subject: str, text: str) -> None:
+        send_mail(
+            subject=" ".join((self.subject_prefix + subject).split()),
+            message=text,
+            from_email=self.from_email,
+            recipient_list=self.recipients,
+        )
 
     @classmethod
     def check_options(cls, name: str, options: dict[str, Any]) -> list[CheckMessage]:
@@ -453,6 +499,24 @@ def emit_notifications(report) -> None:
             record_failure(report, name, _describe(exc))
 
 
+def send_alert(subject: str, text: str) -> int:
+    """Send an alert to every configured handler; return how many sent it. Never raises."""
+    try:
+        entries = list((conf.get("NOTIFICATION_HANDLERS") or {}).items())
+    except Exception:
+        logger.exception("Alert %r not sent: the handlers cannot be read", subject)
+        return 0
+    sent = 0
+    for name, spec in entries:
+        try:
+            handler = build_handler(spec)
+        except Exception as exc:
+            logger.warning("Alert %r not sent by %r: %s", subject, name, _describe(exc))
+            continue
+        sent += handler.alert(subject, text)
+    return sent
+
+
 def _describe(exc: Exception) -> str:
     if isinstance(exc, NotificationError | ImproperlyConfigured):
         return str(exc)
@@ -472,6 +536,7 @@ __all__ = [
     "SlackNotificationHandler",
     "SlackWebhookNotificationHandler",
     "emit_notifications",
+    "send_alert",
     "log_url",
     "message_context",
     "summary",

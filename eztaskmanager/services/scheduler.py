@@ -9,7 +9,7 @@ It extends rq-scheduler's loop in these ways:
   months, cron, wall-clock time in ``TIME_ZONE``), a job whose task is gone or stopped is dropped,
   and a sync (see ``sync.py``) runs at start and then every ``sync_interval`` seconds;
 * dead runs are closed: every heartbeat period it fails the runs whose process stopped beating
-  (see ``guard.py``).
+  (see ``guard.py``), and alerts for tasks with no successful run for too long (``alerts.py``).
 * it outlives a Redis outage or a Sentinel failover: it retries with a capped backoff, and a
   firing claimed just before Redis went away is enqueued once Redis is back (see ``outage.py``).
 
@@ -28,7 +28,7 @@ from rq.exceptions import NoSuchJobError
 from rq_scheduler import Scheduler
 from rq_scheduler.utils import setup_loghandlers
 
-from eztaskmanager import conf, taskstate
+from eztaskmanager import alerts, conf, taskstate
 from eztaskmanager.backends.rq import META_TASK_ID, RQBackend
 from eztaskmanager.models import Task
 from eztaskmanager.services.guard import reap_orphans
@@ -133,6 +133,10 @@ class TaskScheduler(Scheduler):
             reap_orphans()
         except Exception:  # never stop the scheduling loop
             logger.exception("Closing dead runs failed")
+        try:
+            alerts.check_overdue()
+        except Exception:  # nor for a missed-run alert
+            logger.exception("Checking for overdue tasks failed")
 
     def sync(self) -> None:
         try:

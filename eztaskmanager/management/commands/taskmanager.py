@@ -52,6 +52,13 @@ def task_parsers(sub) -> None:
         help="Run it here, in the foreground, echoing its log (the report is stored); "
         "the exit status is 1 when the run ends with errors or fails.",
     )
+    run.add_argument(
+        "--args",
+        default=None,
+        dest="arguments",
+        help="Run it once with these arguments instead of the task's own (which stay as they "
+        "are), written as in the task's arguments field; checked against the command's parser.",
+    )
 
     stop = sub.add_parser("stop", help="Stop a task (by id or name).")
     stop.add_argument("task", help="The task's id or exact name.")
@@ -150,11 +157,11 @@ class Command(BaseCommand):
         data = cli.status()
         self.stdout.write(cli.to_json(data) if options["json"] else cli.format_status(data))
 
-    def handle_run(self, task, sync, user, **options):
+    def handle_run(self, task, sync, user, arguments=None, **options):
         if not sync:
-            self.stdout.write(cli.launch(task, user))
+            self.stdout.write(cli.launch(task, user, arguments=arguments))
             return
-        report = cli.run_in_foreground(task, self.stdout.write, user=user)
+        report = cli.run_in_foreground(task, self.stdout.write, user=user, arguments=arguments)
         self.stdout.write(cli.report_summary(report))
         if report.invocation_result in ("errors", "failed"):
             raise CommandError(f"The run ended with result {report.invocation_result!r}.")

@@ -1,0 +1,146 @@
+"""Follow-up tasks: launch other tasks when a run ends with the results each one names.
+
+A ``FollowUp`` row says "when a run of ``task`` ends with one of ``results``, launch ``then``".
+The run lifecycle sends ``signals.run_finished`` once a run's outcome is stored; the receiver
+here launches the follow-ups through ``operations.launch`` as the ``follow-up`` actor, with the
+finished report as the new run's ``triggered_by``. A failed run that still has a retry planned
+launches nothing: its last attempt decides. Follow-ups may not form a cycle (a task would launch
+itself forever); ``cycle_through`` finds one before it is saved.
+
+Launching a follow-up starts a run as a schedule does, so the rule of scheduled tasks applies:
+a follow-up task whose command or arguments were last changed by somebody who may not launch
+tasks is not launched, until somebody who may launch tasks saves or launches it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.dispatch import receiver
+
+from eztaskmanager import audit, operations, permissions
+from eztaskmanager.backends import BackendError
+from eztaskmanager.models import FollowUp, LaunchReport, Task
+from eztaskmanager.signals import run_finished
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "follow-up"
+RUN_CHANGES = ("Command changed from", "Arguments changed from")
+# Entries read after an unapproved change, looking for somebody who may launch tasks.
+APPROVAL_WINDOW = 50
+
+
+def follow_up_graph(exclude_task_id: int | None = None) -> dict[int, set[int]]:
+    """Every stored follow-up as ``{task id: ids of the tasks it launches}``."""
+    rows = FollowUp.objects.values_list("task_id", "then_id")
+    if exclude_task_id is not None:
+        rows = rows.exclude(task_id=exclude_task_id)
+    graph: dict[int, set[int]] = {}
+    for task_id, then_id in rows:
+        graph.setdefault(task_id, set()).add(then_id)
+    return graph
+
+
+def cycle_through(task_id: int, thens: Iterable[int]) -> list[int] | None:
+    """The task ids of a cycle that giving ``task_id`` the follow-ups ``thens`` would close.
+
+    The stored follow-ups of other tasks are taken as they are; the answer starts and ends with
+    ``task_id`` (``[a, b, a]``), or is None when there is no cycle.
+    """
+    graph = follow_up_graph(exclude_task_id=task_id)
+    graph[task_id] = set(thens)
+    # Depth-first from task_id, remembering how each task was reached.
+    came_from: dict[int, int] = {}
+    stack = [task_id]
+    seen = {task_id}
+    while stack:
+        current = stack.pop()
+        for following in sorted(graph.get(current, ())):
+            if following == task_id:
+                path = [current]
+                while path[-1] != task_id:
+                    path.append(came_from[path[-1]])
+                return [*reversed(path), task_id]
+            if following not in seen:
+                seen.add(following)
+                came_from[following] = current
+                stack.append(following)
+    return None
+
+
+def cycle_text(cycle: list[int]) -> str:
+    """The cycle by task names: ``“a” → “b” → “a”``."""
+    names = dict(Task.objects.filter(pk__in=set(cycle)).values_list("pk", "name"))
+    return " → ".join(f"“{names.get(pk, pk)}”" for pk in cycle)
+
+
+def fires(report: LaunchReport) -> bool:
+    """Whether ``report``'s end is one that follow-ups react to (not a failure still retried)."""
+    result = report.invocation_result
+    if not result:
+        return False
+    retried = result == LaunchReport.RESULT_FAILED and report.attempt < report.max_attempts
+    return not retried
+
+
+def unapproved_change(task: Task) -> str | None:
+    """Who last changed what ``task`` runs without the launch permission, if nobody with it
+    has saved or launched the task since; None when the task may be launched."""
+    content_type = ContentType.objects.get_for_model(task, for_concrete_model=False)
+    entries = LogEntry.objects.filter(content_type=content_type, object_id=str(task.pk))
+    changes = entries.filter(change_message__startswith=RUN_CHANGES[0]) | entries.filter(
+        change_message__startswith=RUN_CHANGES[1]
+    )
+    change = changes.select_related("user").order_by("-action_time", "-pk").first()
+    if change is None or trusted(change.user):
+        return None
+    later = entries.filter(pk__gt=change.pk).select_related("user").order_by("pk")[:APPROVAL_WINDOW]
+    if any(permissions.may_launch(entry.user) for entry in later):
+        return None
+    return change.user.get_username()
+
+
+def trusted(user) -> bool:
+    """A person allowed to launch tasks, or one of the package's own actors (a process the
+    operators run: the command line, tasks-as-code, the scheduler)."""
+    return permissions.may_launch(user) or user.get_username().startswith(audit.ACTOR_PREFIX)
+
+
+@receiver(run_finished, dispatch_uid="eztaskmanager_launch_follow_ups")
+def launch_follow_ups(sender, report: LaunchReport, **kwargs) -> list[operations.Outcome]:
+    """Launch the follow-ups of ``report``'s task that its result triggers."""
+    # run_task reads whether the task has follow-ups with the task itself.
+    if not fires(report) or not getattr(report.task, "has_follow_ups", True):
+        return []
+    follow_ups = [
+        follow_up
+        for follow_up in FollowUp.objects.filter(task_id=report.task_id).select_related(
+            "then__command"
+        )
+        if follow_up.fires_on(report.invocation_result)
+    ]
+    if not follow_ups:
+        return []
+    actor = audit.actor(ACTOR)
+    outcomes = []
+    for follow_up in follow_ups:
+        task = follow_up.then
+        changed_by = unapproved_change(task)
+        try:
+            if changed_by:
+                raise operations.NotAllowed(
+                    f"its command or arguments were changed by {changed_by!r}, who may not "
+                    "launch tasks; it runs again once somebody who may saves it"
+                )
+            outcomes.append(operations.launch(task, user=actor, triggered_by=report.pk))
+        except BackendError as exc:
+            message = f"Follow-up task {task.name!r} not launched: {exc}"
+            logger.warning("Report %s: %s", report.pk, message)
+            report.append_line("WARNING", message)
+        else:
+            report.append_line("INFO", f"Follow-up task {task.name!r} launched.")
+    return outcomes
