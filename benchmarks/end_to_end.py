@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.common import Row, clear_queue, make_task, median, ms, run_manage, timed
+from benchmarks.phases import PHASES, phases
 
 ATTEMPTS = 3  # a drain is measured again if its jobs did not all finish
 
@@ -80,14 +81,18 @@ def run(sizes, say) -> tuple[list[Row], dict]:
     drain()
 
     task_times, bare_times, launch_times, enqueue_times = [], [], [], []
+    task_phases, bare_phases = [], []
     for repeat in range(sizes.drain_repeats):
         enqueue_s, drain_s = measure(bare_jobs, no_check, queue, n, say)
         enqueue_times.append(enqueue_s)
         bare_times.append(drain_s)
+        bare_phases.append(phases(queue, with_reports=False))
         launch_s, drain_s = measure(launches, runs_ok, queue, n, say)
         launch_times.append(launch_s)
         task_times.append(drain_s)
+        task_phases.append(phases(queue, with_reports=True))
         say(f"  drain {repeat + 1}: tasks {task_times[-1]:.2f} s, bare RQ {bare_times[-1]:.2f} s")
+        say(f"  phases (ms): tasks {task_phases[-1]}, bare RQ {bare_phases[-1]}")
     clear_queue()
 
     task_s, bare_s = median(task_times), median(bare_times)
@@ -121,11 +126,37 @@ def run(sizes, say) -> tuple[list[Row], dict]:
             median(launch_times) / median(enqueue_times),
         ),
     ]
+    rows.extend(phase_rows(task_phases, bare_phases))
     details = {
         "jobs": n,
+        "task_phases_ms": task_phases,
+        "bare_phases_ms": bare_phases,
         "task_drain_seconds": task_times,
         "bare_drain_seconds": bare_times,
         "launch_seconds": launch_times,
         "bare_enqueue_seconds": enqueue_times,
     }
     return rows, details
+
+
+def phase_rows(task_phases: list[dict], bare_phases: list[dict]) -> list[Row]:
+    """One row per phase of a drained job: the median over the drains of each drain's median."""
+    rows = []
+    for name in PHASES:
+        ours = [p[name] for p in task_phases if name in p]
+        if not ours:
+            continue
+        bare = [p[name] for p in bare_phases if name in p]
+        bare_ms = median(bare) if bare else None
+        rows.append(
+            Row(
+                "end-to-end",
+                f"phase: {name}",
+                median(ours),
+                "ms",
+                "bare RQ job" if bare else "",
+                bare_ms,
+                median(ours) / bare_ms if bare_ms else None,
+            )
+        )
+    return rows

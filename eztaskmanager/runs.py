@@ -220,6 +220,21 @@ def run_task(task_id: int, scheduled: bool = False, attempt: int = 1) -> LaunchR
     return Run.start(task, scheduled, attempt, get_backend()).execute()
 
 
+def run_job(task_id: int, scheduled: bool = False, attempt: int = 1) -> LaunchReport | int | None:
+    """``run_task`` as a queued job's function: in a worker, return only the report's id.
+
+    What a worker's job returns is pickled and stored as the job's result; the report (with its
+    task and command) would be pickled for nobody, as every reader takes the run from the
+    database. Called in-process (no current job: the immediate backend, a direct call), this
+    returns the report itself, as ``run_task`` does.
+    """
+    backend = get_backend()
+    report = run_task(task_id, scheduled=scheduled, attempt=attempt)
+    if report is not None and backend.current_job_id():
+        return report.pk
+    return report
+
+
 def run_ended(task: Task, report: LaunchReport, backend: Backend, scheduled: bool = False):
     """After a run ended: release its lock, refresh the task, prune old reports.
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 
 def run_management_command(task_id: int, scheduled: bool = False, attempt: int = 1):
-    """Run task ``task_id`` in this process and return its LaunchReport (see ``runs.run_task``)."""
+    """Run task ``task_id`` in this process and return its LaunchReport (see ``runs.run_task``).
+
+    As the function of a job in an RQ worker it returns the report's id only (``runs.run_job``).
+    """
     # Imported here: ``runs`` imports this package's submodules (logger, notifications), so a
     # module-level import would make the package and ``runs`` import each other.
-    from eztaskmanager.runs import run_task
+    from eztaskmanager.runs import run_job
 
-    return run_task(task_id, scheduled=scheduled, attempt=attempt)
+    return run_job(task_id, scheduled=scheduled, attempt=attempt)
 
 
 __all__ = ["run_management_command"]
