@@ -23,7 +23,8 @@ import logging
 import time
 
 from django.core.management import load_command_class
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, connections, router
+from django.db.models import sql
 from django.utils import timezone
 
 from eztaskmanager import conf, taskstate
@@ -31,17 +32,12 @@ from eztaskmanager.backends import get_backend
 from eztaskmanager.commands import available_commands
 from eztaskmanager.models import AppCommand, LaunchReport, Task
 from eztaskmanager.runs import OUTCOME_FIELDS
-from eztaskmanager.services.logger import insert_log_rows
 from eztaskmanager.services.notifications import build_handler
 
 logger = logging.getLogger(__name__)
 
 WARM_EVERY_SECONDS = 300.0
 NO_SUCH_ID = -1  # writes aimed at this id touch no row, but compile and run like the real ones
-
-
-class _RollBack(Exception):
-    """Raised to undo the warm-up's one INSERT."""
 
 
 def commands_in_use() -> list[tuple[str, str]]:
@@ -70,29 +66,37 @@ def import_commands(commands: list[tuple[str, str]]) -> int:
     return loaded
 
 
+def compile_insert(obj) -> None:
+    """Compile the INSERT that saving the new ``obj`` runs, without running it."""
+    model = type(obj)
+    meta = model._meta
+    fields = [
+        f
+        for f in meta.local_concrete_fields
+        if f is not meta.auto_field and not getattr(f, "generated", False)
+    ]
+    query = sql.InsertQuery(model)
+    query.insert_values(fields, [obj])
+    query.get_compiler(using=router.db_for_write(model)).as_sql()
+
+
 def prime_orm() -> None:
     """Run once the statements a run runs, so that their SQL compiler and metadata are ready.
 
-    Reads and updates aim at an id no row has; the report INSERT (and the log line after it)
-    is rolled back.
+    Nothing is written: reads, updates and deletes aim at an id no row has, and the report's
+    INSERT is compiled, not run (a rolled-back one would still take a number of the sequence).
     """
     Task.objects.select_related("command").filter(pk=NO_SUCH_ID).first()
     task = Task(pk=NO_SUCH_ID, name="warm-up")
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            report = LaunchReport.objects.create(
-                task=task, started_at=now, heartbeat_at=now, worker="warm-up"
-            )
-            insert_log_rows([(report.pk, now, "INFO", "warm-up", 1)])
-            taskstate.started(NO_SUCH_ID)
-            report.save(update_fields=OUTCOME_FIELDS)
-            # A task without a scheduled job: no backend call, only the task's UPDATE.
-            taskstate.run_ended(task, report, False, get_backend())
-            task.prune_reports()
-            raise _RollBack
-    except _RollBack:
-        pass
+    report = LaunchReport(task=task, started_at=now, heartbeat_at=now, worker="warm-up")
+    compile_insert(report)
+    taskstate.started(NO_SUCH_ID)
+    outcome = {name: getattr(report, name) for name in OUTCOME_FIELDS}
+    LaunchReport.objects.filter(pk=NO_SUCH_ID).update(**outcome)
+    # A task without a scheduled job: no backend call, only the task's UPDATE.
+    taskstate.run_ended(task, report, False, get_backend())
+    task.prune_reports()
 
 
 def build_notification_handlers() -> None:

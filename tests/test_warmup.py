@@ -63,6 +63,8 @@ def test_prime_orm_leaves_no_row_and_no_change(make_task):
     assert Task.objects.values().get(pk=task.pk) == before
     assert (LaunchReport.objects.count(), Log.objects.count()) == (reports, lines)
     assert LaunchReport.objects.get().pk == report.pk
+    # Not even a number of the sequence: the next report follows the last one.
+    assert run_management_command(task.pk).pk == report.pk + 1
 
 
 @pytest.mark.django_db(transaction=True)
