@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 import traceback
 from dataclasses import replace
 from datetime import timedelta
 
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from eztaskmanager import conf, taskstate
@@ -30,6 +29,7 @@ from eztaskmanager.services.logger import (
     run_logger,
 )
 from eztaskmanager.services.notifications import emit_notifications
+from eztaskmanager.ticker import TICKER
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +47,10 @@ def lock_ttl() -> float:
 
 
 class Heartbeat:
-    """A thread that keeps a run visibly alive until ``stop()``.
+    """Keeps a run visibly alive until ``stop()``: its beats run on the process's ``TICKER``.
 
-    Given the run's log ``handler`` (made with ``timer=False``), the same thread also writes
-    the log lines that waited ``flush_seconds``: one thread per run instead of two.
+    Given the run's log ``handler`` (made with ``timer=False``), it also writes the log lines
+    that waited ``flush_seconds``. No thread of its own: see ``eztaskmanager.ticker``.
     """
 
     def __init__(self, report_id: int, renew=None, interval: float | None = None, handler=None):
@@ -60,20 +60,20 @@ class Heartbeat:
         self.handler = handler
         self.tick = self.interval
         if handler is not None and handler.flush_seconds:
-            # Waking four times a flush period keeps a line's wait under 1.25 periods.
+            # Four calls a flush period keep a line's wait under 1.25 periods.
             self.tick = min(self.interval, handler.flush_seconds / 4)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="eztaskmanager-heartbeat", daemon=True
-        )
+        self.due = 0.0
+        self._key: int | None = None
 
     def start(self) -> Heartbeat:
-        self._thread.start()
+        self.due = time.monotonic() + self.interval
+        self._key = TICKER.add(self.tick, self._tick)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        if self._key is not None:
+            TICKER.remove(self._key)
+            self._key = None
 
     def beat(self) -> None:
         try:
@@ -83,17 +83,12 @@ class Heartbeat:
         except Exception:  # a missed beat is not a reason to end the run
             logger.exception("Heartbeat of report %s failed", self.report_id)
 
-    def _run(self) -> None:
-        try:
-            due = time.monotonic() + self.interval
-            while not self._stop.wait(self.tick):
-                if self.handler is not None:
-                    self.handler.flush_if_due()
-                if time.monotonic() >= due:
-                    due = time.monotonic() + self.interval
-                    self.beat()
-        finally:
-            connections.close_all()
+    def _tick(self) -> None:
+        if self.handler is not None:
+            self.handler.flush_if_due()
+        if time.monotonic() >= self.due:
+            self.due = time.monotonic() + self.interval
+            self.beat()
 
 
 class Run:
@@ -170,7 +165,7 @@ class Run:
             def renew():
                 self.backend.renew_run_lock(self.task.pk, self.token, lock_ttl())
 
-        # The heartbeat's thread also flushes the log: one thread per run.
+        # The heartbeat also flushes the log, from the process's one helper thread.
         self.handler = DatabaseLogHandler(self.report.pk, timer=False)
         self.heartbeat = Heartbeat(self.report.pk, renew=renew, handler=self.handler).start()
         self.log = run_logger(f"task{self.task.pk}")

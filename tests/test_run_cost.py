@@ -1,4 +1,4 @@
-"""What a run costs beyond its command: one helper thread, a small job result."""
+"""What a run costs beyond its command: no thread of its own, a small job result."""
 
 import logging
 import threading
@@ -13,26 +13,65 @@ from eztaskmanager.backends import get_backend
 from eztaskmanager.models import LaunchReport, Log
 from eztaskmanager.services import run_management_command
 from eztaskmanager.services.logger import DatabaseLogHandler
+from eztaskmanager.ticker import TICKER, Ticker
 
 
 def helper_threads() -> set[str]:
     return {t.name for t in threading.enumerate() if t.name.startswith("eztaskmanager-")}
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_run_starts_one_helper_thread(make_task):
-    task = make_task("eztm_lines", "1, --verbosity 2")
+def run_once(task) -> tuple[set[str], set[str]]:
+    """Run ``task`` in steps; return the helper threads during the run and after it."""
     run = runs.Run.start(task, False, 1, get_backend())
-    before = helper_threads()
-
     run.begin_logging()
-    during = helper_threads() - before
+    during = helper_threads()
     run.call()
     run.finish("")
-
-    assert during == {"eztaskmanager-heartbeat"}
-    assert helper_threads() == before
     assert LaunchReport.objects.get(pk=run.report.pk).invocation_result == "ok"
+    return during, helper_threads()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_in_one_process_share_one_helper_thread(make_task):
+    task = make_task("eztm_lines", "1, --verbosity 2")
+    during, after = run_once(task)
+    assert "eztaskmanager-ticker" in during
+    ticker = TICKER._thread
+
+    for _ in range(3):
+        during, after = run_once(task)
+        assert during == after == {"eztaskmanager-ticker"}
+    assert TICKER._thread is ticker  # no thread started for the later runs
+    assert not TICKER._entries  # every run took its beat back
+
+
+def test_ticker_calls_each_callback_every_period_until_removed():
+    ticker = Ticker()
+    fast, slow = [], []
+    first = ticker.add(0.02, lambda: fast.append(time.monotonic()))
+    second = ticker.add(0.5, lambda: slow.append(time.monotonic()))
+    time.sleep(0.3)
+    ticker.remove(first)
+    calls = len(fast)
+    time.sleep(0.1)
+    ticker.remove(second)
+    assert calls >= 5 and len(fast) == calls  # nothing after remove() returned
+    assert slow == []  # its first call was not due yet
+
+
+def test_a_callback_running_during_remove_finishes_first():
+    ticker = Ticker()
+    started, done = threading.Event(), []
+
+    def slow():
+        started.set()
+        time.sleep(0.2)
+        done.append(1)
+
+    key = ticker.add(0.01, slow)
+    assert started.wait(5)
+    ticker.remove(key)
+    assert done  # remove() waited for the call in flight
 
 
 @pytest.mark.django_db(transaction=True)
