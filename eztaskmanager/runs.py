@@ -187,21 +187,32 @@ class Run:
             stderr.flush()
 
     def finish(self, result: str) -> None:
-        """Flush the log, then store the outcome and bring the task up to date, together."""
+        """Store the last log lines, the outcome and the task's new state: one commit."""
         _current_handler.reset(self.context)
         self.heartbeat.stop()
         report, handler = self.report, self.handler
-        try:
-            handler.close()
-        finally:
+        with transaction.atomic():
+            # The handler writes in a savepoint of its own: if its lines fail to go in, the
+            # outcome is stored all the same, and the error raised once it is.
+            failure = close_log(handler)
             report.n_lines, report.n_errors = handler.n_lines, handler.n_errors
             report.n_warnings, report.n_dropped = handler.n_warnings, handler.n_dropped
             report.invocation_result = result or report.derive_result()
             report.finished_at = timezone.now()
             report.duration = round(time.monotonic() - self.clock, 6)
-            with transaction.atomic():
-                report.save(update_fields=OUTCOME_FIELDS)
-                run_ended(self.task, report, self.backend, self.scheduled)
+            report.save(update_fields=OUTCOME_FIELDS)
+            run_ended(self.task, report, self.backend, self.scheduled)
+        if failure is not None:
+            raise failure
+
+
+def close_log(handler: DatabaseLogHandler) -> Exception | None:
+    """Close ``handler`` (writing what it holds); return the error instead of raising it."""
+    try:
+        handler.close()
+    except Exception as exc:
+        return exc
+    return None
 
 
 OUTCOME_FIELDS = [

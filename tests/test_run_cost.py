@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from eztaskmanager import runs
@@ -100,3 +101,21 @@ def test_in_process_run_returns_the_report(make_task):
     report = run_management_command(make_task("eztm_lines", "1, --verbosity 2").pk)
     assert isinstance(report, LaunchReport)
     assert report.invocation_result == "ok"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_commits_twice_its_last_lines_with_its_outcome(make_task, monkeypatch):
+    task = make_task("eztm_lines", "5, --verbosity 2")
+    commits = []
+    commit = connection.commit
+
+    def counted():
+        commits.append(1)
+        commit()
+
+    monkeypatch.setattr(connection, "commit", counted)
+    report = run_management_command(task.pk)
+
+    assert len(commits) == 2  # the report's start; its lines, outcome and task together
+    report.refresh_from_db()
+    assert (report.invocation_result, report.n_lines, report.logs.count()) == ("ok", 5, 5)
