@@ -3,7 +3,8 @@
 A forking RQ worker runs every job in a fresh child process (the work horse). Whatever the
 parent never did, each horse does again: import the command's module, import Django's SQL
 compiler, fill the models' lazily computed metadata, build the notification handlers. Done once
-in the parent before it forks, all of that is inherited for free (copy on write).
+in the parent before it forks, all of that is inherited: a horse copies the pages it touches
+(copy on write), but computes nothing again.
 
 ``Warmer.before_fork()`` is what ``TaskWorker`` calls before each fork: it warms the parent on
 the first call and again every ``WARM_EVERY_SECONDS`` (so a task added later gets its command
