@@ -1,6 +1,6 @@
 """Run the benchmarks of django-eztaskmanager, print a table and write it as JSON.
 
-    python benchmarks/run.py [--quick] [--db sqlite|postgres] [--only AREA,...]
+    python benchmarks/run.py [--quick] [--db sqlite|postgres] [--sqlite-wal] [--only AREA,...]
 
 Needs Redis at 127.0.0.1:6379 (or ``--redis``); the run claims a free Redis database number
 (the same claim the test suite uses, so the two never share one) and creates a database of its
@@ -95,7 +95,9 @@ def machine() -> dict:
             db = f"PostgreSQL {cursor.fetchone()[0].split()[0]} (psycopg {psycopg.__version__})"
         else:
             cursor.execute("SELECT sqlite_version()")
-            db = f"SQLite {cursor.fetchone()[0]} (file)"
+            version = cursor.fetchone()[0]
+            cursor.execute("PRAGMA journal_mode")
+            db = f"SQLite {version} (file, journal {cursor.fetchone()[0]})"
     redis_info = django_rq.get_connection("default").info("server")
     return {
         "cpu": cpu or "unknown",
@@ -172,6 +174,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, a few minutes")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--sqlite-wal",
+        action="store_true",
+        help="SQLite in WAL mode with synchronous=NORMAL (the recommended deployment)",
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="Redis server URL")
     parser.add_argument("--only", default="", help=f"comma-separated areas: {', '.join(AREAS)}")
     parser.add_argument(
@@ -186,6 +193,8 @@ def main(argv=None) -> int:
     redis_url, release_redis = claim_redis_db(args.redis)
     os.environ["EZTM_BENCH_REDIS_URL"] = redis_url
     os.environ["EZTM_BENCH_DB"] = args.db
+    if args.sqlite_wal:
+        os.environ["EZTM_BENCH_SQLITE_WAL"] = "1"
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     try:
         return run_areas(args, areas)

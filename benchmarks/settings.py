@@ -5,6 +5,7 @@ processes it starts inherit it:
 
 * ``EZTM_BENCH_DB``: ``sqlite`` (default, a file so that subprocesses share it) or ``postgres``;
 * ``EZTM_BENCH_DB_NAME``: the database file or name, created for one benchmark run;
+* ``EZTM_BENCH_SQLITE_WAL``: set (by ``--sqlite-wal``) to open SQLite in WAL mode;
 * ``EZTM_BENCH_REDIS_URL``: the Redis database the run claimed.
 """
 
@@ -72,6 +73,9 @@ if _db_kind == "postgres":
             "USER": os.environ.get("PGUSER", "postgres"),
             "PASSWORD": os.environ.get("PGPASSWORD", ""),
             "TEST": {"NAME": _name},
+            # The connection starts in UTC, so Django need not send SET TIME ZONE on each new
+            # connection (as Django's PostgreSQL notes advise; see docs/operations.rst).
+            "OPTIONS": {"options": "-c timezone=UTC"},
         }
     }
 else:
@@ -86,6 +90,13 @@ else:
             "OPTIONS": {"timeout": 30},
         }
     }
+    if os.environ.get("EZTM_BENCH_SQLITE_WAL"):
+        # The configuration docs/deployment.rst recommends for SQLite: a commit appends to the
+        # write-ahead log without waiting for the disk (a power cut may lose the last commits,
+        # never the file's consistency), and readers do not block the writer.
+        DATABASES["default"]["OPTIONS"]["init_command"] = (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        )
 
 REDIS_URL = os.environ.get("EZTM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}

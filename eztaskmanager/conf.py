@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_SECONDS": 10,
     # A run whose heartbeat is older than this is taken as dead ("worker died").
     "ORPHAN_AFTER_SECONDS": 45,
+    # TaskWorker imports the commands of the tasks and primes the ORM once before it forks
+    # work horses (see eztaskmanager.warmup); False: every horse starts cold.
+    "WARM_WORKER": True,
     # On a worker's warm shutdown, a run still going after this many seconds is interrupted.
     "SHUTDOWN_GRACE_SECONDS": 60,
     # Log lines stored per report; past it lines are counted, not stored. None: no limit.

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from eztaskmanager import arguments, bounds, conf, policy, schedules
 from eztaskmanager.compat import logs as legacy_logs
+from eztaskmanager.statements import raw_delete
 
 
 class AppCommand(models.Model):
@@ -661,12 +662,27 @@ class Task(models.Model):
             n = conf.get("N_REPORTS_INLINE")
         if not n:
             return 0
-        # The n-th newest report is the oldest kept: everything older goes.
-        oldest_kept = LaunchReport.objects.filter(task=self).order_by("-id").values("id")[n - 1 : n]
-        old = LaunchReport.objects.filter(task=self, id__lt=Subquery(oldest_kept))
-        # Logs go first with a plain DELETE: the ORM collector would load every line.
-        Log.objects.filter(launch_report_id__in=old.values("id"))._raw_delete(Log.objects.db)
-        return old._raw_delete(LaunchReport.objects.db)
+        # Logs go first with a plain DELETE: the ORM collector would load every line. Both
+        # statements run after every run: their SQL is compiled once per process.
+        raw_delete(
+            ("prune logs", n), lambda pk: logs_of(old_reports(pk, n)), self.pk, Log.objects.db
+        )
+        return raw_delete(
+            ("prune reports", n), lambda pk: old_reports(pk, n), self.pk, LaunchReport.objects.db
+        )
+
+
+def old_reports(task_id: int, n: int):
+    """The reports of task ``task_id`` older than its ``n`` newest."""
+    # The n-th newest report is the oldest kept: everything older goes.
+    oldest_kept = (
+        LaunchReport.objects.filter(task_id=task_id).order_by("-id").values("id")[n - 1 : n]
+    )
+    return LaunchReport.objects.filter(task_id=task_id, id__lt=Subquery(oldest_kept))
+
+
+def logs_of(reports):
+    return Log.objects.filter(launch_report_id__in=reports.values("id"))
 
 
 class FollowUp(models.Model):

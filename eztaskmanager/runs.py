@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 import traceback
 from dataclasses import replace
 from datetime import timedelta
 
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -32,6 +31,7 @@ from eztaskmanager.services.logger import (
 )
 from eztaskmanager.services.notifications import emit_notifications
 from eztaskmanager.signals import run_finished
+from eztaskmanager.ticker import TICKER
 
 logger = logging.getLogger(__name__)
 
@@ -49,38 +49,48 @@ def lock_ttl() -> float:
 
 
 class Heartbeat:
-    """A thread that keeps a run visibly alive until ``stop()``."""
+    """Keeps a run visibly alive until ``stop()``: its beats run on the process's ``TICKER``.
 
-    def __init__(self, report_id: int, renew=None, interval: float | None = None):
+    Given the run's log ``handler`` (made with ``timer=False``), it also writes the log lines
+    that waited ``flush_seconds``. No thread of its own: see ``eztaskmanager.ticker``.
+    """
+
+    def __init__(self, report_id: int, renew=None, interval: float | None = None, handler=None):
         self.report_id = report_id
         self.renew = renew
         self.interval = interval or conf.get("HEARTBEAT_SECONDS")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="eztaskmanager-heartbeat", daemon=True
-        )
+        self.handler = handler
+        self.tick = self.interval
+        if handler is not None and handler.flush_seconds:
+            # Four calls a flush period keep a line's wait under 1.25 periods.
+            self.tick = min(self.interval, handler.flush_seconds / 4)
+        self.due = 0.0
+        self._key: int | None = None
 
     def start(self) -> Heartbeat:
-        self._thread.start()
+        self.due = time.monotonic() + self.interval
+        self._key = TICKER.add(self.tick, self._tick)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        if self._key is not None:
+            TICKER.remove(self._key)
+            self._key = None
 
-    def _run(self) -> None:
+    def beat(self) -> None:
         try:
-            while not self._stop.wait(self.interval):
-                try:
-                    LaunchReport.objects.filter(pk=self.report_id).update(
-                        heartbeat_at=timezone.now()
-                    )
-                    if self.renew is not None:
-                        self.renew()
-                except Exception:  # a missed beat is not a reason to end the run
-                    logger.exception("Heartbeat of report %s failed", self.report_id)
-        finally:
-            connections.close_all()
+            LaunchReport.objects.filter(pk=self.report_id).update(heartbeat_at=timezone.now())
+            if self.renew is not None:
+                self.renew()
+        except Exception:  # a missed beat is not a reason to end the run
+            logger.exception("Heartbeat of report %s failed", self.report_id)
+
+    def _tick(self) -> None:
+        if self.handler is not None:
+            self.handler.flush_if_due()
+        if time.monotonic() >= self.due:
+            self.due = time.monotonic() + self.interval
+            self.beat()
 
 
 class Run:
@@ -165,8 +175,9 @@ class Run:
             def renew():
                 self.backend.renew_run_lock(self.task.pk, self.token, lock_ttl())
 
-        self.heartbeat = Heartbeat(self.report.pk, renew=renew).start()
-        self.handler = DatabaseLogHandler(self.report.pk)
+        # The heartbeat also flushes the log, from the process's one helper thread.
+        self.handler = DatabaseLogHandler(self.report.pk, timer=False)
+        self.heartbeat = Heartbeat(self.report.pk, renew=renew, handler=self.handler).start()
         self.log = run_logger(f"task{self.task.pk}")
         self.log.handlers = [self.handler]
         self.log.setLevel(logging.DEBUG)
@@ -192,21 +203,32 @@ class Run:
         return argv
 
     def finish(self, result: str) -> None:
-        """Flush the log, then store the outcome and bring the task up to date, together."""
+        """Store the last log lines, the outcome and the task's new state: one commit."""
         _current_handler.reset(self.context)
         self.heartbeat.stop()
         report, handler = self.report, self.handler
-        try:
-            handler.close()
-        finally:
+        with transaction.atomic():
+            # The handler writes in a savepoint of its own: if its lines fail to go in, the
+            # outcome is stored all the same, and the error raised once it is.
+            failure = close_log(handler)
             report.n_lines, report.n_errors = handler.n_lines, handler.n_errors
             report.n_warnings, report.n_dropped = handler.n_warnings, handler.n_dropped
             report.invocation_result = result or report.derive_result()
             report.finished_at = timezone.now()
             report.duration = round(time.monotonic() - self.clock, 6)
-            with transaction.atomic():
-                report.save(update_fields=OUTCOME_FIELDS)
-                run_ended(self.task, report, self.backend, self.scheduled)
+            report.save(update_fields=OUTCOME_FIELDS)
+            run_ended(self.task, report, self.backend, self.scheduled)
+        if failure is not None:
+            raise failure
+
+
+def close_log(handler: DatabaseLogHandler) -> Exception | None:
+    """Close ``handler`` (writing what it holds); return the error instead of raising it."""
+    try:
+        handler.close()
+    except Exception as exc:
+        return exc
+    return None
 
 
 OUTCOME_FIELDS = [
@@ -315,6 +337,23 @@ def refuse(task: Task, reason: str, backend: Backend, attempt: int, scheduled: b
     logger.warning("Task %s: %s", task.pk, reason)
     emit_notifications(report)
     finished(report)
+    return report
+
+
+def run_job(
+    task_id: int, scheduled: bool = False, attempt: int = 1, **origin
+) -> LaunchReport | int | None:
+    """``run_task`` as a queued job's function: in a worker, return only the report's id.
+
+    What a worker's job returns is pickled and stored as the job's result; the report (with its
+    task and command) would be pickled for nobody, as every reader takes the run from the
+    database. Called in-process (no current job: the immediate backend, a direct call), this
+    returns the report itself, as ``run_task`` does.
+    """
+    backend = get_backend()
+    report = run_task(task_id, scheduled=scheduled, attempt=attempt, **origin)
+    if report is not None and backend.current_job_id():
+        return report.pk
     return report
 
 

@@ -8,7 +8,10 @@ also:
   memory) instead of waiting for the heartbeat check;
 * on a warm shutdown (SIGTERM), lets the current run finish for up to
   ``EZTASKMANAGER_SHUTDOWN_GRACE_SECONDS``, then stops it and closes it as "interrupted";
-* on a cold shutdown (a second SIGTERM / SIGINT), closes the run it takes down as "interrupted".
+* on a cold shutdown (a second SIGTERM / SIGINT), closes the run it takes down as "interrupted";
+* before it forks a work horse, warms itself once (imports the tasks' commands, primes the ORM)
+  and freezes the garbage collector, so that each horse starts its run warm
+  (``eztaskmanager.warmup``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from eztaskmanager import (
 )
 from eztaskmanager.services import guard
 from eztaskmanager.services.guard import REASON_INTERRUPTED, REASON_WORKER_DIED
+from eztaskmanager.warmup import Warmer
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,12 @@ class TaskWorker(Worker):
         super().__init__(*args, **kwargs)
         self._interrupting = False
         self._grace_timer: threading.Timer | None = None
+        self.warmer = Warmer()
+
+    def fork_work_horse(self, job, queue):
+        # What every run would do in its fresh horse, done once here (eztaskmanager.warmup).
+        self.warmer.before_fork()
+        super().fork_work_horse(job, queue)
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)

@@ -197,22 +197,24 @@ class DatabaseLogHandler(logging.Handler):
         self.oldest = time.monotonic() if self.buffer else None
         self._flushed_counts = counts
 
+    def flush_if_due(self) -> None:
+        """From another thread: write the buffer if its oldest record waited ``flush_seconds``."""
+        if self._owner_connection.in_atomic_block:
+            # The report row may not be committed yet: rows written from this thread's
+            # connection could not refer to it. The run's own thread flushes instead.
+            return
+        with self.lock:
+            if self.oldest is not None and time.monotonic() - self.oldest >= self.flush_seconds:
+                try:
+                    self._write()
+                except Exception:  # never let the timer kill the run
+                    logging.getLogger(__name__).exception("Log flush failed")
+
     def _flush_periodically(self) -> None:
         try:
             # Waking four times a period keeps a line's wait under 1.25 periods.
             while not self._stop.wait(self.flush_seconds / 4):
-                if self._owner_connection.in_atomic_block:
-                    # The report row may not be committed yet: rows written from this thread's
-                    # connection could not refer to it. The run's own thread flushes instead.
-                    continue
-                with self.lock:
-                    if self.oldest is not None and (
-                        time.monotonic() - self.oldest >= self.flush_seconds
-                    ):
-                        try:
-                            self._write()
-                        except Exception:  # never let the timer kill the run
-                            logging.getLogger(__name__).exception("Log flush failed")
+                self.flush_if_due()
         finally:
             connections.close_all()
 

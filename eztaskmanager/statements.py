@@ -1,0 +1,50 @@
+"""Statements compiled once per process: the ORM writes their SQL once, later calls only run it.
+
+A run ends with the same two DELETE statements every time (pruning its task's old reports);
+building and compiling them through the ORM costs more than running them. ``raw_delete``
+compiles a statement once per key and database, with a stand-in id, and afterwards runs the
+SQL with the real id in its place. When the compiled parameters are not all the stand-in (a
+database backend that inlines values, say), it keeps using the ORM every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connections
+from django.db.models import QuerySet
+from django.db.models.sql import DeleteQuery
+
+STAND_IN = -7_364_519  # an id no row has: it marks the parameters that carry the real id
+
+_compiled: dict[tuple[Any, str], tuple[str, int] | None] = {}
+
+
+def compile_delete(queryset: QuerySet, using: str) -> tuple[str, int] | None:
+    """The SQL of ``queryset._raw_delete(using)`` and its number of id parameters, or None.
+
+    None when a parameter is anything but the stand-in id: then the SQL cannot be reused.
+    """
+    query = queryset.query.clone()
+    query.__class__ = DeleteQuery  # what QuerySet._raw_delete runs
+    sql, params = query.get_compiler(using).as_sql()
+    if not params or any(param != STAND_IN for param in params):
+        return None
+    return sql, len(params)
+
+
+def raw_delete(key: Any, build: Callable[[int], QuerySet], ident: int, using: str) -> int:
+    """``build(ident)._raw_delete(using)``, compiled once per ``key``; return the rows deleted.
+
+    ``build`` must give querysets of the same shape whatever the id: ``key`` names that shape.
+    """
+    if (key, using) not in _compiled:
+        _compiled[(key, using)] = compile_delete(build(STAND_IN), using)
+    compiled = _compiled[(key, using)]
+    if compiled is None:
+        return build(ident)._raw_delete(using)
+    sql, count = compiled
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [ident] * count)
+        return cursor.rowcount

@@ -1,0 +1,67 @@
+"""Statements compiled once per process: the same rows go as with the ORM, whatever the task."""
+
+import pytest
+
+from eztaskmanager import statements
+from eztaskmanager.models import LaunchReport, Log, logs_of, old_reports
+
+pytestmark = pytest.mark.django_db
+
+
+def reports_with_lines(task, count, lines=2):
+    reports = []
+    for _ in range(count):
+        report = LaunchReport.objects.create(task=task)
+        Log.objects.bulk_create(
+            Log(launch_report=report, message=f"line {i}", lineno=i) for i in range(1, lines + 1)
+        )
+        reports.append(report)
+    return reports
+
+
+def test_prune_sql_takes_the_task_id_as_its_only_parameters():
+    compiled = statements.compile_delete(old_reports(statements.STAND_IN, 3), "default")
+    assert compiled is not None
+    sql, count = compiled
+    assert count == 2 and str(statements.STAND_IN) not in sql
+
+
+def test_compiled_prune_deletes_what_the_orm_would(make_task):
+    first, second = make_task(name="first"), make_task(name="second")
+    kept_first = reports_with_lines(first, 5)[-2:]
+    kept_second = reports_with_lines(second, 4)[-2:]
+
+    # The second task's prune runs the SQL compiled for the first's.
+    assert first.prune_reports(2) == 3
+    assert second.prune_reports(2) == 2
+
+    assert set(first.launchreport_set.all()) == set(kept_first)
+    assert set(second.launchreport_set.all()) == set(kept_second)
+    assert Log.objects.count() == 8
+    assert set(Log.objects.values_list("launch_report_id", flat=True)) == {
+        r.pk for r in kept_first + kept_second
+    }
+    assert statements._compiled[(("prune reports", 2), "default")] is not None
+
+
+def test_a_statement_with_other_parameters_goes_through_the_orm(make_task):
+    task = make_task()
+    failed = LaunchReport.objects.create(task=task, invocation_result="failed")
+    ok = LaunchReport.objects.create(task=task, invocation_result="ok")
+
+    def failed_of(pk):
+        return LaunchReport.objects.filter(task_id=pk, invocation_result="failed")
+
+    assert statements.compile_delete(failed_of(statements.STAND_IN), "default") is None
+    assert statements.raw_delete("failed reports", failed_of, task.pk, "default") == 1
+    assert list(LaunchReport.objects.all()) == [ok]
+    assert not LaunchReport.objects.filter(pk=failed.pk).exists()
+
+
+def test_logs_of_old_reports_go_first(make_task):
+    task = make_task()
+    reports_with_lines(task, 3, lines=4)
+    assert (
+        statements.raw_delete("logs", lambda pk: logs_of(old_reports(pk, 1)), task.pk, "default")
+        == 8
+    )
