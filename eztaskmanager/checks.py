@@ -140,7 +140,7 @@ def check_task_commands(app_configs, databases=None, **kwargs):
             f"Command {name!r} is not allowed by the command policy; these tasks will not "
             f"run: {', '.join(repr(t) for t in task_names)}.",
             hint=remedy,
-            id="eztaskmanager.W020",
+            id="eztaskmanager.W030",
         )
         for (name, remedy), task_names in refused.items()
     ]

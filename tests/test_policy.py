@@ -140,7 +140,7 @@ def test_clean_refuses_a_command_outside_the_policy():
 def test_system_check_lists_tasks_whose_command_is_no_longer_allowed():
     forged_task("check", "django.core")
     forged_task("shell", "django.core")
-    warnings = {m.msg: m.hint for m in run_checks(databases=["default"]) if m.id.endswith("W020")}
+    warnings = {m.msg: m.hint for m in run_checks(databases=["default"]) if m.id.endswith("W030")}
     texts = " ".join(warnings)
     assert "'forged check'" in texts and "'forged shell'" in texts
     hints = " ".join(warnings.values())
@@ -151,7 +151,7 @@ def test_system_check_lists_tasks_whose_command_is_no_longer_allowed():
 
 def test_system_check_is_quiet_when_every_task_may_run(make_task):
     make_task("eztm_echo")
-    assert not [m for m in run_checks(databases=["default"]) if m.id.endswith("W020")]
+    assert not [m for m in run_checks(databases=["default"]) if m.id.endswith("W030")]
 
 
 # -- bounds ------------------------------------------------------------------------------------
