@@ -55,6 +55,10 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_SECONDS": 10,
     # A run whose heartbeat is older than this is taken as dead ("worker died").
     "ORPHAN_AFTER_SECONDS": 45,
+    # The scheduler looks this often (seconds) for launches whose job is found nowhere in Redis
+    # (a worker killed between dequeue and start) and sends them again; a launch is taken as
+    # lost only once it is this old. A lost launch is sent again within twice this time.
+    "SWEEP_SECONDS": 10,
     # On a worker's warm shutdown, a run still going after this many seconds is interrupted.
     "SHUTDOWN_GRACE_SECONDS": 60,
     # Log lines stored per report; past it lines are counted, not stored. None: no limit.

@@ -122,6 +122,11 @@ class LaunchReport(models.Model):
         return self.invocation_result != self.RESULT_NO
 
     @property
+    def is_queued(self) -> bool:
+        """Accepted, on its way to a worker: no worker has started it yet."""
+        return self.started_at is None and not self.is_finished
+
+    @property
     def n_log_lines(self) -> int:
         return self.n_lines
 
@@ -313,6 +318,8 @@ class Task(models.Model):
         ),
     )
     note = models.TextField(blank=True, null=True, help_text=_("A note on how this task is used."))
+    # Why the scheduler could not compute or enqueue the task's next run ("" when it could).
+    schedule_error = models.TextField(_("schedule error"), blank=True, default="", editable=False)
     scheduled_job_id = models.CharField(
         max_length=64,
         blank=True,
@@ -588,7 +595,10 @@ class Task(models.Model):
             return 0
         # The n-th newest report is the oldest kept: everything older goes.
         oldest_kept = LaunchReport.objects.filter(task=self).order_by("-id").values("id")[n - 1 : n]
-        old = LaunchReport.objects.filter(task=self, id__lt=Subquery(oldest_kept))
+        # A run without a result (queued or running) is never pruned: its launch is kept.
+        old = LaunchReport.objects.filter(task=self, id__lt=Subquery(oldest_kept)).exclude(
+            invocation_result=LaunchReport.RESULT_NO
+        )
         # Logs go first with a plain DELETE: the ORM collector would load every line.
         Log.objects.filter(launch_report_id__in=old.values("id"))._raw_delete(Log.objects.db)
         return old._raw_delete(LaunchReport.objects.db)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import transaction
 
-from eztaskmanager import taskstate
+from eztaskmanager import launches, taskstate
 from eztaskmanager.backends import Backend, BackendError, cannot_schedule, get_backend
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.runs import close_run
@@ -49,12 +49,18 @@ class Outcome:
         return self.job_id
 
 
-def after_commit(send: Callable[[], Any], undo: Callable[[], None], defer: bool = True) -> bool:
+def after_commit(
+    send: Callable[[], Any],
+    undo: Callable[[], None],
+    defer: bool = True,
+    undo_later: Callable[[], None] | None = None,
+) -> bool:
     """Run ``send`` now, or when the current transaction commits; return True if deferred.
 
     A deferred ``send`` that fails is logged and ``undo`` puts the task state back (the caller
     has gone by then); an immediate one raises its BackendError to the caller. ``defer=False``
-    sends at once even inside a transaction (the 0.5.x queue-service API did).
+    sends at once even inside a transaction (the 0.5.x queue-service API did). ``undo_later``,
+    when given, replaces ``undo`` for a deferred send that fails.
     """
     if not (defer and transaction.get_connection().in_atomic_block):
         try:
@@ -69,7 +75,7 @@ def after_commit(send: Callable[[], Any], undo: Callable[[], None], defer: bool 
             send()
         except BackendError as exc:
             logger.error("Not sent to the task queue after the commit: %s", exc)
-            undo()
+            (undo_later or undo)()
 
     transaction.on_commit(send_on_commit)
     return True
@@ -78,12 +84,20 @@ def after_commit(send: Callable[[], Any], undo: Callable[[], None], defer: bool 
 def launch(task: Task, backend: Backend | None = None, defer: bool = True) -> Outcome:
     """Run ``task`` as soon as possible, whatever its schedule."""
     backend = backend or get_backend()
-    job = taskstate.job_for(task, backend.new_job_id(task.pk))
+    job_id = backend.new_job_id(task.pk)
     if backend.runs_in_process:
-        return Outcome(task, RAN, job_id=job.job_id, report=backend.enqueue(job))
+        job = taskstate.job_for(task, job_id)
+        return Outcome(task, RAN, job_id=job_id, report=backend.enqueue(job))
+    job, report = launches.prepare(task, job_id)
     taskstate.queued(task)
-    deferred = after_commit(lambda: backend.enqueue(job), lambda: taskstate.not_queued(task), defer)
-    return Outcome(task, QUEUED, job_id=job.job_id, deferred=deferred)
+
+    def undo():
+        launches.withdraw(report)
+        taskstate.not_queued(task)
+
+    # An accepted launch whose send fails after the commit stays queued: the sweep sends it.
+    deferred = after_commit(lambda: backend.enqueue(job), undo, defer, undo_later=lambda: None)
+    return Outcome(task, QUEUED, job_id=job_id, deferred=deferred)
 
 
 def apply_schedule(task: Task, backend: Backend | None = None, defer: bool = True) -> Outcome:
@@ -132,9 +146,13 @@ def stop(task: Task, by: str, backend: Backend | None = None, defer: bool = True
     backend = backend or get_backend()
     unschedule(task, backend, defer)
     backend.drop_queued(task.pk)
-    running = list(LaunchReport.objects.filter(task_id=task.pk, invocation_result=""))
-    LaunchReport.objects.filter(pk__in=[r.pk for r in running]).update(stop_requested_by=by)
-    for report in running:
+    unfinished = list(LaunchReport.objects.filter(task_id=task.pk, invocation_result=""))
+    LaunchReport.objects.filter(pk__in=[r.pk for r in unfinished]).update(stop_requested_by=by)
+    running = [report for report in unfinished if not report.is_queued]
+    for report in unfinished:
+        if report.is_queued:  # its job was dropped above (or will find its launch closed)
+            close_run(report, f"stopped by {by}", retry=False, backend=backend)
+            continue
         report.stop_requested_by = by
         if not (report.rq_job_id and backend.stop_running(report.rq_job_id)):
             close_run(report, f"stopped by {by}", retry=False, backend=backend)

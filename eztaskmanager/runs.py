@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django.db import connections, transaction
 from django.utils import timezone
 
-from eztaskmanager import conf, taskstate
+from eztaskmanager import conf, launches, taskstate
 from eztaskmanager.backends import Backend, BackendError, get_backend, job_id_for
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.services.logger import (
@@ -95,19 +95,32 @@ class Run:
         self.heartbeat = None
 
     @classmethod
-    def start(cls, task: Task, scheduled: bool, attempt: int, backend: Backend) -> Run:
-        """Create the run's report and mark its task started, in one commit."""
+    def start(
+        cls,
+        task: Task,
+        scheduled: bool,
+        attempt: int,
+        backend: Backend,
+        report_id: int | None = None,
+    ) -> Run | None:
+        """Claim the launch's queued report (or create one for a job that brings none) and
+        mark the task started, in one commit; None when the launch was already claimed."""
         now = timezone.now()
         with transaction.atomic():
-            report = LaunchReport.objects.create(
-                task=task,
-                started_at=now,
-                heartbeat_at=now,
-                rq_job_id=backend.current_job_id(),
-                worker=worker_label(),
-                attempt=attempt,
-                max_attempts=task.max_retries + 1,
-            )
+            if report_id is not None:
+                report = launches.claim(report_id, backend.current_job_id(), worker_label(), now)
+                if report is None:
+                    return None
+            else:  # a job queued before launches were recorded
+                report = LaunchReport.objects.create(
+                    task=task,
+                    started_at=now,
+                    heartbeat_at=now,
+                    rq_job_id=backend.current_job_id(),
+                    worker=worker_label(),
+                    attempt=attempt,
+                    max_attempts=task.max_retries + 1,
+                )
             # Started either way: by this run, or by the one that makes this launch a skip.
             taskstate.started(task.pk)
         return cls(task, report, backend, scheduled)
@@ -205,19 +218,23 @@ OUTCOME_FIELDS = [
 ]
 
 
-def run_task(task_id: int, scheduled: bool = False, attempt: int = 1) -> LaunchReport | None:
+def run_task(
+    task_id: int, scheduled: bool = False, attempt: int = 1, report_id: int | None = None
+) -> LaunchReport | None:
     """Run task ``task_id`` here and record it in a LaunchReport; return the report.
 
     Every exception of the command is caught: the report ends ``failed`` with the traceback in
     its log. A task id that no longer exists is logged and ignored (returns None). Unless the
     task allows overlapping runs, a launch while another run of the task is going is skipped,
-    leaving a report that says so.
+    leaving a report that says so. ``report_id`` is the launch's queued report, which this
+    run claims; a launch already claimed elsewhere or closed is not run (returns None).
     """
     task = Task.objects.select_related("command").filter(pk=task_id).first()
     if task is None:
         logger.warning("Task %s does not exist any more; nothing to run.", task_id)
         return None
-    return Run.start(task, scheduled, attempt, get_backend()).execute()
+    run = Run.start(task, scheduled, attempt, get_backend(), report_id=report_id)
+    return run.execute() if run is not None else None
 
 
 def run_ended(task: Task, report: LaunchReport, backend: Backend, scheduled: bool = False):
@@ -294,7 +311,11 @@ def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None)
     attempt = report.attempt + 1
     delay = task.retry_delay(report.attempt)
     backend = backend or get_backend()
-    job = taskstate.job_for(task, job_id_for(task.pk, retry=True), attempt=attempt)
+    if backend.runs_in_process:
+        job = taskstate.job_for(task, job_id_for(task.pk, retry=True), attempt=attempt)
+        retry = None
+    else:  # recorded as queued, like any launch
+        job, retry = launches.prepare(task, job_id_for(task.pk, retry=True), attempt=attempt)
     job = replace(job, description=f"{job.description} (attempt {attempt})")
     try:
         if delay <= 0 or not backend.supports_schedule:
@@ -303,6 +324,8 @@ def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None)
         else:
             backend.schedule_at(job, timezone.now() + timedelta(seconds=delay))
     except BackendError as exc:
+        if retry is not None:
+            launches.withdraw(retry)
         report.append_line("ERROR", f"Retry {attempt} of {report.max_attempts} not planned: {exc}")
         return
     report.append_line("INFO", f"Attempt {attempt} of {report.max_attempts} planned in {delay} s.")

@@ -40,6 +40,10 @@ def validate_cron(expression: str) -> str:
     normalised = " ".join(fields)
     if not croniter.is_valid(normalised):
         raise CronError(f"{normalised!r} is not a valid cron expression.")
+    try:
+        croniter(normalised, datetime(2000, 1, 1)).get_next(datetime)
+    except ValueError as exc:  # croniter accepts "0 0 31 2 *" and then finds no date
+        raise CronError(f"{normalised!r} matches no date: it would never run.") from exc
     return normalised
 
 

@@ -61,4 +61,5 @@ def collect_status(connection=None, now: datetime | None = None) -> dict:
     status.update(redis_status(now, connection))
     status["runs_24h"] = run_counts(last_day(now))
     status["running"] = running_summary(now)
+    status["queued"] = running_summary(now, queued=True)
     return status

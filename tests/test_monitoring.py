@@ -47,7 +47,9 @@ def history(make_task, real_redis):
     old = LaunchReport.objects.create(task=fine, invocation_result="warnings", duration=1.0)
     LaunchReport.objects.filter(pk=old.pk).update(invocation_datetime=now - timedelta(days=3))
     LaunchReport.objects.create(task=bad, invocation_result="failed", duration=0.5)
-    running = LaunchReport.objects.create(task=bad, progress_done=30, progress_total=120)
+    running = LaunchReport.objects.create(
+        task=bad, progress_done=30, progress_total=120, started_at=now - timedelta(minutes=5)
+    )
     LaunchReport.objects.filter(pk=running.pk).update(
         invocation_datetime=now - timedelta(minutes=5)
     )
@@ -82,7 +84,14 @@ def test_status_json_reports_runs_and_redis(monitor, history):
     assert response["Content-Type"] == "application/json"
     data = json.loads(response.content)
     assert data["redis"]["reachable"] is True
-    assert data["runs_24h"] == {"ok": 2, "warnings": 0, "errors": 0, "failed": 1, "running": 1}
+    assert data["runs_24h"] == {
+        "ok": 2,
+        "warnings": 0,
+        "errors": 0,
+        "failed": 1,
+        "running": 1,
+        "queued": 0,
+    }
     assert data["running"]["count"] == 1
     assert data["running"]["oldest_age_seconds"] >= 300
     assert monitor.post(reverse("eztaskmanager:status_json")).status_code == 405
@@ -182,6 +191,7 @@ def test_dashboard_shows_results_runs_schedules_and_failures(monitor, history):
         "errors": (0, 0),
         "failed": (1, 1),
         "running": (1, 1),
+        "queued": (0, 0),
     }
     assert "1 run in progress" in page
     assert '<progress class="eztm-progress" max="120" value="30"></progress> 25%' in page

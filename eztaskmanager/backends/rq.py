@@ -31,6 +31,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.timeouts import JobTimeoutException
+from rq.utils import utcparse
 from rq_scheduler import Scheduler
 
 from eztaskmanager import conf
@@ -52,6 +53,9 @@ META_RETRY_OF = "eztaskmanager_retry_of"
 SCHEDULED_KEY = Scheduler.scheduled_jobs_key
 SCHEDULER_KEY_PREFIX = "rq:scheduler_instance:"
 LOCK_KEY = "eztaskmanager:run-lock:{}"
+# Written by the scheduler after each sync; gone means Redis lost its data (FLUSHALL, a new
+# empty server), so the schedule is rebuilt at once.
+MARKER_KEY = "eztaskmanager:schedule-marker"
 # Renew or delete the run lock only while the token still holds it.
 RENEW_LOCK = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
@@ -172,23 +176,7 @@ class RQBackend(Backend):
         )
 
     def schedule_at(self, job: Job, when: datetime) -> None:
-        meta = _meta(job)
-        if job.interval:
-            meta["interval"] = job.interval  # a plain rqscheduler repeats it too
-        rq_job = RQJob.create(
-            RUN_FUNCTION,
-            args=[job.task_id],
-            kwargs=job.kwargs,
-            connection=self.connection,
-            result_ttl=-1 if job.interval else None,
-            description=job.description,
-            timeout=job.timeout,
-            id=job.job_id,
-            origin=self.queue_name,
-            meta=meta,
-            status=JobStatus.SCHEDULED,
-            on_stopped=Callback(STOPPED_CALLBACK),
-        )
+        rq_job = scheduled_rq_job(job, self.connection, self.queue_name)
 
         def write():
             with self.connection.pipeline() as pipe:
@@ -240,6 +228,15 @@ class RQBackend(Backend):
             return False
         return self.guard(job.get_status) in ON_ITS_WAY
 
+    def live_jobs(self, job_ids: list[str], older_than: datetime) -> set[str]:
+        return self.guard(live_job_ids, self.connection, self.queue.key, job_ids, older_than)
+
+    def has_marker(self) -> bool:
+        return bool(self.guard(self.connection.exists, MARKER_KEY))
+
+    def set_marker(self) -> None:
+        self.guard(self.connection.set, MARKER_KEY, "1")
+
     def acquire_run_lock(self, task_id: int, token: str, ttl_seconds: float) -> bool:
         key, ttl = LOCK_KEY.format(task_id), int(ttl_seconds * 1000)
         return bool(self.guard(self.connection.set, key, token, nx=True, px=ttl))
@@ -262,6 +259,54 @@ class RQBackend(Backend):
 
     def is_timeout(self, exc: BaseException) -> bool:
         return isinstance(exc, JobTimeoutException)
+
+
+def scheduled_rq_job(job: Job, connection, queue_name: str) -> RQJob:
+    """The RQ job that waits in the scheduled set for ``job``'s due time."""
+    meta = _meta(job)
+    if job.interval:
+        meta["interval"] = job.interval  # a plain rqscheduler repeats it too
+    return RQJob.create(
+        RUN_FUNCTION,
+        args=[job.task_id],
+        kwargs=job.kwargs,
+        connection=connection,
+        result_ttl=-1 if job.interval else None,
+        description=job.description,
+        timeout=job.timeout,
+        id=job.job_id,
+        origin=queue_name,
+        meta=meta,
+        status=JobStatus.SCHEDULED,
+        on_stopped=Callback(STOPPED_CALLBACK),
+    )
+
+
+def live_job_ids(connection, queue_key: str, job_ids: list[str], older_than: datetime) -> set:
+    """``RQBackend.live_jobs``, read in one round trip."""
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.lrange(queue_key, 0, -1)
+        for job_id in job_ids:
+            pipe.zscore(SCHEDULED_KEY, job_id)
+            pipe.hmget(RQJob.key_for(job_id), "status", "started_at", "last_heartbeat")
+        found = pipe.execute()
+    queued = {raw.decode() for raw in found[0]}
+    live = set()
+    for index, job_id in enumerate(job_ids):
+        score, (status, started, beat) = found[1 + 2 * index], found[2 + 2 * index]
+        status = status.decode() if status else ""
+        if job_id in queued or score is not None or status == JobStatus.DEFERRED:
+            live.add(job_id)
+        elif status == JobStatus.STARTED and _after(beat or started, older_than):
+            live.add(job_id)
+    return live
+
+
+def _after(raw: bytes | None, moment: datetime) -> bool:
+    """Whether an RQ timestamp (``raw``) is later than ``moment``."""
+    if not raw:
+        return False
+    return utcparse(raw.decode()) > moment
 
 
 def _meta(job: Job) -> dict:

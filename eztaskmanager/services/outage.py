@@ -13,11 +13,16 @@ import logging
 import signal
 import time
 
+from django.db import InterfaceError, OperationalError, connections
+
 from eztaskmanager.backends.rq import RedisConnectionError, RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+# The database restarting or unreachable: Django raises these until it is back.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+OUTAGES = REDIS_DOWN + DATABASE_DOWN
 
 
 class Backoff:
@@ -28,6 +33,7 @@ class Backoff:
         self.cap = cap
         self.failures = 0
         self.since: float | None = None
+        self.what = "Redis"  # what the current outage is of
 
     def failed(self) -> float:
         """Record a failure; return how long to wait before the next try."""
@@ -60,12 +66,16 @@ def run_through_outages(scheduler, burst: bool = False, backoff: Backoff | None 
             started = time.time()
             try:
                 looked = _one_pass(scheduler)
-            except REDIS_DOWN as exc:
+            except OUTAGES as exc:
                 _wait_after(exc, backoff)
                 continue
             lasted = backoff.succeeded()
             if lasted is not None:
-                logger.warning("Redis reachable again after %.1f s; scheduling goes on", lasted)
+                logger.warning(
+                    "%s reachable again after %.1f s; scheduling goes on", backoff.what, lasted
+                )
+                if hasattr(scheduler, "after_outage"):
+                    scheduler.after_outage()
             if burst and looked:
                 return
             time.sleep(max(scheduler._interval - (time.time() - started), 0))
@@ -120,6 +130,11 @@ def _until_redis_answers(step, backoff: Backoff) -> None:
 
 def _wait_after(exc: Exception, backoff: Backoff) -> None:
     delay = backoff.failed()
+    what = "Redis"
+    if isinstance(exc, DATABASE_DOWN):
+        what = "The database"
+        connections.close_all()  # the next pass opens a new connection
+    backoff.what = what
     if backoff.failures == 1:
-        logger.warning("Redis unreachable (%s); retrying every %.1f s at most", exc, backoff.cap)
+        logger.warning("%s unreachable (%s); retrying every %.1f s at most", what, exc, backoff.cap)
     time.sleep(delay)

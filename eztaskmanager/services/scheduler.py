@@ -28,11 +28,13 @@ from rq.exceptions import NoSuchJobError
 from rq_scheduler import Scheduler
 from rq_scheduler.utils import setup_loghandlers
 
-from eztaskmanager import conf, taskstate
+from eztaskmanager import conf, launches, taskstate
+from eztaskmanager.backends import BackendError, Job, task_id_of
 from eztaskmanager.backends.rq import META_TASK_ID, RQBackend
 from eztaskmanager.models import Task
 from eztaskmanager.services.guard import reap_orphans
-from eztaskmanager.services.outage import run_through_outages
+from eztaskmanager.services.outage import OUTAGES, run_through_outages
+from eztaskmanager.services.sweep import sweep
 from eztaskmanager.services.sync import sync_schedules
 
 logger = logging.getLogger(__name__)
@@ -61,8 +63,12 @@ class TaskScheduler(Scheduler):
         self.sync_interval = sync_interval
         self._next_sync = 0.0
         self._next_reap = 0.0
+        self._next_sweep = 0.0
         self._claim = self.connection.register_script(CLAIM_SCRIPT)
-        self._claimed: list = []  # firings claimed but not yet on their queue
+        # Firings claimed but not yet on their queue: a task id (launch not recorded yet) or
+        # the recorded launch's job.
+        self._claimed: list = []
+        self.backend = RQBackend(self.queue_name, connection=self.connection)
 
     def run(self, burst=False):
         run_through_outages(self, burst=burst)
@@ -70,45 +76,66 @@ class TaskScheduler(Scheduler):
     def enqueue_jobs(self):
         if not connection.in_atomic_block:
             close_old_connections()  # a long-lived process: drop connections the server closed
+        if not self.backend.has_marker():
+            self._next_sync = 0.0  # a new or wiped Redis: rebuild the schedule now
         if self.sync_interval and time.monotonic() >= self._next_sync:
             self._next_sync = time.monotonic() + self.sync_interval
             self.sync()
-        if time.monotonic() >= self._next_reap:
-            self._next_reap = time.monotonic() + conf.get("HEARTBEAT_SECONDS")
-            self.reap()
-        enqueued = [self._enqueue_claimed(job, due) for job, due in list(self._claimed)]
+        self.housekeeping()
+        enqueued = [job for job in self._send_claimed() if job is not None]
         now = time.time()
         due = self.connection.zrangebyscore(
             self.scheduled_jobs_key, "-inf", now, withscores=True, score_cast_func=bytes.decode
         )
         for raw_id, raw_score in due:
-            job_id = raw_id.decode()
             try:
-                job = self.job_class.fetch(job_id, connection=self.connection)
-            except NoSuchJobError:
-                self.cancel(job_id)
+                job = self._fire_due(raw_id.decode(), raw_score, now)
+            except OUTAGES:
+                raise
+            except Exception as exc:  # one bad task must not stop the others
+                self.isolate(raw_id.decode(), exc)
                 continue
-            if META_TASK_ID not in job.meta:
-                self.enqueue_job(job)  # not ours: rq-scheduler's rules
+            if job is not None:
                 enqueued.append(job)
-                continue
-            next_due, wanted = self.next_due(job, float(raw_score), now)
-            if self._claim(keys=[self.scheduled_jobs_key], args=[job_id, raw_score, next_due]):
-                if wanted:
-                    enqueued.append(self._enqueue_claimed(job, raw_score))
-                else:
-                    job.delete()
         return enqueued
 
-    def _enqueue_claimed(self, job, due: str):
-        # The claim already moved the schedule on: if Redis goes away before the job is on its
-        # queue, keep it and enqueue it on the next pass, or this firing would be lost.
-        if (job, due) not in self._claimed:
-            self._claimed.append((job, due))
-        self.get_queue_for_job(job).enqueue_job(job)
-        self._claimed.remove((job, due))
-        self.log.debug("Enqueued firing %s due at %s", job.id, due)
-        return job
+    def _fire_due(self, job_id: str, raw_score: str, now: float):
+        """Claim one due job and send its run; return the job sent, if any."""
+        try:
+            job = self.job_class.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            self.cancel(job_id)
+            return None
+        if META_TASK_ID not in job.meta:
+            self.enqueue_job(job)  # not ours: rq-scheduler's rules
+            return job
+        next_due, wanted = self.next_due(job, float(raw_score), now)
+        if not self._claim(keys=[self.scheduled_jobs_key], args=[job_id, raw_score, next_due]):
+            return None
+        if not next_due:
+            job.delete()  # no next firing; each firing runs as a job of its own
+        if not wanted:
+            return None
+        self._claimed.append(job.meta[META_TASK_ID])
+        sent = self._send_claimed()
+        return sent[-1] if sent else None
+
+    def _send_claimed(self) -> list:
+        # The claim already moved the schedule on: a firing not yet recorded (database away)
+        # or not yet sent (Redis away) is kept and tried again on the next pass.
+        sent = []
+        while self._claimed:
+            item = self._claimed[0]
+            if not isinstance(item, Job):
+                item = record_firing(item, self.backend)
+                if item is None:
+                    self._claimed.pop(0)
+                    continue
+                self._claimed[0] = item
+            sent.append(send(self.backend, item))
+            self._claimed.pop(0)
+            self.log.debug("Enqueued firing %s", item.job_id)
+        return sent
 
     def next_due(self, job, due: float, now: float) -> tuple[str, bool]:
         """The job's next score ('' for none) and whether this firing should run."""
@@ -127,21 +154,73 @@ class TaskScheduler(Scheduler):
         taskstate.next_ride(task.pk, following)
         return repr(following.timestamp()), True
 
+    def isolate(self, job_id: str, exc: Exception) -> None:
+        """Take the job of a task whose run cannot be computed or sent out of the loop."""
+        logger.exception("Scheduled job %s set aside: %s", job_id, exc)
+        self.connection.zrem(self.scheduled_jobs_key, job_id)
+        task_id = task_id_of(job_id)
+        if task_id is not None:
+            taskstate.schedule_failed(task_id, f"{type(exc).__name__}: {exc}")
+
+    def housekeeping(self) -> None:
+        """Close dead runs and send lost launches again, each at its own period."""
+        now = time.monotonic()
+        if now >= self._next_reap:
+            self._next_reap = now + conf.get("HEARTBEAT_SECONDS")
+            self.reap()
+        if now >= self._next_sweep:
+            self._next_sweep = now + conf.get("SWEEP_SECONDS")
+            try:
+                sweep(self.backend)
+            except OUTAGES:
+                raise
+            except Exception:  # never stop the scheduling loop
+                logger.exception("Sweep of lost launches failed")
+
+    def after_outage(self) -> None:
+        # Runs could not beat while the database was away: give them a period to show up
+        # before taking their silence for death.
+        self._next_reap = time.monotonic() + conf.get("ORPHAN_AFTER_SECONDS")
+
     def reap(self) -> None:
         """Close runs whose process died (their heartbeat stopped)."""
         try:
             reap_orphans()
+        except OUTAGES:
+            raise
         except Exception:  # never stop the scheduling loop
             logger.exception("Closing dead runs failed")
 
     def sync(self) -> None:
         try:
-            result = sync_schedules(RQBackend(self.queue_name, connection=self.connection))
+            result = sync_schedules(self.backend)
+        except OUTAGES:
+            raise
         except Exception:  # a failed sync must not stop the scheduling loop
             logger.exception("Schedule sync failed")
         else:
+            self.backend.set_marker()
             if result.changed:
                 logger.info("Schedule sync: %s", result)
+
+
+def record_firing(task_id: int, backend: RQBackend) -> Job | None:
+    """Record a claimed firing of task ``task_id`` as a queued launch; return its job."""
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None:
+        return None
+    job, _ = launches.prepare(task, backend.new_job_id(task.pk), scheduled=True)
+    return job
+
+
+def send(backend: RQBackend, job: Job):
+    """Enqueue ``job``; an unreachable Redis is raised as Redis's own error (an outage)."""
+    try:
+        return backend.enqueue(job)
+    except BackendError as exc:
+        if exc.unreachable and exc.__cause__ is not None:
+            raise exc.__cause__ from None
+        raise
 
 
 def run_scheduler(
