@@ -35,6 +35,7 @@ STATE_FIELDS = (
     "cached_last_invocation_n_errors",
     "cached_last_invocation_n_warnings",
     "scheduled_job_id",
+    "schedule_error",
 )
 # Reports shown in a task's inline when EZTASKMANAGER_N_REPORTS_INLINE is 0 (keep them all).
 DEFAULT_INLINE_REPORTS = 10
@@ -45,11 +46,26 @@ HISTORY_RUNS = 30
 # -- small HTML pieces (format_html with placeholders only) -----------------------------------
 
 
-def result_badge(result: str | None, label: str | None = None):
+def result_badge(result: str | None, label: str | None = None, queued: bool = False):
+    if not result and queued:  # launched, no worker has started it yet
+        return format_html('<span class="eztm-result eztm-result-queued">{}</span>', _("queued"))
     if not result:
         return format_html('<span class="eztm-result eztm-result-running">{}</span>', _("running"))
     label = label or dict(LaunchReport.RESULT_CHOICES).get(result, result)
     return format_html('<span class="eztm-result eztm-result-{}">{}</span>', result, label)
+
+
+@admin.display(description=gettext_lazy("status"), ordering="status")
+def task_status(task):
+    """The task's status, flagged when the scheduler could not compute or send its next run."""
+    if not task.schedule_error:
+        return task.get_status_display()
+    return format_html(
+        '{} <span class="eztm-schedule-error" title="{}">{}</span>',
+        task.get_status_display(),
+        task.schedule_error,
+        _("schedule error"),
+    )
 
 
 def progress_bar(report: LaunchReport):
@@ -232,7 +248,7 @@ class LaunchReportInline(ReadOnly, admin.TabularInline):
 
     @admin.display(description=gettext_lazy("result"))
     def result(self, report):
-        return result_badge(report.invocation_result)
+        return result_badge(report.invocation_result, queued=report.is_queued)
 
     @admin.display(description=gettext_lazy("duration (s)"))
     def run_duration(self, report):
@@ -262,7 +278,7 @@ class TaskAdmin(TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin):
     list_display = (
         "name_and_note",
         "invocation",
-        "status",
+        task_status,
         "last_result",
         "cached_last_invocation_datetime",
         "cached_next_ride",
@@ -498,7 +514,7 @@ class LaunchReportAdmin(ReadOnly, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("result"), ordering="invocation_result")
     def result(self, report):
-        return result_badge(report.invocation_result)
+        return result_badge(report.invocation_result, queued=report.is_queued)
 
     @admin.display(description=gettext_lazy("duration (s)"), ordering="duration")
     def duration_seconds(self, report):

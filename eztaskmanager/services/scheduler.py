@@ -170,12 +170,7 @@ class TaskScheduler(Scheduler):
             self.reap()
         if now >= self._next_sweep:
             self._next_sweep = now + conf.get("SWEEP_SECONDS")
-            try:
-                sweep(self.backend)
-            except OUTAGES:
-                raise
-            except Exception:  # never stop the scheduling loop
-                logger.exception("Sweep of lost launches failed")
+            guarded("Sweep of lost launches", sweep, self.backend)
 
     def after_outage(self) -> None:
         # Runs could not beat while the database was away: give them a period to show up
@@ -184,24 +179,30 @@ class TaskScheduler(Scheduler):
 
     def reap(self) -> None:
         """Close runs whose process died (their heartbeat stopped)."""
-        try:
-            reap_orphans()
-        except OUTAGES:
-            raise
-        except Exception:  # never stop the scheduling loop
-            logger.exception("Closing dead runs failed")
+        guarded("Closing dead runs", reap_orphans)
 
     def sync(self) -> None:
-        try:
-            result = sync_schedules(self.backend)
-        except OUTAGES:
-            raise
-        except Exception:  # a failed sync must not stop the scheduling loop
-            logger.exception("Schedule sync failed")
-        else:
+        result = guarded("Schedule sync", sync_schedules, self.backend)
+        if result is not None:
             self.backend.set_marker()
             if result.changed:
                 logger.info("Schedule sync: %s", result)
+
+
+def guarded(what: str, func, *args):
+    """``func(*args)``; its failure is logged and the loop goes on, but an outage of Redis or
+    of the database is raised for the outage loop to wait out."""
+    try:
+        return func(*args)
+    except OUTAGES:
+        raise
+    except BackendError as exc:
+        if exc.unreachable and exc.__cause__ is not None:
+            raise exc.__cause__ from None
+        logger.exception("%s failed", what)
+    except Exception:  # never stop the scheduling loop
+        logger.exception("%s failed", what)
+    return None
 
 
 def record_firing(task_id: int, backend: RQBackend) -> Job | None:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta  # noqa: F401
 from django.utils import timezone
 
 from eztaskmanager import taskstate
-from eztaskmanager.backends import JOB_PREFIX, RQBackend
+from eztaskmanager.backends import JOB_PREFIX, BackendError, RQBackend
 from eztaskmanager.models import Task
+from eztaskmanager.services.outage import OUTAGES
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +34,21 @@ class SyncResult:
     removed_jobs: list[str] = field(default_factory=list)
     unscheduled: list[int] = field(default_factory=list)
     unchanged: int = 0
+    # Tasks whose schedule could not be computed or written: (task id, error); the rest go on.
+    failed: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.restored or self.retimed or self.removed_jobs or self.unscheduled)
+        return bool(
+            self.restored or self.retimed or self.removed_jobs or self.unscheduled or self.failed
+        )
 
     def __str__(self) -> str:
         return (
             f"{len(self.restored)} restored, {len(self.retimed)} re-timed, "
             f"{len(self.removed_jobs)} orphan job(s) removed, {len(self.unscheduled)} finished "
             f"one-off schedule(s) cleared, {self.unchanged} unchanged"
-        )
+        ) + "".join(f"; task {task_id} not scheduled: {error}" for task_id, error in self.failed)
 
 
 def sync_schedules(backend: RQBackend | None = None) -> SyncResult:
@@ -62,7 +67,18 @@ def sync_schedules(backend: RQBackend | None = None) -> SyncResult:
             result.removed_jobs.append(job_id)
     due_times = {}
     for job_id, task in tasks.items():
-        when = _reconcile(backend, task, job_id, scores.get(job_id), now, result)
+        try:
+            when = _reconcile(backend, task, job_id, scores.get(job_id), now, result)
+        except OUTAGES:
+            raise
+        except Exception as exc:  # one task's bad schedule must not stop the others
+            if isinstance(exc, BackendError) and exc.unreachable:
+                raise
+            error = f"{type(exc).__name__}: {exc}"
+            logger.warning("Task %s not scheduled: %s", task.pk, error)
+            taskstate.schedule_failed(task.pk, error)
+            result.failed.append((task.pk, error))
+            continue
         if when is not None:
             due_times[task] = when
     taskstate.synced(due_times)
