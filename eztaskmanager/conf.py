@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     # (a worker killed between dequeue and start) and sends them again; a launch is taken as
     # lost only once it is this old. A lost launch is sent again within twice this time.
     "SWEEP_SECONDS": 10,
+    # How long a run keeps trying to store its log lines and outcome while the database is
+    # unreachable (a restart) before giving up; its lines wait in memory meanwhile.
+    "DATABASE_RETRY_SECONDS": 60,
     # On a worker's warm shutdown, a run still going after this many seconds is interrupted.
     "SHUTDOWN_GRACE_SECONDS": 60,
     # Log lines stored per report; past it lines are counted, not stored. None: no limit.

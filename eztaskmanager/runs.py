@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from eztaskmanager import conf, launches, taskstate
 from eztaskmanager.backends import Backend, BackendError, get_backend, job_id_for
+from eztaskmanager.dbretry import DATABASE_DOWN, reconnect, until_database_answers
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.services.logger import (
     DatabaseLogHandler,
@@ -75,6 +76,9 @@ class Heartbeat:
                     )
                     if self.renew is not None:
                         self.renew()
+                except DATABASE_DOWN as exc:  # a restart: beat again on a new connection
+                    logger.warning("Heartbeat of report %s missed: %s", self.report_id, exc)
+                    reconnect()
                 except Exception:  # a missed beat is not a reason to end the run
                     logger.exception("Heartbeat of report %s failed", self.report_id)
         finally:
@@ -234,7 +238,24 @@ def run_task(
         logger.warning("Task %s does not exist any more; nothing to run.", task_id)
         return None
     run = Run.start(task, scheduled, attempt, get_backend(), report_id=report_id)
-    return run.execute() if run is not None else None
+    if run is None:
+        return None
+    try:
+        return run.execute()
+    except DATABASE_DOWN:
+        # The database went away as the run ended: its outcome is stored once it is back.
+        return until_database_answers(lambda: store_outcome(run), "storing a run's outcome")
+
+
+def store_outcome(run: Run) -> LaunchReport:
+    """Store the outcome ``run.finish`` could not store, then notify and plan a retry."""
+    report = run.report
+    with transaction.atomic():
+        report.save(update_fields=OUTCOME_FIELDS)
+        run_ended(run.task, report, run.backend, run.scheduled)
+    emit_notifications(report)
+    plan_retry(run.task, report, run.backend)
+    return report
 
 
 def run_ended(task: Task, report: LaunchReport, backend: Backend, scheduled: bool = False):

@@ -13,8 +13,10 @@ also:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+import time
 
 from rq import Worker
 
@@ -26,6 +28,7 @@ from eztaskmanager import (
 )
 from eztaskmanager.services import guard
 from eztaskmanager.services.guard import REASON_INTERRUPTED, REASON_WORKER_DIED
+from eztaskmanager.services.outage import REDIS_DOWN
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,23 @@ def close_runs_of_job(job_id: str | None, reason: str) -> None:
     guard.close_runs_of_job(job_id, reason, retry=reason == REASON_WORKER_DIED)
 
 
+def outliving_redis(step):
+    """``step`` of the worker loop, logging a Redis outage instead of raising it."""
+
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return step(self, *args, **kwargs)
+        except REDIS_DOWN as exc:
+            logger.warning(
+                "Worker %s: %s skipped, Redis unreachable: %s", self.name, step.__name__, exc
+            )
+            time.sleep(0.5)  # do not spin while Redis is away
+            return None
+
+    return wrapper
+
+
 class TaskWorker(Worker):
     """An RQ worker that never leaves a run of ours without a result."""
 
@@ -42,6 +62,16 @@ class TaskWorker(Worker):
         super().__init__(*args, **kwargs)
         self._interrupting = False
         self._grace_timer: threading.Timer | None = None
+
+    # rq's loop quits on a Redis error outside its dequeue; these steps miss their turn instead,
+    # and the next dequeue waits for Redis (a run in a horse goes on: its report is in the
+    # database, or closed by the heartbeat check).
+    check_for_suspension = outliving_redis(Worker.check_for_suspension)
+    run_maintenance_tasks = outliving_redis(Worker.run_maintenance_tasks)
+    heartbeat = outliving_redis(Worker.heartbeat)
+    set_state = outliving_redis(Worker.set_state)
+    maintain_heartbeats = outliving_redis(Worker.maintain_heartbeats)
+    execute_job = outliving_redis(Worker.execute_job)
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)

@@ -22,6 +22,7 @@ from django.db import connections, router, transaction
 from django.db.models import F
 
 from eztaskmanager import conf
+from eztaskmanager.dbretry import DATABASE_DOWN, reconnect, until_database_answers
 
 T = TypeVar("T")
 
@@ -105,6 +106,7 @@ class DatabaseLogHandler(logging.Handler):
         self.n_lines = self.n_errors = self.n_warnings = self.n_dropped = 0
         self.max_lines = conf.get("MAX_LOG_LINES")
         self._flushed_counts = (0, 0, 0, 0)
+        self._retry_at = 0.0  # while the database is away, the next write is tried then
         self._closed = False
         self._stop = threading.Event()
         self._owner_connection = connections[router.db_for_write(Log)]
@@ -145,7 +147,7 @@ class DatabaseLogHandler(logging.Handler):
         if len(self.buffer) >= self.flush_lines or (
             self.flush_seconds and now - self.oldest >= self.flush_seconds
         ):
-            self._write()
+            self._try_write()
 
     def flush(self) -> None:
         with self.lock:
@@ -169,9 +171,23 @@ class DatabaseLogHandler(logging.Handler):
         self._stop.set()
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join(timeout=5)
-        self.flush()
+        until_database_answers(self.flush, "storing a run's last log lines")
         self._closed = True
         super().close()
+
+    def _try_write(self) -> None:
+        """Write the buffer now; while the database is away, keep the lines for a later try."""
+        if time.monotonic() < self._retry_at:
+            return
+        try:
+            self._write()
+        except DATABASE_DOWN as exc:
+            if not self._retry_at:
+                logging.getLogger(__name__).warning("Log lines kept in memory: %s", exc)
+            self._retry_at = time.monotonic() + 1.0
+            reconnect()
+        else:
+            self._retry_at = 0.0
 
     def _write(self) -> None:
         """Write the buffer and the counters; the caller holds ``self.lock``."""
@@ -210,7 +226,7 @@ class DatabaseLogHandler(logging.Handler):
                         time.monotonic() - self.oldest >= self.flush_seconds
                     ):
                         try:
-                            self._write()
+                            self._try_write()
                         except Exception:  # never let the timer kill the run
                             logging.getLogger(__name__).exception("Log flush failed")
         finally:

@@ -13,15 +13,12 @@ import logging
 import signal
 import time
 
-from django.db import InterfaceError, OperationalError, connections
-
 from eztaskmanager.backends.rq import RedisConnectionError, RedisTimeoutError
+from eztaskmanager.dbretry import DATABASE_DOWN, reconnect
 
 logger = logging.getLogger(__name__)
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
-# The database restarting or unreachable: Django raises these until it is back.
-DATABASE_DOWN = (OperationalError, InterfaceError)
 OUTAGES = REDIS_DOWN + DATABASE_DOWN
 
 
@@ -133,7 +130,7 @@ def _wait_after(exc: Exception, backoff: Backoff) -> None:
     what = "Redis"
     if isinstance(exc, DATABASE_DOWN):
         what = "The database"
-        connections.close_all()  # the next pass opens a new connection
+        reconnect()  # the next pass opens a new connection
     backoff.what = what
     if backoff.failures == 1:
         logger.warning("%s unreachable (%s); retrying every %.1f s at most", what, exc, backoff.cap)
