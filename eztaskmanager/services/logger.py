@@ -320,10 +320,13 @@ class LoggerEnabledCommand(BaseCommand):
         self._progress_at = now
         from eztaskmanager.models import LaunchReport
 
-        LaunchReport.objects.filter(pk=handler.launch_report_id).update(
-            progress_done=max(int(done), 0),
-            progress_total=None if total is None else max(int(total), 0),
-        )
+        try:
+            LaunchReport.objects.filter(pk=handler.launch_report_id).update(
+                progress_done=max(int(done), 0),
+                progress_total=None if total is None else max(int(total), 0),
+            )
+        except DATABASE_DOWN:  # progress is a hint: the run must not fail for it
+            reconnect()
 
     def track(self, iterable: Iterable[T], total: int | None = None) -> Iterator[T]:
         """Yield from ``iterable``, recording progress as it goes."""

@@ -129,7 +129,7 @@ def _wait_after(exc: Exception, backoff: Backoff) -> None:
     delay = backoff.failed()
     what = "Redis"
     if isinstance(exc, DATABASE_DOWN):
-        what = "The database"
+        what = "Database"
         reconnect()  # the next pass opens a new connection
     backoff.what = what
     if backoff.failures == 1:
