@@ -29,6 +29,7 @@ AREAS = {
     "overhead": "per-run overhead",
     "end_to_end": "end-to-end",
     "lateness": "scheduling",
+    "recovery": "recovery",
     "admin_pages": "admin",
     "live_tail": "live tail",
     "memory": "memory",

@@ -10,6 +10,7 @@ time.
 from __future__ import annotations
 
 import calendar
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -122,6 +123,9 @@ class Schedule:
         return int(elapsed // step)
 
 
+# A pure function of its arguments, and croniter parses its expression on every call: a sync
+# of many tasks sharing an expression computes it once per (expression, time).
+@functools.lru_cache(maxsize=4096)
 def next_cron_run(expression: str, after: datetime, tz: tzinfo) -> datetime:
     """The first time matching ``expression`` in ``tz``'s wall clock strictly after ``after``."""
     from croniter import croniter

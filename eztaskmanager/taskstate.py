@@ -62,11 +62,16 @@ def first_run(task: Task, now: datetime | None = None) -> datetime:
 
 def write_schedule(task: Task, backend: Backend, job_id: str, when: datetime) -> None:
     """Store ``task``'s scheduled job ``job_id`` in the backend, due at ``when``."""
+    backend.schedule_at(scheduled_job(task, job_id, when), when)
+
+
+def scheduled_job(task: Task, job_id: str, when: datetime) -> Job:
+    """``task``'s scheduled job ``job_id``, first due at ``when``."""
     job = job_for(task, job_id, scheduled=True)
     schedule = Schedule.for_task(task)
     if schedule.is_periodic:
         job = replace(job, interval=nominal_interval(schedule, when))
-    backend.schedule_at(job, when)
+    return job
 
 
 def start_now_if_unset(task: Task) -> None:

@@ -176,18 +176,7 @@ class DatabaseLogHandler(logging.Handler):
         super().close()
 
     def _try_write(self) -> None:
-        """Write the buffer now; while the database is away, keep the lines for a later try."""
-        if time.monotonic() < self._retry_at:
-            return
-        try:
-            self._write()
-        except DATABASE_DOWN as exc:
-            if not self._retry_at:
-                logging.getLogger(__name__).warning("Log lines kept in memory: %s", exc)
-            self._retry_at = time.monotonic() + 1.0
-            reconnect()
-        else:
-            self._retry_at = 0.0
+        write_or_keep(self)
 
     def _write(self) -> None:
         """Write the buffer and the counters; the caller holds ``self.lock``."""
@@ -231,6 +220,22 @@ class DatabaseLogHandler(logging.Handler):
                             logging.getLogger(__name__).exception("Log flush failed")
         finally:
             connections.close_all()
+
+
+def write_or_keep(handler: DatabaseLogHandler) -> None:
+    """Write ``handler``'s buffer now; while the database is away, keep the lines in memory
+    and try again a second later."""
+    if time.monotonic() < handler._retry_at:
+        return
+    try:
+        handler._write()
+    except DATABASE_DOWN as exc:
+        if not handler._retry_at:
+            logging.getLogger(__name__).warning("Log lines kept in memory: %s", exc)
+        handler._retry_at = time.monotonic() + 1.0
+        reconnect()
+    else:
+        handler._retry_at = 0.0
 
 
 class LogWriter:

@@ -182,9 +182,10 @@ class TaskScheduler(Scheduler):
         guarded("Closing dead runs", reap_orphans)
 
     def sync(self) -> None:
+        # The marker first: a wipe during the sync removes it, and the next pass syncs again.
+        guarded("Marking Redis", self.backend.set_marker)
         result = guarded("Schedule sync", sync_schedules, self.backend)
         if result is not None:
-            self.backend.set_marker()
             if result.changed:
                 logger.info("Schedule sync: %s", result)
 

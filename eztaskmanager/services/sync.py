@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta  # noqa: F401
 
+from django.db.models import Q
 from django.utils import timezone
 
 from eztaskmanager import taskstate
@@ -65,10 +66,13 @@ def sync_schedules(backend: RQBackend | None = None) -> SyncResult:
         if job_id.startswith(JOB_PREFIX) and job_id not in tasks:
             backend.cancel(job_id)
             result.removed_jobs.append(job_id)
-    due_times = {}
+    missing = [job_id for job_id in tasks if job_id not in scores]
+    moving = backend.on_their_way(missing) if missing else set()
+    due_times, writes = {}, []
     for job_id, task in tasks.items():
+        due = "moving" if job_id in moving else scores.get(job_id)
         try:
-            when = _reconcile(backend, task, job_id, scores.get(job_id), now, result)
+            when = _reconcile(backend, task, job_id, due, now, result, writes)
         except OUTAGES:
             raise
         except Exception as exc:  # one task's bad schedule must not stop the others
@@ -81,25 +85,27 @@ def sync_schedules(backend: RQBackend | None = None) -> SyncResult:
             continue
         if when is not None:
             due_times[task] = when
+    backend.schedule_many(writes)  # restored jobs, pipelined: a wiped Redis is rebuilt fast
     taskstate.synced(due_times)
     if result.changed:
         logger.info("Schedules synced: %s", result)
     return result
 
 
-def _reconcile(backend, task, job_id: str, due, now, result: SyncResult):
-    """Put one task's job right; return its due time (None: nothing more to store)."""
+def _reconcile(backend, task, job_id: str, due, now, result: SyncResult, writes: list):
+    """Put one task's job right (restored jobs are added to ``writes``); return its due time
+    (None: nothing more to store). ``due`` is "moving" for a job on its way through a worker."""
     schedule = task.schedule
+    if due == "moving":
+        result.unchanged += 1  # on its way through a worker right now
+        return None
     if due is None:
-        if backend.on_its_way(job_id):
-            result.unchanged += 1  # on its way through a worker right now
-            return None
         if not schedule.is_periodic and _already_ran(task):
             taskstate.unschedule(task)
             result.unscheduled.append(task.pk)
             return None
         when = _expected(schedule, now) or now  # a missed one-off runs late, not never
-        taskstate.write_schedule(task, backend, job_id, when)
+        writes.append((taskstate.scheduled_job(task, job_id, when), when))
         result.restored.append(task.pk)
         return when
     expected = _expected(schedule, now)
@@ -124,4 +130,7 @@ def _already_ran(task) -> bool:
     """A one-off schedule whose run happened (a report started at or after its time)."""
     if task.scheduling is None:
         return False
-    return task.launchreport_set.filter(started_at__gte=task.scheduling).exists()
+    # A firing is recorded as a queued launch before it runs: that counts too.
+    return task.launchreport_set.filter(
+        Q(started_at__gte=task.scheduling) | Q(invocation_datetime__gte=task.scheduling)
+    ).exists()
