@@ -30,6 +30,7 @@ AREAS = {
     "end_to_end": "end-to-end",
     "lateness": "scheduling",
     "recovery": "recovery",
+    "idle": "scheduling",
     "admin_pages": "admin",
     "live_tail": "live tail",
     "memory": "memory",

@@ -1,5 +1,7 @@
 """Durable launches, the sweep and bad-task isolation, on fakeredis (unit tier)."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -7,7 +9,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rq.job import Job as RQJob
 
-from eztaskmanager import operations
+from eztaskmanager import operations, taskstate
 from eztaskmanager.backends import RQBackend
 from eztaskmanager.backends.rq import MARKER_KEY
 from eztaskmanager.models import LaunchReport, Task
@@ -237,3 +239,33 @@ def test_a_wiped_redis_is_rebuilt_on_the_next_pass(make_task, fake_rq_service):
     key = fake_rq_service.scheduler.scheduled_jobs_key
     assert fake_rq_service.connection.zscore(key, task.scheduled_job_id) is not None
     assert fake_rq_service.connection.exists(MARKER_KEY)
+
+
+def test_a_waiting_scheduler_wakes_when_a_schedule_is_written(make_task, real_redis):
+    from eztaskmanager.services.queues import RQTaskQueueService
+
+    service = RQTaskQueueService(connection=real_redis)
+    scheduler = scheduler_for(service)
+    task = make_task(name="later", scheduling=timezone.now() + timedelta(hours=1))
+    job = taskstate.scheduled_job(task, "eztm-1-later", task.scheduling)
+    # The write as ``schedule`` makes it, from another process (no database in that thread).
+    writer = threading.Timer(0.3, lambda: service.backend.schedule_at(job, task.scheduling))
+    started = time.monotonic()
+    writer.start()
+    scheduler.wait_for_work(longest=10)
+    writer.join()
+    assert time.monotonic() - started < 5  # woken by the write, not by the 10 s limit
+
+
+def test_a_waiting_scheduler_wakes_for_the_next_due_job(make_task, real_redis):
+    from eztaskmanager.services.queues import RQTaskQueueService
+
+    service = RQTaskQueueService(connection=real_redis)
+    task = make_task(name="soon", scheduling=timezone.now() + timedelta(seconds=0.5))
+    service.schedule(task)
+    scheduler = scheduler_for(service)
+    real_redis.delete("eztaskmanager:scheduler-wake")  # the write's own wake-up, consumed
+    started = time.monotonic()
+    scheduler.wait_for_work(longest=10)
+    waited = time.monotonic() - started
+    assert 0.3 < waited < 5, waited  # until the job's due time, not the 10 s limit

@@ -56,6 +56,9 @@ LOCK_KEY = "eztaskmanager:run-lock:{}"
 # Written by the scheduler after each sync; gone means Redis lost its data (FLUSHALL, a new
 # empty server), so the schedule is rebuilt at once.
 MARKER_KEY = "eztaskmanager:schedule-marker"
+# A scheduler waiting for its next due time blocks on this list; a schedule write pushes to it
+# so that a new, earlier due time is seen at once.
+WAKE_KEY = "eztaskmanager:scheduler-wake"
 # Renew or delete the run lock only while the token still holds it.
 RENEW_LOCK = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
@@ -209,7 +212,10 @@ class RQBackend(Backend):
         return None if score is None else datetime.fromtimestamp(float(score), tz=UTC)
 
     def set_due_time(self, job_id: str, when: datetime) -> None:
-        self.guard(self.connection.zadd, SCHEDULED_KEY, {job_id: when.timestamp()}, xx=True)
+        pipe = self.connection.pipeline()
+        pipe.zadd(SCHEDULED_KEY, {job_id: when.timestamp()}, xx=True)
+        wake_schedulers(pipe)
+        self.guard(pipe.execute)
 
     def scheduled(self) -> dict[str, datetime]:
         """Every job in the scheduled set with its due time."""
@@ -285,7 +291,13 @@ def write_scheduled(connection, queue_name: str, jobs, chunk: int = 1000) -> Non
             for job, when in jobs[start : start + chunk]:
                 scheduled_rq_job(job, connection, queue_name).save(pipeline=pipe)
                 pipe.zadd(SCHEDULED_KEY, {job.job_id: when.timestamp()})
+            wake_schedulers(pipe)
             pipe.execute()
+
+
+def wake_schedulers(pipe) -> None:
+    """Queue on ``pipe`` the wake-up of a scheduler waiting for its next due time."""
+    pipe.lpush(WAKE_KEY, "1").ltrim(WAKE_KEY, 0, 0)
 
 
 def jobs_on_their_way(connection, job_ids: list[str]) -> set[str]:

@@ -75,13 +75,26 @@ def run_through_outages(scheduler, burst: bool = False, backoff: Backoff | None 
                     scheduler.after_outage()
             if burst and looked:
                 return
-            time.sleep(max(scheduler._interval - (time.time() - started), 0))
+            try:
+                pause(scheduler, started)
+            except OUTAGES as exc:
+                _wait_after(exc, backoff)
     finally:
         try:
             scheduler.remove_lock()
             scheduler.register_death()
         except REDIS_DOWN:
             pass  # the scheduler's key expires by itself
+
+
+def pause(scheduler, started: float) -> None:
+    """Wait before the next pass: until the next due time or a schedule change when the
+    scheduler can block on Redis for it, else what remains of its interval."""
+    left = max(scheduler._interval - (time.time() - started), 0)
+    if hasattr(scheduler, "wait_for_work"):
+        scheduler.wait_for_work(left)
+    else:
+        time.sleep(left)
 
 
 def _install_stop_handlers() -> None:

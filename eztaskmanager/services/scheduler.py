@@ -30,7 +30,7 @@ from rq_scheduler.utils import setup_loghandlers
 
 from eztaskmanager import conf, launches, taskstate
 from eztaskmanager.backends import BackendError, Job, task_id_of
-from eztaskmanager.backends.rq import META_TASK_ID, RQBackend
+from eztaskmanager.backends.rq import META_TASK_ID, WAKE_KEY, RQBackend
 from eztaskmanager.models import Task
 from eztaskmanager.services.guard import reap_orphans
 from eztaskmanager.services.outage import OUTAGES, run_through_outages
@@ -53,6 +53,9 @@ else
 end
 return 1
 """
+
+
+REDIS_TICK = 0.1
 
 
 class TaskScheduler(Scheduler):
@@ -172,6 +175,22 @@ class TaskScheduler(Scheduler):
             self._next_sweep = now + conf.get("SWEEP_SECONDS")
             guarded("Sweep of lost launches", sweep, self.backend)
 
+    def wait_for_work(self, longest: float) -> None:
+        """Sleep until the next job is due, a schedule is written, or ``longest`` seconds."""
+        first = self.connection.zrange(self.scheduled_jobs_key, 0, 0, withscores=True)
+        until = time.time() + longest
+        if first:
+            until = min(until, first[0][1])
+        # Redis ends a blocking wait on its own clock tick (10 per second by default): block
+        # until a tick before the due time, then sleep the rest here. A block longer than
+        # the socket's time-out would end as a read error: block in pieces.
+        socket_timeout = self.connection.connection_pool.connection_kwargs.get("socket_timeout")
+        piece = socket_timeout / 2 if socket_timeout else longest
+        while (coarse := until - time.time() - REDIS_TICK) >= 0.001:
+            if self.connection.blpop([WAKE_KEY], timeout=min(coarse, piece)):
+                return  # a schedule changed: look again now
+        time.sleep(max(until - time.time(), 0))
+
     def after_outage(self) -> None:
         # Runs could not beat while the database was away: give them a period to show up
         # before taking their silence for death.
@@ -227,7 +246,7 @@ def send(backend: RQBackend, job: Job):
 
 def run_scheduler(
     queue_name: str = "default",
-    interval: float = 0.2,
+    interval: float = 1.0,
     sync_interval: float = 60.0,
     burst: bool = False,
     verbose: bool = False,
