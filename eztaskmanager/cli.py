@@ -174,8 +174,16 @@ def processes_text(data: dict) -> list[str]:
     schedulers = data["schedulers"]
     out += ["", f"Schedulers alive: {len(schedulers)}"]
     if schedulers:
-        rows = [[s["name"], local_text(_parse(s["started"]))] for s in schedulers]
-        out.append(_indent(table(rows, ["NAME", "STARTED"])))
+        rows = [
+            [s["name"], local_text(_parse(s["started"])), local_text(_parse(s["last_heartbeat"]))]
+            for s in schedulers
+        ]
+        out.append(_indent(table(rows, ["NAME", "STARTED", "LAST SEEN"])))
+    elif data.get("scheduler_last_seen"):
+        out.append(
+            f"  No scheduler alive; the last one was seen "
+            f"{local_text(_parse(data['scheduler_last_seen']))}"
+        )
     return out
 
 

@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import redis
 from django.test import override_settings
 from django.utils import timezone
 from rq.job import Job as RQJob
@@ -13,8 +14,10 @@ from eztaskmanager import operations, taskstate
 from eztaskmanager.backends import RQBackend
 from eztaskmanager.backends.rq import MARKER_KEY
 from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.runs import plan_retry
 from eztaskmanager.schedules import CronError, validate_cron
 from eztaskmanager.services import run_management_command
+from eztaskmanager.services.queues import RQTaskQueueService
 from eztaskmanager.services.scheduler import TaskScheduler
 from eztaskmanager.services.sweep import sweep
 from eztaskmanager.services.sync import sync_schedules
@@ -35,8 +38,6 @@ def age(report: LaunchReport, seconds: float) -> None:
 
 
 def unreachable_backend() -> RQBackend:
-    import redis
-
     return RQBackend(connection=redis.Redis(port=1, socket_connect_timeout=0.2))
 
 
@@ -98,8 +99,6 @@ def test_the_sweep_leaves_live_jobs_alone(make_task, fake_rq_service):
     failed = LaunchReport.objects.create(
         task=retry_later, invocation_result="failed", max_attempts=2
     )
-    from eztaskmanager.runs import plan_retry
-
     plan_retry(retry_later, failed, fake_rq_service.backend)  # waiting in the scheduled set
     LaunchReport.objects.update(invocation_datetime=timezone.now() - timedelta(seconds=30))
 
@@ -242,8 +241,6 @@ def test_a_wiped_redis_is_rebuilt_on_the_next_pass(make_task, fake_rq_service):
 
 
 def test_a_waiting_scheduler_wakes_when_a_schedule_is_written(make_task, real_redis):
-    from eztaskmanager.services.queues import RQTaskQueueService
-
     service = RQTaskQueueService(connection=real_redis)
     scheduler = scheduler_for(service)
     task = make_task(name="later", scheduling=timezone.now() + timedelta(hours=1))
@@ -258,8 +255,6 @@ def test_a_waiting_scheduler_wakes_when_a_schedule_is_written(make_task, real_re
 
 
 def test_a_waiting_scheduler_wakes_for_the_next_due_job(make_task, real_redis):
-    from eztaskmanager.services.queues import RQTaskQueueService
-
     service = RQTaskQueueService(connection=real_redis)
     task = make_task(name="soon", scheduling=timezone.now() + timedelta(seconds=0.5))
     service.schedule(task)

@@ -10,8 +10,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from eztaskmanager.cli import format_status
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.monitoring import collect_metrics, exposition
+from eztaskmanager.services.queues import RQTaskQueueService
+from eztaskmanager.services.scheduler import TaskScheduler
+from eztaskmanager.status import collect_status
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +239,24 @@ def test_the_app_index_links_to_the_dashboard(admin_client, client, user_with):
     client.force_login(user_with("view_task", name="tasks only"))
     page = client.get(reverse("admin:app_list", args=["eztaskmanager"])).content.decode()
     assert f'href="{url}"' not in page
+
+
+def test_status_and_metrics_say_when_the_scheduler_was_last_seen(db, real_redis):
+    service = RQTaskQueueService(connection=real_redis)
+    scheduler = TaskScheduler(queue=service.queue, connection=real_redis, name="s1")
+    scheduler.register_birth()
+    scheduler.heartbeat()
+
+    data = collect_status(connection=real_redis)
+    [alive] = data["schedulers"]
+    assert alive["name"] == "s1" and alive["heartbeat_age_seconds"] < 60
+    assert data["scheduler_last_seen_age_seconds"] < 60
+    text = exposition(collect_metrics(connection=real_redis))
+    assert "eztaskmanager_scheduler_last_seen_seconds " in text
+
+    scheduler.register_death()
+    real_redis.delete(scheduler.key)  # gone: its key expired
+    data = collect_status(connection=real_redis)
+    assert data["schedulers"] == []
+    assert data["scheduler_last_seen"] is not None  # still known when it was last seen
+    assert "No scheduler alive; the last one was seen" in format_status(data)

@@ -59,6 +59,8 @@ MARKER_KEY = "eztaskmanager:schedule-marker"
 # A scheduler waiting for its next due time blocks on this list; a schedule write pushes to it
 # so that a new, earlier due time is seen at once.
 WAKE_KEY = "eztaskmanager:scheduler-wake"
+# When a scheduler was last seen (a Unix time), kept after every scheduler is gone.
+SEEN_KEY = "eztaskmanager:scheduler-seen"
 # Renew or delete the run lock only while the token still holds it.
 RENEW_LOCK = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
@@ -363,10 +365,12 @@ def read_status(connection, limit: int) -> dict:
                 for raw, s in entries
             ],
             scheduled_total=quick.zcard(SCHEDULED_KEY),
+            scheduler_last_seen=_timestamp(quick.get(SEEN_KEY)),
         )
     except (RedisError, OSError) as exc:
         found.update(reachable=False, error=str(exc) or type(exc).__name__)
         found.update(queues=[], workers=[], schedulers=[], scheduled=[], scheduled_total=None)
+        found.update(scheduler_last_seen=None)
     finally:
         quick.connection_pool.disconnect()
     return found
@@ -410,11 +414,16 @@ def _schedulers(connection) -> list[dict]:
         data = {k.decode(): v.decode() for k, v in connection.hgetall(key).items()}
         if not data or "death" in data:
             continue
-        birth = data.get("birth")
         found.append(
             {
                 "name": key.decode()[len(SCHEDULER_KEY_PREFIX) :],
-                "started": datetime.fromtimestamp(float(birth), tz=UTC) if birth else None,
+                "started": _timestamp(data.get("birth")),
+                "last_heartbeat": _timestamp(data.get("last_heartbeat")),
             }
         )
     return sorted(found, key=lambda s: s["name"])
+
+
+def _timestamp(raw) -> datetime | None:
+    """A Unix time stored in Redis, as an aware datetime (None when absent)."""
+    return datetime.fromtimestamp(float(raw), tz=UTC) if raw else None

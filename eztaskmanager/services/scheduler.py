@@ -30,7 +30,7 @@ from rq_scheduler.utils import setup_loghandlers
 
 from eztaskmanager import conf, launches, taskstate
 from eztaskmanager.backends import BackendError, Job, task_id_of
-from eztaskmanager.backends.rq import META_TASK_ID, WAKE_KEY, RQBackend
+from eztaskmanager.backends.rq import META_TASK_ID, SEEN_KEY, WAKE_KEY, RQBackend
 from eztaskmanager.models import Task
 from eztaskmanager.services.guard import reap_orphans
 from eztaskmanager.services.outage import OUTAGES, run_through_outages
@@ -56,6 +56,7 @@ return 1
 
 
 REDIS_TICK = 0.1
+SEEN_EVERY = 5.0  # seconds between two "last seen" stamps of a scheduler
 
 
 class TaskScheduler(Scheduler):
@@ -72,9 +73,18 @@ class TaskScheduler(Scheduler):
         # the recorded launch's job.
         self._claimed: list = []
         self.backend = RQBackend(self.queue_name, connection=self.connection)
+        self._seen_at = 0.0
 
     def run(self, burst=False):
         run_through_outages(self, burst=burst)
+
+    def heartbeat(self):
+        super().heartbeat()
+        now = time.time()
+        if now - self._seen_at >= SEEN_EVERY:  # when it was last seen, for status and metrics
+            with self.connection.pipeline(transaction=False) as pipe:
+                pipe.hset(self.key, "last_heartbeat", now).set(SEEN_KEY, now).execute()
+            self._seen_at = now
 
     def enqueue_jobs(self):
         if not connection.in_atomic_block:
@@ -177,19 +187,7 @@ class TaskScheduler(Scheduler):
 
     def wait_for_work(self, longest: float) -> None:
         """Sleep until the next job is due, a schedule is written, or ``longest`` seconds."""
-        first = self.connection.zrange(self.scheduled_jobs_key, 0, 0, withscores=True)
-        until = time.time() + longest
-        if first:
-            until = min(until, first[0][1])
-        # Redis ends a blocking wait on its own clock tick (10 per second by default): block
-        # until a tick before the due time, then sleep the rest here. A block longer than
-        # the socket's time-out would end as a read error: block in pieces.
-        socket_timeout = self.connection.connection_pool.connection_kwargs.get("socket_timeout")
-        piece = socket_timeout / 2 if socket_timeout else longest
-        while (coarse := until - time.time() - REDIS_TICK) >= 0.001:
-            if self.connection.blpop([WAKE_KEY], timeout=min(coarse, piece)):
-                return  # a schedule changed: look again now
-        time.sleep(max(until - time.time(), 0))
+        wait_for_work(self.connection, self.scheduled_jobs_key, longest)
 
     def after_outage(self) -> None:
         # Runs could not beat while the database was away: give them a period to show up
@@ -223,6 +221,23 @@ def guarded(what: str, func, *args):
     except Exception:  # never stop the scheduling loop
         logger.exception("%s failed", what)
     return None
+
+
+def wait_for_work(connection, scheduled_key: str, longest: float) -> None:
+    """``TaskScheduler.wait_for_work`` on ``connection``."""
+    first = connection.zrange(scheduled_key, 0, 0, withscores=True)
+    until = time.time() + longest
+    if first:
+        until = min(until, first[0][1])
+    # Redis ends a blocking wait on its own clock tick (10 per second by default): block until
+    # a tick before the due time, then sleep the rest here. A block longer than the socket's
+    # time-out would end as a read error: block in pieces.
+    socket_timeout = connection.connection_pool.connection_kwargs.get("socket_timeout")
+    piece = socket_timeout / 2 if socket_timeout else longest
+    while (coarse := until - time.time() - REDIS_TICK) >= 0.001:
+        if connection.blpop([WAKE_KEY], timeout=min(coarse, piece)):
+            return  # a schedule changed: look again now
+    time.sleep(max(until - time.time(), 0))
 
 
 def record_firing(task_id: int, backend: RQBackend) -> Job | None:
