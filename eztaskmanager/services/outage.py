@@ -66,6 +66,12 @@ def run_through_outages(scheduler, burst: bool = False, backoff: Backoff | None 
             except OUTAGES as exc:
                 _wait_after(exc, backoff)
                 continue
+            except Exception:  # a bug of one pass must not end the scheduling of every task
+                if burst:
+                    raise
+                logger.exception("Scheduler pass failed; trying again in %.1f s", backoff.cap)
+                time.sleep(backoff.cap)
+                continue
             lasted = backoff.succeeded()
             if lasted is not None:
                 logger.warning(

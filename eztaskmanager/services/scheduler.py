@@ -2,7 +2,8 @@
 
 It extends rq-scheduler's loop in these ways:
 
-* punctual: it polls every fraction of a second and compares exact (sub-second) due times;
+* punctual without polling: it waits for the next due time or a schedule write (a blocking pop
+  on a wake-up list) and compares exact (sub-second) due times;
 * exactly once: each firing is claimed with one atomic Redis script that also moves the job to
   its next due time, so several schedulers can run side by side and a firing is enqueued once;
 * the database decides: a task's next run comes from its schedule in the Task table (calendar
@@ -10,8 +11,11 @@ It extends rq-scheduler's loop in these ways:
   and a sync (see ``sync.py``) runs at start and then every ``sync_interval`` seconds;
 * dead runs are closed: every heartbeat period it fails the runs whose process stopped beating
   (see ``guard.py``).
-* it outlives a Redis outage or a Sentinel failover: it retries with a capped backoff, and a
-  firing claimed just before Redis went away is enqueued once Redis is back (see ``outage.py``).
+* it outlives a Redis or database outage, or a Sentinel failover: it retries with a capped
+  backoff, and a firing claimed just before is enqueued once both are back (see ``outage.py``);
+* each firing is recorded as a queued launch (see ``launches.py``) and lost launches are sent
+  again (see ``sweep.py``); a task whose next run cannot be computed is set aside alone; a wiped
+  Redis (its marker key gone) is rebuilt at once.
 
 Jobs that are not ours are handed to rq-scheduler's own logic.
 """
@@ -69,9 +73,7 @@ class TaskScheduler(Scheduler):
         self._next_reap = 0.0
         self._next_sweep = 0.0
         self._claim = self.connection.register_script(CLAIM_SCRIPT)
-        # Firings claimed but not yet on their queue: a task id (launch not recorded yet) or
-        # the recorded launch's job.
-        self._claimed: list = []
+        self._claimed: list = []  # firings not yet on their queue: task ids, or recorded Jobs
         self.backend = RQBackend(self.queue_name, connection=self.connection)
         self._seen_at = 0.0
 
@@ -106,7 +108,7 @@ class TaskScheduler(Scheduler):
             except OUTAGES:
                 raise
             except Exception as exc:  # one bad task must not stop the others
-                self.isolate(raw_id.decode(), exc)
+                set_aside(self.connection, raw_id.decode(), exc)
                 continue
             if job is not None:
                 enqueued.append(job)
@@ -131,7 +133,10 @@ class TaskScheduler(Scheduler):
             return None
         self._claimed.append(job.meta[META_TASK_ID])
         sent = self._send_claimed()
-        return sent[-1] if sent else None
+        if not sent:
+            return None
+        self.log.debug("Enqueued firing %s due at %s", job_id, raw_score)
+        return sent[-1]
 
     def _send_claimed(self) -> list:
         # The claim already moved the schedule on: a firing not yet recorded (database away)
@@ -145,9 +150,11 @@ class TaskScheduler(Scheduler):
                     self._claimed.pop(0)
                     continue
                 self._claimed[0] = item
-            sent.append(send(self.backend, item))
+            try:
+                sent.append(send(self.backend, item))
+            except BackendError as exc:  # not an outage: the sweep sends the recorded launch
+                logger.error("Firing %s not sent: %s", item.job_id, exc)
             self._claimed.pop(0)
-            self.log.debug("Enqueued firing %s", item.job_id)
         return sent
 
     def next_due(self, job, due: float, now: float) -> tuple[str, bool]:
@@ -166,14 +173,6 @@ class TaskScheduler(Scheduler):
             return "", True
         taskstate.next_ride(task.pk, following)
         return repr(following.timestamp()), True
-
-    def isolate(self, job_id: str, exc: Exception) -> None:
-        """Take the job of a task whose run cannot be computed or sent out of the loop."""
-        logger.exception("Scheduled job %s set aside: %s", job_id, exc)
-        self.connection.zrem(self.scheduled_jobs_key, job_id)
-        task_id = task_id_of(job_id)
-        if task_id is not None:
-            taskstate.schedule_failed(task_id, f"{type(exc).__name__}: {exc}")
 
     def housekeeping(self) -> None:
         """Close dead runs and send lost launches again, each at its own period."""
@@ -205,6 +204,15 @@ class TaskScheduler(Scheduler):
         if result is not None:
             if result.changed:
                 logger.info("Schedule sync: %s", result)
+
+
+def set_aside(connection, job_id: str, exc: Exception) -> None:
+    """Take the job of a task whose run cannot be computed or sent out of the schedule."""
+    logger.exception("Scheduled job %s set aside: %s", job_id, exc)
+    connection.zrem(Scheduler.scheduled_jobs_key, job_id)
+    task_id = task_id_of(job_id)
+    if task_id is not None:
+        taskstate.schedule_failed(task_id, f"{type(exc).__name__}: {exc}")
 
 
 def guarded(what: str, func, *args):
