@@ -55,7 +55,7 @@ def test_hundreds_of_launches_survive_killed_workers(processes, make_task):
         operations.launch(tasks[n % len(tasks)], backend, defer=False)
     assert LaunchReport.objects.filter(started_at__isnull=True).count() == launches
     workers = [processes.start(*TASK_WORKER) for _ in range(3)]
-    processes.start(*SCHEDULER)
+    scheduler = processes.start(*SCHEDULER)
     for victim, after in ((workers[0], 60), (workers[1], 150)):
         wait_for(lambda a=after: results_count() >= a, timeout=90, what=f"{after} results")
         kill_worker_with_its_horse(victim)
@@ -70,8 +70,14 @@ def test_hundreds_of_launches_survive_killed_workers(processes, make_task):
         timeout=10,
         what="no task left spooled or started",
     )
-    reasons = set(LaunchReport.objects.values_list("failure_reason", flat=True))
-    assert reasons <= {"", "worker died"}, reasons
+    reasons = list(LaunchReport.objects.values_list("failure_reason", flat=True))
+    assert set(reasons) <= {"", "worker died"}, set(reasons)
+    resent = processes.output(scheduler).count("whose job was lost")
+    print(
+        f"killed workers: {launches} launches, {LaunchReport.objects.count()} reports, "
+        f"{reasons.count('worker died')} closed 'worker died', {resent} sweep(s) sent lost "
+        f"launches again, {unfinished()} without a result"
+    )
 
 
 def use_private_redis(settings, port: int) -> RQBackend:
