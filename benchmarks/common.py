@@ -34,6 +34,7 @@ class Sizes:
     tail_lines: tuple[int, int] = (20, 1_000_000)
     tail_polls: int = 50
     memory_lines: tuple[int, int] = (10_000, 1_000_000)
+    recovery_tasks: int = 10_000
 
 
 FULL = Sizes()
@@ -49,6 +50,7 @@ QUICK = Sizes(
     tail_lines=(20, 100_000),
     tail_polls=20,
     memory_lines=(10_000, 100_000),
+    recovery_tasks=2_000,
 )
 
 

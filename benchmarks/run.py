@@ -29,6 +29,8 @@ AREAS = {
     "overhead": "per-run overhead",
     "end_to_end": "end-to-end",
     "lateness": "scheduling",
+    "recovery": "recovery",
+    "idle": "scheduling",
     "admin_pages": "admin",
     "live_tail": "live tail",
     "memory": "memory",

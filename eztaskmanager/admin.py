@@ -44,6 +44,7 @@ STATE_FIELDS = (
     "cached_last_invocation_n_warnings",
     "scheduled_job_id",
     "overdue_since",
+    "schedule_error",
 )
 # Reports shown in a task's inline when EZTASKMANAGER_N_REPORTS_INLINE is 0 (keep them all).
 DEFAULT_INLINE_REPORTS = 10
@@ -54,7 +55,9 @@ HISTORY_RUNS = 30
 # -- small HTML pieces (format_html with placeholders only) -----------------------------------
 
 
-def result_badge(result: str | None, label: str | None = None):
+def result_badge(result: str | None, label: str | None = None, queued: bool = False):
+    if not result and queued:  # launched, no worker has started it yet
+        return format_html('<span class="eztm-result eztm-result-queued">{}</span>', _("queued"))
     if not result:
         return format_html('<span class="eztm-result eztm-result-running">{}</span>', _("running"))
     label = label or dict(LaunchReport.RESULT_CHOICES).get(result, result)
@@ -235,7 +238,7 @@ class LaunchReportInline(ReadOnly, admin.TabularInline):
 
     @admin.display(description=gettext_lazy("result"))
     def result(self, report):
-        return result_badge(report.invocation_result)
+        return result_badge(report.invocation_result, queued=report.is_queued)
 
     @admin.display(description=gettext_lazy("duration (s)"))
     def run_duration(self, report):
@@ -455,7 +458,7 @@ class LaunchReportAdmin(ReportOriginMixin, ReadOnly, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("result"), ordering="invocation_result")
     def result(self, report):
-        return result_badge(report.invocation_result)
+        return result_badge(report.invocation_result, queued=report.is_queued)
 
     @admin.display(description=gettext_lazy("duration (s)"), ordering="duration")
     def duration_seconds(self, report):

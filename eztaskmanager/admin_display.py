@@ -88,11 +88,14 @@ def task_cell(task: Task):
 
 
 def state_badge(task: Task):
-    """Running (with its progress), queued, error, scheduled or idle."""
+    """Running (with its progress), queued, error (a failed last run or a schedule that cannot
+    be planned), scheduled or idle."""
     if task.status == Task.STATUS_STARTED:
         return running_badge(task)
     if task.status == Task.STATUS_SPOOLED:
         return badge("queued", _("queued"), _("waiting for a worker"))
+    if task.schedule_error:  # the scheduler set the task aside: its next run cannot be planned
+        return badge("error", _("schedule error"), task.schedule_error)
     if task.cached_last_invocation_result in ERROR_RESULTS:
         result = dict(LaunchReport.RESULT_CHOICES)[task.cached_last_invocation_result]
         return badge("error", _("error"), _("the last run ended %(result)s") % {"result": result})

@@ -23,7 +23,7 @@ from django.utils import timezone
 from eztaskmanager import audit, operations, permissions, policy
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.models import LaunchReport, Log, Task
-from eztaskmanager.reporting import RESULTS, RUNNING, line_dict, local_iso, report_dict
+from eztaskmanager.reporting import QUEUED, RESULTS, RUNNING, line_dict, local_iso, report_dict
 from eztaskmanager.runs import run_task
 from eztaskmanager.status import collect_status
 
@@ -107,6 +107,7 @@ def task_list() -> list[dict]:
             "last_result": task.cached_last_invocation_result or None,
             "last_run": local_iso(task.cached_last_invocation_datetime),
             "next_run": local_iso(task.cached_next_ride),
+            "schedule_error": task.schedule_error or None,
         }
         for task in Task.objects.select_related("command", "category").order_by("name", "pk")
     ]
@@ -119,7 +120,9 @@ def format_task_list(tasks: list[dict]) -> str:
         [
             t["id"],
             t["name"],
-            t["status"],
+            f"{t['status']} (schedule error: {t['schedule_error']})"
+            if t["schedule_error"]
+            else t["status"],
             t["last_result"] or "-",
             local_text(_parse(t["last_run"])),
             local_text(_parse(t["next_run"])),
@@ -171,8 +174,16 @@ def processes_text(data: dict) -> list[str]:
     schedulers = data["schedulers"]
     out += ["", f"Schedulers alive: {len(schedulers)}"]
     if schedulers:
-        rows = [[s["name"], local_text(_parse(s["started"]))] for s in schedulers]
-        out.append(_indent(table(rows, ["NAME", "STARTED"])))
+        rows = [
+            [s["name"], local_text(_parse(s["started"])), local_text(_parse(s["last_heartbeat"]))]
+            for s in schedulers
+        ]
+        out.append(_indent(table(rows, ["NAME", "STARTED", "LAST SEEN"])))
+    elif data.get("scheduler_last_seen"):
+        out.append(
+            f"  No scheduler alive; the last one was seen "
+            f"{local_text(_parse(data['scheduler_last_seen']))}"
+        )
     return out
 
 
@@ -204,13 +215,19 @@ def format_status(data: dict) -> str:
     out += [
         "",
         "Runs in the last 24 h: "
-        + ", ".join(f"{result} {runs[result]}" for result in (*RESULTS, RUNNING)),
+        + ", ".join(f"{result} {runs[result]}" for result in (*RESULTS, RUNNING, QUEUED)),
     ]
     running = data["running"]
     if running["count"]:
         out.append(
             f"Runs without a result: {running['count']}, the oldest started "
             f"{local_text(_parse(running['oldest_started']))}"
+        )
+    queued = data["queued"]
+    if queued["count"]:
+        out.append(
+            f"Launches waiting for a worker: {queued['count']}, the oldest launched "
+            f"{local_text(_parse(queued['oldest_started']))}"
         )
     return "\n".join(out)
 

@@ -48,6 +48,13 @@ DEFAULTS: dict[str, Any] = {
     # TaskWorker imports the commands of the tasks and primes the ORM once before it forks
     # work horses (see eztaskmanager.warmup); False: every horse starts cold.
     "WARM_WORKER": True,
+    # The scheduler looks this often (seconds) for launches whose job is found nowhere in Redis
+    # (a worker killed between dequeue and start) and sends them again; a launch is taken as
+    # lost only once it is this old. A lost launch is sent again within twice this time.
+    "SWEEP_SECONDS": 10,
+    # How long a run keeps trying to store its log lines and outcome while the database is
+    # unreachable (a restart) before giving up; its lines wait in memory meanwhile.
+    "DATABASE_RETRY_SECONDS": 60,
     # On a worker's warm shutdown, a run still going after this many seconds is interrupted.
     "SHUTDOWN_GRACE_SECONDS": 60,
     # Log lines stored per report; past it lines are counted, not stored. None: no limit.

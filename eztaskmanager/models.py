@@ -143,6 +143,11 @@ class LaunchReport(models.Model):
         return self.invocation_result != self.RESULT_NO
 
     @property
+    def is_queued(self) -> bool:
+        """Accepted, on its way to a worker: no worker has started it yet."""
+        return self.started_at is None and not self.is_finished
+
+    @property
     def n_log_lines(self) -> int:
         return self.n_lines
 
@@ -343,6 +348,8 @@ class Task(models.Model):
         ),
     )
     note = models.TextField(blank=True, null=True, help_text=_("A note on how this task is used."))
+    # Why the scheduler could not compute or enqueue the task's next run ("" when it could).
+    schedule_error = models.TextField(_("schedule error"), blank=True, default="", editable=False)
     scheduled_job_id = models.CharField(
         max_length=64,
         blank=True,
@@ -678,7 +685,10 @@ def old_reports(task_id: int, n: int):
     oldest_kept = (
         LaunchReport.objects.filter(task_id=task_id).order_by("-id").values("id")[n - 1 : n]
     )
-    return LaunchReport.objects.filter(task_id=task_id, id__lt=Subquery(oldest_kept))
+    # A run without a result (queued or running) is never pruned: its launch is kept.
+    return LaunchReport.objects.filter(task_id=task_id, id__lt=Subquery(oldest_kept)).exclude(
+        invocation_result=LaunchReport.RESULT_NO
+    )
 
 
 def logs_of(reports):

@@ -182,7 +182,28 @@ def redis_metrics(state: dict) -> list[Metric]:
             "Scheduler processes alive.",
             [({}, len(state["schedulers"]))],
         ),
+        *liveness_metrics(state),
     ]
+
+
+def liveness_metrics(state: dict) -> list[Metric]:
+    """When the workers and a scheduler were last seen (Unix times; absent when never)."""
+    workers = Metric("eztaskmanager_worker_last_seen_seconds", "When each RQ worker last beat.")
+    for worker in state["workers"]:
+        if worker["heartbeat_age_seconds"] is not None:
+            seen = timezone.now().timestamp() - worker["heartbeat_age_seconds"]
+            workers.samples.append(({"worker": worker["name"]}, round(seen, 1)))
+    found = [workers]
+    if state["scheduler_last_seen_age_seconds"] is not None:
+        seen = timezone.now().timestamp() - state["scheduler_last_seen_age_seconds"]
+        found.append(
+            Metric(
+                "eztaskmanager_scheduler_last_seen_seconds",
+                "When a scheduler was last seen.",
+                [({}, round(seen, 1))],
+            )
+        )
+    return found
 
 
 def exposition(metrics: list[Metric]) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import transaction
 
 from eztaskmanager import arguments as task_arguments
-from eztaskmanager import audit, permissions, policy, taskstate
+from eztaskmanager import audit, launches, permissions, policy, taskstate
 from eztaskmanager.backends import Backend, BackendError, cannot_schedule, get_backend
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.runs import close_run
@@ -91,12 +91,18 @@ def record(task: Task, user, message: str) -> None:
     audit.record(task, user if user is not None else audit.actor("api"), message)
 
 
-def after_commit(send: Callable[[], Any], undo: Callable[[], None], defer: bool = True) -> bool:
+def after_commit(
+    send: Callable[[], Any],
+    undo: Callable[[], None],
+    defer: bool = True,
+    undo_later: Callable[[], None] | None = None,
+) -> bool:
     """Run ``send`` now, or when the current transaction commits; return True if deferred.
 
     A deferred ``send`` that fails is logged and ``undo`` puts the task state back (the caller
     has gone by then); an immediate one raises its BackendError to the caller. ``defer=False``
-    sends at once even inside a transaction (the 0.5.x queue-service API did).
+    sends at once even inside a transaction (the 0.5.x queue-service API did). ``undo_later``,
+    when given, replaces ``undo`` for a deferred send that fails.
     """
     if not (defer and transaction.get_connection().in_atomic_block):
         try:
@@ -111,7 +117,7 @@ def after_commit(send: Callable[[], Any], undo: Callable[[], None], defer: bool 
             send()
         except BackendError as exc:
             logger.error("Not sent to the task queue after the commit: %s", exc)
-            undo()
+            (undo_later or undo)()
 
     transaction.on_commit(send_on_commit)
     return True
@@ -140,12 +146,20 @@ def launch(
         origin["triggered_by"] = triggered_by
     backend = backend or get_backend()
     record(task, user, launch_message(arguments, triggered_by))
-    job = taskstate.job_for(task, backend.new_job_id(task.pk), **origin)
+    job_id = backend.new_job_id(task.pk)
     if backend.runs_in_process:
-        return Outcome(task, RAN, job_id=job.job_id, report=backend.enqueue(job))
+        job = taskstate.job_for(task, job_id, **origin)
+        return Outcome(task, RAN, job_id=job_id, report=backend.enqueue(job))
+    job, report = launches.prepare(task, job_id, **origin)
     taskstate.queued(task)
-    deferred = after_commit(lambda: backend.enqueue(job), lambda: taskstate.not_queued(task), defer)
-    return Outcome(task, QUEUED, job_id=job.job_id, deferred=deferred)
+
+    def undo():
+        launches.withdraw(report)
+        taskstate.not_queued(task)
+
+    # An accepted launch whose send fails after the commit stays queued: the sweep sends it.
+    deferred = after_commit(lambda: backend.enqueue(job), undo, defer, undo_later=lambda: None)
+    return Outcome(task, QUEUED, job_id=job_id, deferred=deferred)
 
 
 def launch_message(arguments: str | None, triggered_by: int | None) -> str:
@@ -218,9 +232,13 @@ def stop(
     unschedule(task, backend, defer, message="")
     record(task, user, f"{permissions.STOPPED} by {by}")
     backend.drop_queued(task.pk)
-    running = list(LaunchReport.objects.filter(task_id=task.pk, invocation_result=""))
-    LaunchReport.objects.filter(pk__in=[r.pk for r in running]).update(stop_requested_by=by)
-    for report in running:
+    unfinished = list(LaunchReport.objects.filter(task_id=task.pk, invocation_result=""))
+    LaunchReport.objects.filter(pk__in=[r.pk for r in unfinished]).update(stop_requested_by=by)
+    running = [report for report in unfinished if not report.is_queued]
+    for report in unfinished:
+        if report.is_queued:  # its job was dropped above (or will find its launch closed)
+            close_run(report, f"stopped by {by}", retry=False, backend=backend)
+            continue
         report.stop_requested_by = by
         if not (report.rq_job_id and backend.stop_running(report.rq_job_id)):
             close_run(report, f"stopped by {by}", retry=False, backend=backend)

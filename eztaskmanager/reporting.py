@@ -16,6 +16,7 @@ from eztaskmanager.models import LaunchReport, Log
 # Results a finished run can have, mildest first; "running" is a run with no result yet.
 RESULTS = LaunchReport.RESULT_LEVELS
 RUNNING = "running"
+QUEUED = "queued"  # launched, not started by a worker yet
 
 
 def local_iso(value: datetime | None) -> str | None:
@@ -37,18 +38,26 @@ def run_counts(since: datetime) -> dict[str, int]:
 
 
 def run_counts_by_period(periods: dict[str, datetime]) -> dict[str, dict[str, int]]:
-    """For each named period start, the runs started since then by result: one query."""
+    """For each named period start, the runs started since then by result (``running`` and
+    ``queued``: no result yet, started or not): one query."""
     counts = {}
     for name, since in periods.items():
-        for result in (*RESULTS, ""):
-            counts[f"{name}:{result_label(result)}"] = Count(
+        for result in RESULTS:
+            counts[f"{name}:{result}"] = Count(
                 "id", filter=Q(invocation_result=result, invocation_datetime__gte=since)
+            )
+        for label, waiting in ((RUNNING, False), (QUEUED, True)):
+            counts[f"{name}:{label}"] = Count(
+                "id",
+                filter=Q(invocation_result="", started_at__isnull=waiting)
+                & Q(invocation_datetime__gte=since),
             )
     found = LaunchReport.objects.filter(invocation_datetime__gte=min(periods.values())).aggregate(
         **counts
     )
     return {
-        name: {label: found[f"{name}:{label}"] for label in (*RESULTS, RUNNING)} for name in periods
+        name: {label: found[f"{name}:{label}"] for label in (*RESULTS, RUNNING, QUEUED)}
+        for name in periods
     }
 
 
@@ -62,10 +71,11 @@ def runs_by_task(since: datetime) -> list[dict]:
     )
 
 
-def running_summary(now: datetime | None = None) -> dict:
-    """How many runs have no result yet, and the age in seconds of the oldest: one query."""
+def running_summary(now: datetime | None = None, queued: bool = False) -> dict:
+    """How many runs have started and have no result yet (``queued``: launches no worker has
+    started yet), and the age in seconds of the oldest: one query."""
     now = now or timezone.now()
-    found = LaunchReport.objects.filter(invocation_result="").aggregate(
+    found = LaunchReport.objects.filter(invocation_result="", started_at__isnull=queued).aggregate(
         n=Count("id"), oldest=Min("invocation_datetime")
     )
     oldest = found["oldest"]

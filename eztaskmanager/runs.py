@@ -20,8 +20,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from eztaskmanager import arguments, conf, policy, taskstate
+from eztaskmanager import arguments, conf, launches, policy, taskstate
 from eztaskmanager.backends import Backend, BackendError, get_backend, job_id_for
+from eztaskmanager.dbretry import DATABASE_DOWN, reconnect, until_database_answers
 from eztaskmanager.models import FollowUp, LaunchReport, Task
 from eztaskmanager.services.logger import (
     DatabaseLogHandler,
@@ -82,6 +83,9 @@ class Heartbeat:
             LaunchReport.objects.filter(pk=self.report_id).update(heartbeat_at=timezone.now())
             if self.renew is not None:
                 self.renew()
+        except DATABASE_DOWN as exc:  # a restart: beat again on a new connection
+            logger.warning("Heartbeat of report %s missed: %s", self.report_id, exc)
+            reconnect()
         except Exception:  # a missed beat is not a reason to end the run
             logger.exception("Heartbeat of report %s failed", self.report_id)
 
@@ -109,24 +113,39 @@ class Run:
         self.heartbeat = None
 
     @classmethod
-    def start(cls, task: Task, scheduled: bool, attempt: int, backend: Backend, **origin) -> Run:
-        """Create the run's report and mark its task started, in one commit.
+    def start(
+        cls,
+        task: Task,
+        scheduled: bool,
+        attempt: int,
+        backend: Backend,
+        report_id: int | None = None,
+        **origin,
+    ) -> Run | None:
+        """Claim the launch's queued report (or create one for a job that brings none) and
+        mark the task started, in one commit; None when the launch was already claimed.
 
-        ``origin`` may give the run's own ``arguments`` and the report it was ``triggered_by``.
+        ``origin`` may give the run's own ``arguments`` and the report it was ``triggered_by``
+        (a queued report has them already).
         """
         now = timezone.now()
         with transaction.atomic():
-            report = LaunchReport.objects.create(
-                task=task,
-                started_at=now,
-                heartbeat_at=now,
-                rq_job_id=backend.current_job_id(),
-                worker=worker_label(),
-                attempt=attempt,
-                max_attempts=task.max_retries + 1,
-                arguments=origin.get("arguments"),
-                triggered_by_id=origin.get("triggered_by"),
-            )
+            if report_id is not None:
+                report = launches.claim(report_id, backend.current_job_id(), worker_label(), now)
+                if report is None:
+                    return None
+            else:  # a job queued before launches were recorded
+                report = LaunchReport.objects.create(
+                    task=task,
+                    started_at=now,
+                    heartbeat_at=now,
+                    rq_job_id=backend.current_job_id(),
+                    worker=worker_label(),
+                    attempt=attempt,
+                    max_attempts=task.max_retries + 1,
+                    arguments=origin.get("arguments"),
+                    triggered_by_id=origin.get("triggered_by"),
+                )
             # Started either way: by this run, or by the one that makes this launch a skip.
             taskstate.started(task.pk)
         return cls(task, report, backend, scheduled)
@@ -247,6 +266,7 @@ def run_task(
     task_id: int,
     scheduled: bool = False,
     attempt: int = 1,
+    report_id: int | None = None,
     arguments: str | None = None,
     triggered_by: int | None = None,
 ) -> LaunchReport | None:
@@ -258,7 +278,8 @@ def run_task(
     Every exception of the command is caught: the report ends ``failed`` with the traceback in
     its log. A task id that no longer exists is logged and ignored (returns None). Unless the
     task allows overlapping runs, a launch while another run of the task is going is skipped,
-    leaving a report that says so.
+    leaving a report that says so. ``report_id`` is the launch's queued report, which this
+    run claims; a launch already claimed elsewhere or closed is not run (returns None).
     """
     # Whether the task has follow-ups comes with it: a run without any costs no extra query.
     follow_ups = FollowUp.objects.filter(task_id=OuterRef("pk"))
@@ -275,8 +296,27 @@ def run_task(
     refused = policy.refusal(task.command)
     origin = {"arguments": arguments, "triggered_by": existing_report(triggered_by)}
     if refused:  # whatever the database says, only what the policy allows runs
-        return refuse(task, refused, backend, attempt, scheduled, **origin)
-    return Run.start(task, scheduled, attempt, backend, **origin).execute()
+        return refuse(task, refused, backend, attempt, scheduled, report_id=report_id, **origin)
+    run = Run.start(task, scheduled, attempt, backend, report_id=report_id, **origin)
+    if run is None:
+        return None
+    try:
+        return run.execute()
+    except DATABASE_DOWN:
+        # The database went away as the run ended: its outcome is stored once it is back.
+        return until_database_answers(lambda: store_outcome(run), "storing a run's outcome")
+
+
+def store_outcome(run: Run) -> LaunchReport:
+    """Store the outcome ``run.finish`` could not store, then notify and plan a retry."""
+    report = run.report
+    with transaction.atomic():
+        report.save(update_fields=OUTCOME_FIELDS)
+        run_ended(run.task, report, run.backend, run.scheduled)
+    emit_notifications(report)
+    plan_retry(run.task, report, run.backend)
+    finished(report)
+    return report
 
 
 def origin_of(report: LaunchReport) -> dict:
@@ -308,28 +348,47 @@ def finished(report: LaunchReport) -> None:
             )
 
 
-def refuse(task: Task, reason: str, backend: Backend, attempt: int, scheduled: bool, **origin):
+def refuse(
+    task: Task,
+    reason: str,
+    backend: Backend,
+    attempt: int,
+    scheduled: bool,
+    report_id: int | None = None,
+    **origin,
+):
     """Record a launch of ``task`` refused for ``reason``: a failed report; no retry.
 
-    The task's state is brought up to date as after any run (a scheduled task keeps its
-    schedule, so every firing says again why it did not run).
+    A queued launch (``report_id``) is claimed and closed; a job that brings none gets a new
+    report. The task's state is brought up to date as after any run (a scheduled task keeps
+    its schedule, so every firing says again why it did not run).
     """
     now = timezone.now()
+    outcome = {
+        "finished_at": now,
+        "duration": 0.0,
+        "invocation_result": LaunchReport.RESULT_FAILED,
+        "failure_reason": reason,
+        "max_attempts": attempt,
+    }
     with transaction.atomic():
-        report = LaunchReport.objects.create(
-            task=task,
-            started_at=now,
-            finished_at=now,
-            duration=0.0,
-            invocation_result=LaunchReport.RESULT_FAILED,
-            failure_reason=reason,
-            rq_job_id=backend.current_job_id(),
-            worker=worker_label(),
-            attempt=attempt,
-            max_attempts=attempt,
-            arguments=origin.get("arguments"),
-            triggered_by_id=origin.get("triggered_by"),
-        )
+        if report_id is not None:
+            report = launches.claim(report_id, backend.current_job_id(), worker_label(), now)
+            if report is None:
+                return None
+            LaunchReport.objects.filter(pk=report.pk).update(**outcome)
+            report.refresh_from_db()
+        else:
+            report = LaunchReport.objects.create(
+                task=task,
+                started_at=now,
+                rq_job_id=backend.current_job_id(),
+                worker=worker_label(),
+                attempt=attempt,
+                arguments=origin.get("arguments"),
+                triggered_by_id=origin.get("triggered_by"),
+                **outcome,
+            )
         detail = policy.explain(task.command) or ""
         report.append_line("ERROR", f"Not run: {reason}. {detail}".strip(), count_level=True)
         taskstate.run_ended(task, report, scheduled, backend)
@@ -432,9 +491,15 @@ def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None)
     attempt = report.attempt + 1
     delay = task.retry_delay(report.attempt)
     backend = backend or get_backend()
-    job = taskstate.job_for(
-        task, job_id_for(task.pk, retry=True), attempt=attempt, **origin_of(report)
-    )
+    if backend.runs_in_process:
+        job = taskstate.job_for(
+            task, job_id_for(task.pk, retry=True), attempt=attempt, **origin_of(report)
+        )
+        retry = None
+    else:  # recorded as queued, like any launch
+        job, retry = launches.prepare(
+            task, job_id_for(task.pk, retry=True), attempt=attempt, **origin_of(report)
+        )
     job = replace(job, description=f"{job.description} (attempt {attempt})")
     try:
         if delay <= 0 or not backend.supports_schedule:
@@ -443,6 +508,8 @@ def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None)
         else:
             backend.schedule_at(job, timezone.now() + timedelta(seconds=delay))
     except BackendError as exc:
+        if retry is not None:
+            launches.withdraw(retry)
         report.append_line("ERROR", f"Retry {attempt} of {report.max_attempts} not planned: {exc}")
         return
     report.append_line("INFO", f"Attempt {attempt} of {report.max_attempts} planned in {delay} s.")

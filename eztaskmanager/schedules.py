@@ -10,6 +10,7 @@ time.
 from __future__ import annotations
 
 import calendar
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -40,6 +41,10 @@ def validate_cron(expression: str) -> str:
     normalised = " ".join(fields)
     if not croniter.is_valid(normalised):
         raise CronError(f"{normalised!r} is not a valid cron expression.")
+    try:
+        croniter(normalised, datetime(2000, 1, 1)).get_next(datetime)
+    except ValueError as exc:  # croniter accepts "0 0 31 2 *" and then finds no date
+        raise CronError(f"{normalised!r} matches no date: it would never run.") from exc
     return normalised
 
 
@@ -118,6 +123,9 @@ class Schedule:
         return int(elapsed // step)
 
 
+# A pure function of its arguments, and croniter parses its expression on every call: a sync
+# of many tasks sharing an expression computes it once per (expression, time).
+@functools.lru_cache(maxsize=4096)
 def next_cron_run(expression: str, after: datetime, tz: tzinfo) -> datetime:
     """The first time matching ``expression`` in ``tz``'s wall clock strictly after ``after``."""
     from croniter import croniter

@@ -3,8 +3,9 @@
 A run ends with the same two DELETE statements every time (pruning its task's old reports);
 building and compiling them through the ORM costs more than running them. ``raw_delete``
 compiles a statement once per key and database, with a stand-in id, and afterwards runs the
-SQL with the real id in its place. When the compiled parameters are not all the stand-in (a
-database backend that inlines values, say), it keeps using the ORM every time.
+SQL with the real id in place of the stand-in (other parameters, constants of the statement,
+are kept as compiled). When no parameter is the stand-in (a database backend that inlines
+values, say), it keeps using the ORM every time.
 """
 
 from __future__ import annotations
@@ -18,20 +19,21 @@ from django.db.models.sql import DeleteQuery
 
 STAND_IN = -7_364_519  # an id no row has: it marks the parameters that carry the real id
 
-_compiled: dict[tuple[Any, str], tuple[str, int] | None] = {}
+_compiled: dict[tuple[Any, str], tuple[str, tuple] | None] = {}
 
 
-def compile_delete(queryset: QuerySet, using: str) -> tuple[str, int] | None:
-    """The SQL of ``queryset._raw_delete(using)`` and its number of id parameters, or None.
+def compile_delete(queryset: QuerySet, using: str) -> tuple[str, tuple] | None:
+    """The SQL of ``queryset._raw_delete(using)`` and its parameters, or None.
 
-    None when a parameter is anything but the stand-in id: then the SQL cannot be reused.
+    None when no parameter is the stand-in id (the id was written into the SQL): then the SQL
+    cannot be reused.
     """
     query = queryset.query.clone()
     query.__class__ = DeleteQuery  # what QuerySet._raw_delete runs
     sql, params = query.get_compiler(using).as_sql()
-    if not params or any(param != STAND_IN for param in params):
+    if STAND_IN not in params:
         return None
-    return sql, len(params)
+    return sql, tuple(params)
 
 
 def raw_delete(key: Any, build: Callable[[int], QuerySet], ident: int, using: str) -> int:
@@ -44,7 +46,7 @@ def raw_delete(key: Any, build: Callable[[int], QuerySet], ident: int, using: st
     compiled = _compiled[(key, using)]
     if compiled is None:
         return build(ident)._raw_delete(using)
-    sql, count = compiled
+    sql, params = compiled
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [ident] * count)
+        cursor.execute(sql, [ident if param == STAND_IN else param for param in params])
         return cursor.rowcount

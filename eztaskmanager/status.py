@@ -31,7 +31,9 @@ def redis_status(now: datetime, connection=None) -> dict:
         "redis": {k: found[k] for k in ("location", "reachable", "error")},
         "queues": found["queues"],
         "workers": [_worker(w, now) for w in found["workers"]],
-        "schedulers": [{**s, "started": local_iso(s["started"])} for s in found["schedulers"]],
+        "schedulers": [_scheduler(s, now) for s in found["schedulers"]],
+        "scheduler_last_seen": local_iso(found["scheduler_last_seen"]),
+        "scheduler_last_seen_age_seconds": _age(found["scheduler_last_seen"], now),
         "scheduled": [
             {
                 "job_id": job_id,
@@ -54,6 +56,20 @@ def _worker(worker: dict, now: datetime) -> dict:
     }
 
 
+def _scheduler(scheduler: dict, now: datetime) -> dict:
+    seen = scheduler["last_heartbeat"]
+    return {
+        **scheduler,
+        "started": local_iso(scheduler["started"]),
+        "last_heartbeat": local_iso(seen),
+        "heartbeat_age_seconds": _age(seen, now),
+    }
+
+
+def _age(moment: datetime | None, now: datetime) -> float | None:
+    return round((now - moment).total_seconds(), 1) if moment else None
+
+
 def collect_status(connection=None, now: datetime | None = None) -> dict:
     """Everything ``taskmanager status`` shows, as plain data (JSON-ready)."""
     now = now or timezone.now()
@@ -61,4 +77,5 @@ def collect_status(connection=None, now: datetime | None = None) -> dict:
     status.update(redis_status(now, connection))
     status["runs_24h"] = run_counts(last_day(now))
     status["running"] = running_summary(now)
+    status["queued"] = running_summary(now, queued=True)
     return status

@@ -381,7 +381,7 @@ def _reschedule(items, result: LoadResult, service) -> None:
         try:
             # After the commit already (see load_tasks): send at once, so errors are listed.
             outcome = operations.apply_schedule(task, backend, defer=False, user=user)
-        except BackendError as exc:
+        except (BackendError, ValueError) as exc:  # ValueError: a schedule that never fires
             change.schedule = "not scheduled"
             result.schedule_errors.append(f"{task.name!r}: {exc}")
             continue

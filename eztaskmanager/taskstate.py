@@ -62,11 +62,16 @@ def first_run(task: Task, now: datetime | None = None) -> datetime:
 
 def write_schedule(task: Task, backend: Backend, job_id: str, when: datetime) -> None:
     """Store ``task``'s scheduled job ``job_id`` in the backend, due at ``when``."""
+    backend.schedule_at(scheduled_job(task, job_id, when), when)
+
+
+def scheduled_job(task: Task, job_id: str, when: datetime) -> Job:
+    """``task``'s scheduled job ``job_id``, first due at ``when``."""
     job = job_for(task, job_id, scheduled=True)
     schedule = Schedule.for_task(task)
     if schedule.is_periodic:
         job = replace(job, interval=nominal_interval(schedule, when))
-    backend.schedule_at(job, when)
+    return job
 
 
 def start_now_if_unset(task: Task) -> None:
@@ -77,7 +82,32 @@ def start_now_if_unset(task: Task) -> None:
 
 
 def scheduled(task: Task, job_id: str, when: datetime) -> None:
-    _set(task, status=Task.STATUS_SCHEDULED, scheduled_job_id=job_id, cached_next_ride=when)
+    _set(
+        task,
+        status=Task.STATUS_SCHEDULED,
+        scheduled_job_id=job_id,
+        cached_next_ride=when,
+        schedule_error="",
+    )
+
+
+def schedule_failed(task_id: int, error: str) -> None:
+    """The scheduler could not compute or send ``task``'s next run: say why on the task."""
+    Task.objects.filter(pk=task_id).update(schedule_error=error[:2000], cached_next_ride=None)
+
+
+def reconcile_waiting() -> int:
+    """A task ``spooled`` or ``started`` with no run left without a result goes back to its
+    schedule state (scheduled or idle); return how many tasks changed."""
+    waiting = Task.objects.filter(status__in=[Task.STATUS_SPOOLED, Task.STATUS_STARTED]).exclude(
+        launchreport__invocation_result=""
+    )
+    changed = (
+        waiting.filter(scheduled_job_id__isnull=False)
+        .exclude(scheduled_job_id="")
+        .update(status=Task.STATUS_SCHEDULED)
+    )
+    return changed + waiting.update(status=Task.STATUS_IDLE)
 
 
 def unschedule(task: Task, backend: Backend | None = None) -> None:
@@ -151,12 +181,15 @@ def synced(due_times: dict[Task, datetime]) -> None:
     """Store the next runs that a schedule sync found; an idle task with a job is scheduled."""
     changed = []
     for task, when in due_times.items():
-        if task.cached_next_ride != when or task.status == Task.STATUS_IDLE:
+        if task.cached_next_ride != when or task.status == Task.STATUS_IDLE or task.schedule_error:
             task.cached_next_ride = when
+            task.schedule_error = ""
             if task.status == Task.STATUS_IDLE:
                 task.status = Task.STATUS_SCHEDULED
             changed.append(task)
-    Task.objects.bulk_update(changed, ["cached_next_ride", "status"], batch_size=500)
+    Task.objects.bulk_update(
+        changed, ["cached_next_ride", "status", "schedule_error"], batch_size=500
+    )
 
 
 def _set(task: Task, **values) -> None:

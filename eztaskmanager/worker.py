@@ -16,8 +16,10 @@ also:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+import time
 
 from rq import Worker
 
@@ -29,6 +31,7 @@ from eztaskmanager import (
 )
 from eztaskmanager.services import guard
 from eztaskmanager.services.guard import REASON_INTERRUPTED, REASON_WORKER_DIED
+from eztaskmanager.services.outage import REDIS_DOWN
 from eztaskmanager.warmup import Warmer
 
 logger = logging.getLogger(__name__)
@@ -37,6 +40,23 @@ logger = logging.getLogger(__name__)
 def close_runs_of_job(job_id: str | None, reason: str) -> None:
     """Close the unfinished reports of job ``job_id`` with ``reason``."""
     guard.close_runs_of_job(job_id, reason, retry=reason == REASON_WORKER_DIED)
+
+
+def outliving_redis(step):
+    """``step`` of the worker loop, logging a Redis outage instead of raising it."""
+
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return step(self, *args, **kwargs)
+        except REDIS_DOWN as exc:
+            logger.warning(
+                "Worker %s: %s skipped, Redis unreachable: %s", self.name, step.__name__, exc
+            )
+            time.sleep(0.5)  # do not spin while Redis is away
+            return None
+
+    return wrapper
 
 
 class TaskWorker(Worker):
@@ -52,6 +72,16 @@ class TaskWorker(Worker):
         # What every run would do in its fresh horse, done once here (eztaskmanager.warmup).
         self.warmer.before_fork()
         super().fork_work_horse(job, queue)
+
+    # rq's loop quits on a Redis error outside its dequeue; these steps miss their turn instead,
+    # and the next dequeue waits for Redis (a run in a horse goes on: its report is in the
+    # database, or closed by the heartbeat check).
+    check_for_suspension = outliving_redis(Worker.check_for_suspension)
+    run_maintenance_tasks = outliving_redis(Worker.run_maintenance_tasks)
+    heartbeat = outliving_redis(Worker.heartbeat)
+    set_state = outliving_redis(Worker.set_state)
+    maintain_heartbeats = outliving_redis(Worker.maintain_heartbeats)
+    execute_job = outliving_redis(Worker.execute_job)
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)

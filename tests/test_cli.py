@@ -188,8 +188,16 @@ def test_status_json_counts_queues_workers_schedulers_and_runs(
     [job] = data["scheduled"]
     assert (job["task_id"], job["task"]) == (scheduled.pk, "later")
     assert job["job_id"] == Task.objects.get(pk=scheduled.pk).scheduled_job_id
-    assert data["runs_24h"] == {"ok": 0, "warnings": 0, "errors": 0, "failed": 1, "running": 1}
+    assert data["runs_24h"] == {
+        "ok": 0,
+        "warnings": 0,
+        "errors": 0,
+        "failed": 1,
+        "running": 1,
+        "queued": 1,  # the launch of "queued", recorded before it reached Redis
+    }
     assert data["running"]["count"] == 1
+    assert data["queued"]["count"] == 1
 
     text = taskmanager("status")
     assert "Workers alive: 1" in text and "Schedulers alive: 1" in text

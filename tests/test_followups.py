@@ -87,10 +87,12 @@ def test_on_a_queue_the_follow_up_is_a_job_that_carries_its_trigger(
         report = job.func(*job.args, **job.kwargs)
     assert report.task_id == first.pk and report.invocation_result == "ok"
     [follow_up_job] = fake_queue.queue.jobs
-    assert follow_up_job.kwargs == {"triggered_by": report.pk}
+    queued = LaunchReport.objects.get(pk=follow_up_job.kwargs["report_id"])  # a durable launch
+    assert follow_up_job.kwargs == {"report_id": queued.pk, "triggered_by": report.pk}
+    assert queued.is_queued and queued.triggered_by_id == report.pk
     assert Task.objects.get(pk=then.pk).status == Task.STATUS_SPOOLED
     follow_up_report = follow_up_job.func(*follow_up_job.args, **follow_up_job.kwargs)
-    assert follow_up_report.triggered_by_id == report.pk
+    assert follow_up_report.pk == queued.pk and follow_up_report.triggered_by_id == report.pk
 
 
 def test_a_run_closed_from_outside_launches_its_failure_follow_ups(make_task, immediate):

@@ -159,14 +159,19 @@ def test_retry_on_rq_is_delayed_in_the_scheduler(make_task, fake_rq_service):
     [(job_id, score)] = fake_rq_service.connection.zrange(key, 0, -1, withscores=True)
     job = Job.fetch(job_id.decode(), connection=fake_rq_service.connection)
     assert abs(score - (time.time() + 90)) < 5
-    assert job.kwargs == {"attempt": 2}
+    # The retry is recorded as a queued launch at once; its job carries that report.
+    retry = LaunchReport.objects.get(rq_job_id=job.id)
+    assert (retry.is_queued, retry.attempt) == (True, 2)
+    assert job.kwargs == {"attempt": 2, "report_id": retry.pk}
     assert job.id.startswith(f"eztmr-{task.pk}-")
     second = LaunchReport.objects.create(
         task=task, invocation_result="failed", attempt=2, max_attempts=3
     )
     plan_retry(task, second, fake_rq_service.backend)  # no delay: straight to the queue
     [now] = fake_rq_service.queue.jobs
-    assert (now.kwargs, now.id.startswith(f"eztmr-{task.pk}-")) == ({"attempt": 3}, True)
+    third = LaunchReport.objects.get(rq_job_id=now.id, attempt=3)
+    assert now.kwargs == {"attempt": 3, "report_id": third.pk}
+    assert now.id.startswith(f"eztmr-{task.pk}-")
 
 
 @IMMEDIATE

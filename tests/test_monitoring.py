@@ -10,8 +10,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from eztaskmanager.cli import format_status
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.monitoring import collect_metrics, exposition
+from eztaskmanager.services.queues import RQTaskQueueService
+from eztaskmanager.services.scheduler import TaskScheduler
+from eztaskmanager.status import collect_status
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +51,9 @@ def history(make_task, real_redis):
     old = LaunchReport.objects.create(task=fine, invocation_result="warnings", duration=1.0)
     LaunchReport.objects.filter(pk=old.pk).update(invocation_datetime=now - timedelta(days=3))
     LaunchReport.objects.create(task=bad, invocation_result="failed", duration=0.5)
-    running = LaunchReport.objects.create(task=bad, progress_done=30, progress_total=120)
+    running = LaunchReport.objects.create(
+        task=bad, progress_done=30, progress_total=120, started_at=now - timedelta(minutes=5)
+    )
     LaunchReport.objects.filter(pk=running.pk).update(
         invocation_datetime=now - timedelta(minutes=5)
     )
@@ -82,7 +88,14 @@ def test_status_json_reports_runs_and_redis(monitor, history):
     assert response["Content-Type"] == "application/json"
     data = json.loads(response.content)
     assert data["redis"]["reachable"] is True
-    assert data["runs_24h"] == {"ok": 2, "warnings": 0, "errors": 0, "failed": 1, "running": 1}
+    assert data["runs_24h"] == {
+        "ok": 2,
+        "warnings": 0,
+        "errors": 0,
+        "failed": 1,
+        "running": 1,
+        "queued": 0,
+    }
     assert data["running"]["count"] == 1
     assert data["running"]["oldest_age_seconds"] >= 300
     assert monitor.post(reverse("eztaskmanager:status_json")).status_code == 405
@@ -182,6 +195,7 @@ def test_dashboard_shows_results_runs_schedules_and_failures(monitor, history):
         "errors": (0, 0),
         "failed": (1, 1),
         "running": (1, 1),
+        "queued": (0, 0),
     }
     assert "1 run in progress" in page
     assert '<progress class="eztm-progress" max="120" value="30"></progress> 25%' in page
@@ -225,3 +239,24 @@ def test_the_app_index_links_to_the_dashboard(admin_client, client, user_with):
     client.force_login(user_with("view_task", name="tasks only"))
     page = client.get(reverse("admin:app_list", args=["eztaskmanager"])).content.decode()
     assert f'href="{url}"' not in page
+
+
+def test_status_and_metrics_say_when_the_scheduler_was_last_seen(db, real_redis):
+    service = RQTaskQueueService(connection=real_redis)
+    scheduler = TaskScheduler(queue=service.queue, connection=real_redis, name="s1")
+    scheduler.register_birth()
+    scheduler.heartbeat()
+
+    data = collect_status(connection=real_redis)
+    [alive] = data["schedulers"]
+    assert alive["name"] == "s1" and alive["heartbeat_age_seconds"] < 60
+    assert data["scheduler_last_seen_age_seconds"] < 60
+    text = exposition(collect_metrics(connection=real_redis))
+    assert "eztaskmanager_scheduler_last_seen_seconds " in text
+
+    scheduler.register_death()
+    real_redis.delete(scheduler.key)  # gone: its key expired
+    data = collect_status(connection=real_redis)
+    assert data["schedulers"] == []
+    assert data["scheduler_last_seen"] is not None  # still known when it was last seen
+    assert "No scheduler alive; the last one was seen" in format_status(data)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue
 
+from eztaskmanager.models import LaunchReport
 from eztaskmanager.services.outage import Backoff, run_through_outages
 from eztaskmanager.services.scheduler import TaskScheduler
 from tests.conftest import rq_service_on
@@ -73,7 +74,8 @@ def test_scheduler_waits_for_redis_and_goes_on(
         run_through_outages(scheduler, burst=True)  # returns after one pass that ran
     back.join()
     assert time.monotonic() - started >= 0.6  # it waited for Redis instead of giving up
-    assert Queue("default", connection=scheduler.connection).job_ids == [job_id]
+    [report] = LaunchReport.objects.all()
+    assert Queue("default", connection=scheduler.connection).job_ids == [report.rq_job_id]
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) == 2, messages  # one line when Redis goes, one when it is back
     assert messages[0].startswith("Redis unreachable")
@@ -102,9 +104,10 @@ def test_a_firing_claimed_before_redis_went_away_is_enqueued_after(
     assert score > time.time()
     assert queue.job_ids == []
     scheduler.enqueue_jobs()
-    assert queue.job_ids == [job_id]
+    [report] = LaunchReport.objects.all()  # the firing, recorded once
+    assert queue.job_ids == [report.rq_job_id]
     scheduler.enqueue_jobs()
-    assert queue.job_ids == [job_id]  # enqueued once
+    assert queue.job_ids == [report.rq_job_id]  # enqueued once
 
 
 def test_sigterm_stops_the_scheduler_during_an_outage(

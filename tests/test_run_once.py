@@ -84,7 +84,9 @@ def test_the_job_carries_the_arguments_and_the_worker_runs_with_them(make_task):
     outcome = operations.launch(task, backend, defer=False, arguments="given, --count 7")
     [job] = Queue("default", connection=backend.connection).jobs
     assert job.id == outcome.job_id
-    assert job.kwargs == {"arguments": "given, --count 7"}
+    queued = LaunchReport.objects.get(pk=job.kwargs["report_id"])  # the durable launch
+    assert job.kwargs == {"report_id": queued.pk, "arguments": "given, --count 7"}
+    assert queued.arguments == "given, --count 7"
     report = job.func(*job.args, **job.kwargs)  # what the worker calls
     assert report.arguments == "given, --count 7"
     assert "items=['given']" in messages_logged(report)
@@ -175,7 +177,9 @@ def test_admin_post_with_arguments_takes_the_launch_permission_and_csrf(
     launcher = staff_client(*LAUNCHER)
     assert launcher.post(launch_url(task), {"arguments": "x"}).status_code == 302
     [job] = fake_queue.queue.jobs
-    assert job.kwargs == {"arguments": "x"}
+    queued = LaunchReport.objects.get(pk=job.kwargs["report_id"])  # the durable launch
+    assert job.kwargs == {"report_id": queued.pk, "arguments": "x"}
+    assert queued.arguments == "x"
 
 
 def test_the_report_page_and_log_viewer_show_the_arguments(admin_client, make_task, immediate):
@@ -207,7 +211,9 @@ def test_cli_run_with_args_queues_one_run_with_them(make_task, real_redis, commi
         output = taskmanager("run", "echo", "--args", "given, --shout")
     assert output.startswith(f"Queued 'echo' (task {task.pk}) for a worker")
     [job] = Queue("default", connection=real_redis).jobs
-    assert job.kwargs == {"arguments": "given, --shout"}
+    queued = LaunchReport.objects.get(pk=job.kwargs["report_id"])  # the durable launch
+    assert job.kwargs == {"report_id": queued.pk, "arguments": "given, --shout"}
+    assert queued.arguments == "given, --shout"
 
 
 def test_cli_run_sync_with_args_runs_here_with_them(make_task, real_redis):

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 def reports_with_lines(task, count, lines=2):
     reports = []
     for _ in range(count):
-        report = LaunchReport.objects.create(task=task)
+        report = LaunchReport.objects.create(task=task, invocation_result="ok")
         Log.objects.bulk_create(
             Log(launch_report=report, message=f"line {i}", lineno=i) for i in range(1, lines + 1)
         )
@@ -19,11 +19,11 @@ def reports_with_lines(task, count, lines=2):
     return reports
 
 
-def test_prune_sql_takes_the_task_id_as_its_only_parameters():
+def test_prune_sql_takes_the_task_id_as_a_parameter():
     compiled = statements.compile_delete(old_reports(statements.STAND_IN, 3), "default")
     assert compiled is not None
-    sql, count = compiled
-    assert count == 2 and str(statements.STAND_IN) not in sql
+    sql, params = compiled
+    assert params.count(statements.STAND_IN) == 2 and str(statements.STAND_IN) not in sql
 
 
 def test_compiled_prune_deletes_what_the_orm_would(make_task):
@@ -44,17 +44,19 @@ def test_compiled_prune_deletes_what_the_orm_would(make_task):
     assert statements._compiled[(("prune reports", 2), "default")] is not None
 
 
-def test_a_statement_with_other_parameters_goes_through_the_orm(make_task):
-    task = make_task()
+def test_a_statement_keeps_its_other_parameters(make_task):
+    task, other = make_task(), make_task(name="other")
     failed = LaunchReport.objects.create(task=task, invocation_result="failed")
     ok = LaunchReport.objects.create(task=task, invocation_result="ok")
+    LaunchReport.objects.create(task=other, invocation_result="failed")
 
     def failed_of(pk):
         return LaunchReport.objects.filter(task_id=pk, invocation_result="failed")
 
-    assert statements.compile_delete(failed_of(statements.STAND_IN), "default") is None
+    assert "failed" in statements.compile_delete(failed_of(statements.STAND_IN), "default")[1]
+    statements.raw_delete("failed reports", failed_of, other.pk, "default")  # compiled here
     assert statements.raw_delete("failed reports", failed_of, task.pk, "default") == 1
-    assert list(LaunchReport.objects.all()) == [ok]
+    assert list(LaunchReport.objects.all()) == [ok]  # both tasks' failed reports went
     assert not LaunchReport.objects.filter(pk=failed.pk).exists()
 
 

@@ -170,5 +170,9 @@ def test_scheduler_one_off_fires_once_and_leaves_the_set(make_task, fake_rq_serv
     task.refresh_from_db()
     key = fake_rq_service.scheduler.scheduled_jobs_key
     fake_rq_service.connection.zadd(key, {task.scheduled_job_id: 1})
-    assert [j.id for j in make_scheduler(fake_rq_service).enqueue_jobs()] == [task.scheduled_job_id]
+    [job] = make_scheduler(fake_rq_service).enqueue_jobs()
+    # The firing runs as a job of its own, carrying the launch recorded for it.
+    report = LaunchReport.objects.get(task=task)
+    assert (job.id, report.is_queued) == (report.rq_job_id, True)
+    assert job.kwargs == {"scheduled": True, "report_id": report.pk}
     assert scores(fake_rq_service) == {}

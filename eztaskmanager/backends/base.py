@@ -79,6 +79,19 @@ class Backend(ABC):
     def set_due_time(self, job_id: str, when: datetime) -> None:  # noqa: B027
         """Move scheduled job ``job_id`` to ``when`` (only if it is scheduled)."""
 
+    def live_jobs(self, job_ids: list[str], older_than: datetime) -> set[str]:
+        """The ids among ``job_ids`` whose job still exists: queued, scheduled, deferred, or
+        started after ``older_than`` (a start before it whose run never showed up is lost).
+        A backend that cannot tell answers all of them (nothing is sent twice)."""
+        return set(job_ids)
+
+    def has_marker(self) -> bool:
+        """Whether the scheduler's marker is still there (False: the store lost its data)."""
+        return True
+
+    def set_marker(self) -> None:  # noqa: B027 - nothing stored, nothing to lose
+        """Leave the marker whose disappearance tells the scheduler the store was wiped."""
+
     def acquire_run_lock(self, task_id: int, token: str, ttl_seconds: float) -> bool:
         return True
 

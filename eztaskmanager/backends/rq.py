@@ -31,6 +31,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.timeouts import JobTimeoutException
+from rq.utils import utcparse
 from rq_scheduler import Scheduler
 
 from eztaskmanager import conf
@@ -52,6 +53,14 @@ META_RETRY_OF = "eztaskmanager_retry_of"
 SCHEDULED_KEY = Scheduler.scheduled_jobs_key
 SCHEDULER_KEY_PREFIX = "rq:scheduler_instance:"
 LOCK_KEY = "eztaskmanager:run-lock:{}"
+# Written by the scheduler after each sync; gone means Redis lost its data (FLUSHALL, a new
+# empty server), so the schedule is rebuilt at once.
+MARKER_KEY = "eztaskmanager:schedule-marker"
+# A scheduler waiting for its next due time blocks on this list; a schedule write pushes to it
+# so that a new, earlier due time is seen at once.
+WAKE_KEY = "eztaskmanager:scheduler-wake"
+# When a scheduler was last seen (a Unix time), kept after every scheduler is gone.
+SEEN_KEY = "eztaskmanager:scheduler-seen"
 # Renew or delete the run lock only while the token still holds it.
 RENEW_LOCK = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
@@ -172,31 +181,11 @@ class RQBackend(Backend):
         )
 
     def schedule_at(self, job: Job, when: datetime) -> None:
-        meta = _meta(job)
-        if job.interval:
-            meta["interval"] = job.interval  # a plain rqscheduler repeats it too
-        rq_job = RQJob.create(
-            RUN_FUNCTION,
-            args=[job.task_id],
-            kwargs=job.kwargs,
-            connection=self.connection,
-            result_ttl=-1 if job.interval else None,
-            description=job.description,
-            timeout=job.timeout,
-            id=job.job_id,
-            origin=self.queue_name,
-            meta=meta,
-            status=JobStatus.SCHEDULED,
-            on_stopped=Callback(STOPPED_CALLBACK),
-        )
+        self.schedule_many([(job, when)])
 
-        def write():
-            with self.connection.pipeline() as pipe:
-                rq_job.save(pipeline=pipe)
-                pipe.zadd(SCHEDULED_KEY, {rq_job.id: when.timestamp()})
-                pipe.execute()
-
-        self.guard(write)
+    def schedule_many(self, jobs: list[tuple[Job, datetime]]) -> None:
+        """Store scheduled jobs, a thousand per round trip (a sync rebuilding a wiped Redis)."""
+        self.guard(write_scheduled, self.connection, self.queue_name, jobs)
 
     def cancel(self, job_id: str | None) -> None:
         if job_id:
@@ -225,7 +214,10 @@ class RQBackend(Backend):
         return None if score is None else datetime.fromtimestamp(float(score), tz=UTC)
 
     def set_due_time(self, job_id: str, when: datetime) -> None:
-        self.guard(self.connection.zadd, SCHEDULED_KEY, {job_id: when.timestamp()}, xx=True)
+        pipe = self.connection.pipeline()
+        pipe.zadd(SCHEDULED_KEY, {job_id: when.timestamp()}, xx=True)
+        wake_schedulers(pipe)
+        self.guard(pipe.execute)
 
     def scheduled(self) -> dict[str, datetime]:
         """Every job in the scheduled set with its due time."""
@@ -234,11 +226,20 @@ class RQBackend(Backend):
 
     def on_its_way(self, job_id: str) -> bool:
         """Whether job ``job_id`` is queued, running or deferred."""
-        try:
-            job = self.guard(RQJob.fetch, job_id, connection=self.connection)
-        except NoSuchJobError:
-            return False
-        return self.guard(job.get_status) in ON_ITS_WAY
+        return job_id in self.on_their_way([job_id])
+
+    def on_their_way(self, job_ids: list[str]) -> set[str]:
+        """The ids among ``job_ids`` whose job is queued, running or deferred (one round trip)."""
+        return self.guard(jobs_on_their_way, self.connection, job_ids)
+
+    def live_jobs(self, job_ids: list[str], older_than: datetime) -> set[str]:
+        return self.guard(live_job_ids, self.connection, self.queue.key, job_ids, older_than)
+
+    def has_marker(self) -> bool:
+        return bool(self.guard(self.connection.exists, MARKER_KEY))
+
+    def set_marker(self) -> None:
+        self.guard(self.connection.set, MARKER_KEY, "1")
 
     def acquire_run_lock(self, task_id: int, token: str, ttl_seconds: float) -> bool:
         key, ttl = LOCK_KEY.format(task_id), int(ttl_seconds * 1000)
@@ -264,6 +265,83 @@ class RQBackend(Backend):
         return isinstance(exc, JobTimeoutException)
 
 
+def scheduled_rq_job(job: Job, connection, queue_name: str) -> RQJob:
+    """The RQ job that waits in the scheduled set for ``job``'s due time."""
+    meta = _meta(job)
+    if job.interval:
+        meta["interval"] = job.interval  # a plain rqscheduler repeats it too
+    return RQJob.create(
+        RUN_FUNCTION,
+        args=[job.task_id],
+        kwargs=job.kwargs,
+        connection=connection,
+        result_ttl=-1 if job.interval else None,
+        description=job.description,
+        timeout=job.timeout,
+        id=job.job_id,
+        origin=queue_name,
+        meta=meta,
+        status=JobStatus.SCHEDULED,
+        on_stopped=Callback(STOPPED_CALLBACK),
+    )
+
+
+def write_scheduled(connection, queue_name: str, jobs, chunk: int = 1000) -> None:
+    """Save each ``(job, when)`` of ``jobs`` and put it in the scheduled set, pipelined."""
+    for start in range(0, len(jobs), chunk):
+        with connection.pipeline() as pipe:
+            for job, when in jobs[start : start + chunk]:
+                scheduled_rq_job(job, connection, queue_name).save(pipeline=pipe)
+                pipe.zadd(SCHEDULED_KEY, {job.job_id: when.timestamp()})
+            wake_schedulers(pipe)
+            pipe.execute()
+
+
+def wake_schedulers(pipe) -> None:
+    """Queue on ``pipe`` the wake-up of a scheduler waiting for its next due time."""
+    pipe.lpush(WAKE_KEY, "1").ltrim(WAKE_KEY, 0, 0)
+
+
+def jobs_on_their_way(connection, job_ids: list[str]) -> set[str]:
+    with connection.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hget(RQJob.key_for(job_id), "status")
+        found = pipe.execute()
+    waiting = {status.value for status in ON_ITS_WAY}
+    return {
+        job_id
+        for job_id, raw in zip(job_ids, found, strict=True)
+        if raw and raw.decode() in waiting
+    }
+
+
+def live_job_ids(connection, queue_key: str, job_ids: list[str], older_than: datetime) -> set:
+    """``RQBackend.live_jobs``, read in one round trip."""
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.lrange(queue_key, 0, -1)
+        for job_id in job_ids:
+            pipe.zscore(SCHEDULED_KEY, job_id)
+            pipe.hmget(RQJob.key_for(job_id), "status", "started_at", "last_heartbeat")
+        found = pipe.execute()
+    queued = {raw.decode() for raw in found[0]}
+    live = set()
+    for index, job_id in enumerate(job_ids):
+        score, (status, started, beat) = found[1 + 2 * index], found[2 + 2 * index]
+        status = status.decode() if status else ""
+        if job_id in queued or score is not None or status == JobStatus.DEFERRED:
+            live.add(job_id)
+        elif status == JobStatus.STARTED and _after(beat or started, older_than):
+            live.add(job_id)
+    return live
+
+
+def _after(raw: bytes | None, moment: datetime) -> bool:
+    """Whether an RQ timestamp (``raw``) is later than ``moment``."""
+    if not raw:
+        return False
+    return utcparse(raw.decode()) > moment
+
+
 def _meta(job: Job) -> dict:
     if job.job_id.startswith(RETRY_PREFIX):
         return {META_RETRY_OF: job.task_id}
@@ -287,10 +365,12 @@ def read_status(connection, limit: int) -> dict:
                 for raw, s in entries
             ],
             scheduled_total=quick.zcard(SCHEDULED_KEY),
+            scheduler_last_seen=_timestamp(quick.get(SEEN_KEY)),
         )
     except (RedisError, OSError) as exc:
         found.update(reachable=False, error=str(exc) or type(exc).__name__)
         found.update(queues=[], workers=[], schedulers=[], scheduled=[], scheduled_total=None)
+        found.update(scheduler_last_seen=None)
     finally:
         quick.connection_pool.disconnect()
     return found
@@ -334,11 +414,16 @@ def _schedulers(connection) -> list[dict]:
         data = {k.decode(): v.decode() for k, v in connection.hgetall(key).items()}
         if not data or "death" in data:
             continue
-        birth = data.get("birth")
         found.append(
             {
                 "name": key.decode()[len(SCHEDULER_KEY_PREFIX) :],
-                "started": datetime.fromtimestamp(float(birth), tz=UTC) if birth else None,
+                "started": _timestamp(data.get("birth")),
+                "last_heartbeat": _timestamp(data.get("last_heartbeat")),
             }
         )
     return sorted(found, key=lambda s: s["name"])
+
+
+def _timestamp(raw) -> datetime | None:
+    """A Unix time stored in Redis, as an aware datetime (None when absent)."""
+    return datetime.fromtimestamp(float(raw), tz=UTC) if raw else None

@@ -5,7 +5,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('eztaskmanager', '0010_task_legacy_arguments'),
+        ('eztaskmanager', '0011_task_schedule_error'),
     ]
 
     operations = [

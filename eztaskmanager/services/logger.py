@@ -22,6 +22,7 @@ from django.db import connections, router, transaction
 from django.db.models import F
 
 from eztaskmanager import conf
+from eztaskmanager.dbretry import DATABASE_DOWN, reconnect, until_database_answers
 
 T = TypeVar("T")
 
@@ -105,6 +106,7 @@ class DatabaseLogHandler(logging.Handler):
         self.n_lines = self.n_errors = self.n_warnings = self.n_dropped = 0
         self.max_lines = conf.get("MAX_LOG_LINES")
         self._flushed_counts = (0, 0, 0, 0)
+        self._retry_at = 0.0  # while the database is away, the next write is tried then
         self._closed = False
         self._stop = threading.Event()
         self._owner_connection = connections[router.db_for_write(Log)]
@@ -145,7 +147,7 @@ class DatabaseLogHandler(logging.Handler):
         if len(self.buffer) >= self.flush_lines or (
             self.flush_seconds and now - self.oldest >= self.flush_seconds
         ):
-            self._write()
+            self._try_write()
 
     def flush(self) -> None:
         with self.lock:
@@ -169,9 +171,12 @@ class DatabaseLogHandler(logging.Handler):
         self._stop.set()
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join(timeout=5)
-        self.flush()
+        until_database_answers(self.flush, "storing a run's last log lines")
         self._closed = True
         super().close()
+
+    def _try_write(self) -> None:
+        write_or_keep(self)
 
     def _write(self) -> None:
         """Write the buffer and the counters; the caller holds ``self.lock``."""
@@ -206,7 +211,7 @@ class DatabaseLogHandler(logging.Handler):
         with self.lock:
             if self.oldest is not None and time.monotonic() - self.oldest >= self.flush_seconds:
                 try:
-                    self._write()
+                    self._try_write()
                 except Exception:  # never let the timer kill the run
                     logging.getLogger(__name__).exception("Log flush failed")
 
@@ -244,6 +249,22 @@ def write_row_now(handler: DatabaseLogHandler, level: str, save) -> int:
             handler.lineno, handler.n_lines, handler.n_errors, handler.n_warnings = before
             raise
         return handler.lineno
+
+
+def write_or_keep(handler: DatabaseLogHandler) -> None:
+    """Write ``handler``'s buffer now; while the database is away, keep the lines in memory
+    and try again a second later."""
+    if time.monotonic() < handler._retry_at:
+        return
+    try:
+        handler._write()
+    except DATABASE_DOWN as exc:
+        if not handler._retry_at:
+            logging.getLogger(__name__).warning("Log lines kept in memory: %s", exc)
+        handler._retry_at = time.monotonic() + 1.0
+        reconnect()
+    else:
+        handler._retry_at = 0.0
 
 
 class LogWriter:
@@ -333,10 +354,13 @@ class LoggerEnabledCommand(BaseCommand):
         self._progress_at = now
         from eztaskmanager.models import LaunchReport
 
-        LaunchReport.objects.filter(pk=handler.launch_report_id).update(
-            progress_done=max(int(done), 0),
-            progress_total=None if total is None else max(int(total), 0),
-        )
+        try:
+            LaunchReport.objects.filter(pk=handler.launch_report_id).update(
+                progress_done=max(int(done), 0),
+                progress_total=None if total is None else max(int(total), 0),
+            )
+        except DATABASE_DOWN:  # progress is a hint: the run must not fail for it
+            reconnect()
 
     def track(self, iterable: Iterable[T], total: int | None = None) -> Iterator[T]:
         """Yield from ``iterable``, recording progress as it goes."""

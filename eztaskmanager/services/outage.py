@@ -14,10 +14,12 @@ import signal
 import time
 
 from eztaskmanager.backends.rq import RedisConnectionError, RedisTimeoutError
+from eztaskmanager.dbretry import DATABASE_DOWN, reconnect
 
 logger = logging.getLogger(__name__)
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+OUTAGES = REDIS_DOWN + DATABASE_DOWN
 
 
 class Backoff:
@@ -28,6 +30,7 @@ class Backoff:
         self.cap = cap
         self.failures = 0
         self.since: float | None = None
+        self.what = "Redis"  # what the current outage is of
 
     def failed(self) -> float:
         """Record a failure; return how long to wait before the next try."""
@@ -60,21 +63,44 @@ def run_through_outages(scheduler, burst: bool = False, backoff: Backoff | None 
             started = time.time()
             try:
                 looked = _one_pass(scheduler)
-            except REDIS_DOWN as exc:
+            except OUTAGES as exc:
                 _wait_after(exc, backoff)
+                continue
+            except Exception:  # a bug of one pass must not end the scheduling of every task
+                if burst:
+                    raise
+                logger.exception("Scheduler pass failed; trying again in %.1f s", backoff.cap)
+                time.sleep(backoff.cap)
                 continue
             lasted = backoff.succeeded()
             if lasted is not None:
-                logger.warning("Redis reachable again after %.1f s; scheduling goes on", lasted)
+                logger.warning(
+                    "%s reachable again after %.1f s; scheduling goes on", backoff.what, lasted
+                )
+                if hasattr(scheduler, "after_outage"):
+                    scheduler.after_outage()
             if burst and looked:
                 return
-            time.sleep(max(scheduler._interval - (time.time() - started), 0))
+            try:
+                pause(scheduler, started)
+            except OUTAGES as exc:
+                _wait_after(exc, backoff)
     finally:
         try:
             scheduler.remove_lock()
             scheduler.register_death()
         except REDIS_DOWN:
             pass  # the scheduler's key expires by itself
+
+
+def pause(scheduler, started: float) -> None:
+    """Wait before the next pass: until the next due time or a schedule change when the
+    scheduler can block on Redis for it, else what remains of its interval."""
+    left = max(scheduler._interval - (time.time() - started), 0)
+    if hasattr(scheduler, "wait_for_work"):
+        scheduler.wait_for_work(left)
+    else:
+        time.sleep(left)
 
 
 def _install_stop_handlers() -> None:
@@ -120,6 +146,11 @@ def _until_redis_answers(step, backoff: Backoff) -> None:
 
 def _wait_after(exc: Exception, backoff: Backoff) -> None:
     delay = backoff.failed()
+    what = "Redis"
+    if isinstance(exc, DATABASE_DOWN):
+        what = "Database"
+        reconnect()  # the next pass opens a new connection
+    backoff.what = what
     if backoff.failures == 1:
-        logger.warning("Redis unreachable (%s); retrying every %.1f s at most", exc, backoff.cap)
+        logger.warning("%s unreachable (%s); retrying every %.1f s at most", what, exc, backoff.cap)
     time.sleep(delay)

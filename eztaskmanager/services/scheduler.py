@@ -2,7 +2,8 @@
 
 It extends rq-scheduler's loop in these ways:
 
-* punctual: it polls every fraction of a second and compares exact (sub-second) due times;
+* punctual without polling: it waits for the next due time or a schedule write (a blocking pop
+  on a wake-up list) and compares exact (sub-second) due times;
 * exactly once: each firing is claimed with one atomic Redis script that also moves the job to
   its next due time, so several schedulers can run side by side and a firing is enqueued once;
 * the database decides: a task's next run comes from its schedule in the Task table (calendar
@@ -10,8 +11,11 @@ It extends rq-scheduler's loop in these ways:
   and a sync (see ``sync.py``) runs at start and then every ``sync_interval`` seconds;
 * dead runs are closed: every heartbeat period it fails the runs whose process stopped beating
   (see ``guard.py``), and alerts for tasks with no successful run for too long (``alerts.py``).
-* it outlives a Redis outage or a Sentinel failover: it retries with a capped backoff, and a
-  firing claimed just before Redis went away is enqueued once Redis is back (see ``outage.py``).
+* it outlives a Redis or database outage, or a Sentinel failover: it retries with a capped
+  backoff, and a firing claimed just before is enqueued once both are back (see ``outage.py``);
+* each firing is recorded as a queued launch (see ``launches.py``) and lost launches are sent
+  again (see ``sweep.py``); a task whose next run cannot be computed is set aside alone; a wiped
+  Redis (its marker key gone) is rebuilt at once.
 
 Jobs that are not ours are handed to rq-scheduler's own logic.
 """
@@ -28,11 +32,13 @@ from rq.exceptions import NoSuchJobError
 from rq_scheduler import Scheduler
 from rq_scheduler.utils import setup_loghandlers
 
-from eztaskmanager import alerts, conf, taskstate
-from eztaskmanager.backends.rq import META_TASK_ID, RQBackend
+from eztaskmanager import alerts, conf, launches, taskstate
+from eztaskmanager.backends import BackendError, Job, task_id_of
+from eztaskmanager.backends.rq import META_TASK_ID, SEEN_KEY, WAKE_KEY, RQBackend
 from eztaskmanager.models import Task
 from eztaskmanager.services.guard import reap_orphans
-from eztaskmanager.services.outage import run_through_outages
+from eztaskmanager.services.outage import OUTAGES, run_through_outages
+from eztaskmanager.services.sweep import sweep
 from eztaskmanager.services.sync import sync_schedules
 
 logger = logging.getLogger(__name__)
@@ -53,6 +59,10 @@ return 1
 """
 
 
+REDIS_TICK = 0.1
+SEEN_EVERY = 5.0  # seconds between two "last seen" stamps of a scheduler
+
+
 class TaskScheduler(Scheduler):
     """rq-scheduler with exact due times, atomic claims and the Task table as the reference."""
 
@@ -61,54 +71,91 @@ class TaskScheduler(Scheduler):
         self.sync_interval = sync_interval
         self._next_sync = 0.0
         self._next_reap = 0.0
+        self._next_sweep = 0.0
         self._claim = self.connection.register_script(CLAIM_SCRIPT)
-        self._claimed: list = []  # firings claimed but not yet on their queue
+        self._claimed: list = []  # firings not yet on their queue: task ids, or recorded Jobs
+        self.backend = RQBackend(self.queue_name, connection=self.connection)
+        self._seen_at = 0.0
 
     def run(self, burst=False):
         run_through_outages(self, burst=burst)
 
+    def heartbeat(self):
+        super().heartbeat()
+        now = time.time()
+        if now - self._seen_at >= SEEN_EVERY:  # when it was last seen, for status and metrics
+            with self.connection.pipeline(transaction=False) as pipe:
+                pipe.hset(self.key, "last_heartbeat", now).set(SEEN_KEY, now).execute()
+            self._seen_at = now
+
     def enqueue_jobs(self):
         if not connection.in_atomic_block:
             close_old_connections()  # a long-lived process: drop connections the server closed
+        if not self.backend.has_marker():
+            self._next_sync = 0.0  # a new or wiped Redis: rebuild the schedule now
         if self.sync_interval and time.monotonic() >= self._next_sync:
             self._next_sync = time.monotonic() + self.sync_interval
             self.sync()
-        if time.monotonic() >= self._next_reap:
-            self._next_reap = time.monotonic() + conf.get("HEARTBEAT_SECONDS")
-            self.reap()
-        enqueued = [self._enqueue_claimed(job, due) for job, due in list(self._claimed)]
+        self.housekeeping()
+        enqueued = [job for job in self._send_claimed() if job is not None]
         now = time.time()
         due = self.connection.zrangebyscore(
             self.scheduled_jobs_key, "-inf", now, withscores=True, score_cast_func=bytes.decode
         )
         for raw_id, raw_score in due:
-            job_id = raw_id.decode()
             try:
-                job = self.job_class.fetch(job_id, connection=self.connection)
-            except NoSuchJobError:
-                self.cancel(job_id)
+                job = self._fire_due(raw_id.decode(), raw_score, now)
+            except OUTAGES:
+                raise
+            except Exception as exc:  # one bad task must not stop the others
+                set_aside(self.connection, raw_id.decode(), exc)
                 continue
-            if META_TASK_ID not in job.meta:
-                self.enqueue_job(job)  # not ours: rq-scheduler's rules
+            if job is not None:
                 enqueued.append(job)
-                continue
-            next_due, wanted = self.next_due(job, float(raw_score), now)
-            if self._claim(keys=[self.scheduled_jobs_key], args=[job_id, raw_score, next_due]):
-                if wanted:
-                    enqueued.append(self._enqueue_claimed(job, raw_score))
-                else:
-                    job.delete()
         return enqueued
 
-    def _enqueue_claimed(self, job, due: str):
-        # The claim already moved the schedule on: if Redis goes away before the job is on its
-        # queue, keep it and enqueue it on the next pass, or this firing would be lost.
-        if (job, due) not in self._claimed:
-            self._claimed.append((job, due))
-        self.get_queue_for_job(job).enqueue_job(job)
-        self._claimed.remove((job, due))
-        self.log.debug("Enqueued firing %s due at %s", job.id, due)
-        return job
+    def _fire_due(self, job_id: str, raw_score: str, now: float):
+        """Claim one due job and send its run; return the job sent, if any."""
+        try:
+            job = self.job_class.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            self.cancel(job_id)
+            return None
+        if META_TASK_ID not in job.meta:
+            self.enqueue_job(job)  # not ours: rq-scheduler's rules
+            return job
+        next_due, wanted = self.next_due(job, float(raw_score), now)
+        if not self._claim(keys=[self.scheduled_jobs_key], args=[job_id, raw_score, next_due]):
+            return None
+        if not next_due:
+            job.delete()  # no next firing; each firing runs as a job of its own
+        if not wanted:
+            return None
+        self._claimed.append(job.meta[META_TASK_ID])
+        sent = self._send_claimed()
+        if not sent:
+            return None
+        self.log.debug("Enqueued firing %s due at %s", job_id, raw_score)
+        return sent[-1]
+
+    def _send_claimed(self) -> list:
+        # The claim already moved the schedule on: a firing not yet recorded (database away)
+        # or not yet sent (Redis away) is kept and tried again on the next pass.
+        sent = []
+        while self._claimed:
+            item = self._claimed[0]
+            if not isinstance(item, Job):
+                item = record_firing(item, self.backend)
+                if item is None:
+                    self._claimed.pop(0)
+                    continue
+                self._claimed[0] = item
+            try:
+                sent.append(send(self.backend, item))
+            except BackendError as exc:  # not an outage: the sweep sends the recorded launch
+                logger.error("Firing %s not sent: %s", item.job_id, exc)
+            self._claimed.pop(0)
+        return sent
 
     def next_due(self, job, due: float, now: float) -> tuple[str, bool]:
         """The job's next score ('' for none) and whether this firing should run."""
@@ -127,30 +174,103 @@ class TaskScheduler(Scheduler):
         taskstate.next_ride(task.pk, following)
         return repr(following.timestamp()), True
 
+    def housekeeping(self) -> None:
+        """Close dead runs and send lost launches again, each at its own period."""
+        now = time.monotonic()
+        if now >= self._next_reap:
+            self._next_reap = now + conf.get("HEARTBEAT_SECONDS")
+            self.reap()
+        if now >= self._next_sweep:
+            self._next_sweep = now + conf.get("SWEEP_SECONDS")
+            guarded("Sweep of lost launches", sweep, self.backend)
+
+    def wait_for_work(self, longest: float) -> None:
+        """Sleep until the next job is due, a schedule is written, or ``longest`` seconds."""
+        wait_for_work(self.connection, self.scheduled_jobs_key, longest)
+
+    def after_outage(self) -> None:
+        # Runs could not beat while the database was away: give them a period to show up
+        # before taking their silence for death.
+        self._next_reap = time.monotonic() + conf.get("ORPHAN_AFTER_SECONDS")
+
     def reap(self) -> None:
         """Close runs whose process died (their heartbeat stopped)."""
-        try:
-            reap_orphans()
-        except Exception:  # never stop the scheduling loop
-            logger.exception("Closing dead runs failed")
-        try:
-            alerts.check_overdue()
-        except Exception:  # nor for a missed-run alert
-            logger.exception("Checking for overdue tasks failed")
+        guarded("Closing dead runs", reap_orphans)
+        guarded("Checking for overdue tasks", alerts.check_overdue)
 
     def sync(self) -> None:
-        try:
-            result = sync_schedules(RQBackend(self.queue_name, connection=self.connection))
-        except Exception:  # a failed sync must not stop the scheduling loop
-            logger.exception("Schedule sync failed")
-        else:
+        # The marker first: a wipe during the sync removes it, and the next pass syncs again.
+        guarded("Marking Redis", self.backend.set_marker)
+        result = guarded("Schedule sync", sync_schedules, self.backend)
+        if result is not None:
             if result.changed:
                 logger.info("Schedule sync: %s", result)
 
 
+def set_aside(connection, job_id: str, exc: Exception) -> None:
+    """Take the job of a task whose run cannot be computed or sent out of the schedule."""
+    logger.exception("Scheduled job %s set aside: %s", job_id, exc)
+    connection.zrem(Scheduler.scheduled_jobs_key, job_id)
+    task_id = task_id_of(job_id)
+    if task_id is not None:
+        taskstate.schedule_failed(task_id, f"{type(exc).__name__}: {exc}")
+
+
+def guarded(what: str, func, *args):
+    """``func(*args)``; its failure is logged and the loop goes on, but an outage of Redis or
+    of the database is raised for the outage loop to wait out."""
+    try:
+        return func(*args)
+    except OUTAGES:
+        raise
+    except BackendError as exc:
+        if exc.unreachable and exc.__cause__ is not None:
+            raise exc.__cause__ from None
+        logger.exception("%s failed", what)
+    except Exception:  # never stop the scheduling loop
+        logger.exception("%s failed", what)
+    return None
+
+
+def wait_for_work(connection, scheduled_key: str, longest: float) -> None:
+    """``TaskScheduler.wait_for_work`` on ``connection``."""
+    first = connection.zrange(scheduled_key, 0, 0, withscores=True)
+    until = time.time() + longest
+    if first:
+        until = min(until, first[0][1])
+    # Redis ends a blocking wait on its own clock tick (10 per second by default): block until
+    # a tick before the due time, then sleep the rest here. A block longer than the socket's
+    # time-out would end as a read error: block in pieces.
+    socket_timeout = connection.connection_pool.connection_kwargs.get("socket_timeout")
+    piece = socket_timeout / 2 if socket_timeout else longest
+    while (coarse := until - time.time() - REDIS_TICK) >= 0.001:
+        if connection.blpop([WAKE_KEY], timeout=min(coarse, piece)):
+            return  # a schedule changed: look again now
+    time.sleep(max(until - time.time(), 0))
+
+
+def record_firing(task_id: int, backend: RQBackend) -> Job | None:
+    """Record a claimed firing of task ``task_id`` as a queued launch; return its job."""
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None:
+        return None
+    job, _ = launches.prepare(task, backend.new_job_id(task.pk), scheduled=True)
+    return job
+
+
+def send(backend: RQBackend, job: Job):
+    """Enqueue ``job``; an unreachable Redis is raised as Redis's own error (an outage)."""
+    try:
+        return backend.enqueue(job)
+    except BackendError as exc:
+        if exc.unreachable and exc.__cause__ is not None:
+            raise exc.__cause__ from None
+        raise
+
+
 def run_scheduler(
     queue_name: str = "default",
-    interval: float = 0.2,
+    interval: float = 1.0,
     sync_interval: float = 60.0,
     burst: bool = False,
     verbose: bool = False,

@@ -12,11 +12,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta  # noqa: F401
 
+from django.db.models import Q
 from django.utils import timezone
 
 from eztaskmanager import taskstate
-from eztaskmanager.backends import JOB_PREFIX, RQBackend
+from eztaskmanager.backends import JOB_PREFIX, BackendError, RQBackend
 from eztaskmanager.models import Task
+from eztaskmanager.services.outage import OUTAGES
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +35,21 @@ class SyncResult:
     removed_jobs: list[str] = field(default_factory=list)
     unscheduled: list[int] = field(default_factory=list)
     unchanged: int = 0
+    # Tasks whose schedule could not be computed or written: (task id, error); the rest go on.
+    failed: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.restored or self.retimed or self.removed_jobs or self.unscheduled)
+        return bool(
+            self.restored or self.retimed or self.removed_jobs or self.unscheduled or self.failed
+        )
 
     def __str__(self) -> str:
         return (
             f"{len(self.restored)} restored, {len(self.retimed)} re-timed, "
             f"{len(self.removed_jobs)} orphan job(s) removed, {len(self.unscheduled)} finished "
             f"one-off schedule(s) cleared, {self.unchanged} unchanged"
-        )
+        ) + "".join(f"; task {task_id} not scheduled: {error}" for task_id, error in self.failed)
 
 
 def sync_schedules(backend: RQBackend | None = None) -> SyncResult:
@@ -60,30 +66,46 @@ def sync_schedules(backend: RQBackend | None = None) -> SyncResult:
         if job_id.startswith(JOB_PREFIX) and job_id not in tasks:
             backend.cancel(job_id)
             result.removed_jobs.append(job_id)
-    due_times = {}
+    missing = [job_id for job_id in tasks if job_id not in scores]
+    moving = backend.on_their_way(missing) if missing else set()
+    due_times, writes = {}, []
     for job_id, task in tasks.items():
-        when = _reconcile(backend, task, job_id, scores.get(job_id), now, result)
+        due = "moving" if job_id in moving else scores.get(job_id)
+        try:
+            when = _reconcile(backend, task, job_id, due, now, result, writes)
+        except OUTAGES:
+            raise
+        except Exception as exc:  # one task's bad schedule must not stop the others
+            if isinstance(exc, BackendError) and exc.unreachable:
+                raise
+            error = f"{type(exc).__name__}: {exc}"
+            logger.warning("Task %s not scheduled: %s", task.pk, error)
+            taskstate.schedule_failed(task.pk, error)
+            result.failed.append((task.pk, error))
+            continue
         if when is not None:
             due_times[task] = when
+    backend.schedule_many(writes)  # restored jobs, pipelined: a wiped Redis is rebuilt fast
     taskstate.synced(due_times)
     if result.changed:
         logger.info("Schedules synced: %s", result)
     return result
 
 
-def _reconcile(backend, task, job_id: str, due, now, result: SyncResult):
-    """Put one task's job right; return its due time (None: nothing more to store)."""
+def _reconcile(backend, task, job_id: str, due, now, result: SyncResult, writes: list):
+    """Put one task's job right (restored jobs are added to ``writes``); return its due time
+    (None: nothing more to store). ``due`` is "moving" for a job on its way through a worker."""
     schedule = task.schedule
+    if due == "moving":
+        result.unchanged += 1  # on its way through a worker right now
+        return None
     if due is None:
-        if backend.on_its_way(job_id):
-            result.unchanged += 1  # on its way through a worker right now
-            return None
         if not schedule.is_periodic and _already_ran(task):
             taskstate.unschedule(task)
             result.unscheduled.append(task.pk)
             return None
         when = _expected(schedule, now) or now  # a missed one-off runs late, not never
-        taskstate.write_schedule(task, backend, job_id, when)
+        writes.append((taskstate.scheduled_job(task, job_id, when), when))
         result.restored.append(task.pk)
         return when
     expected = _expected(schedule, now)
@@ -108,4 +130,7 @@ def _already_ran(task) -> bool:
     """A one-off schedule whose run happened (a report started at or after its time)."""
     if task.scheduling is None:
         return False
-    return task.launchreport_set.filter(started_at__gte=task.scheduling).exists()
+    # A firing is recorded as a queued launch before it runs: that counts too.
+    return task.launchreport_set.filter(
+        Q(started_at__gte=task.scheduling) | Q(invocation_datetime__gte=task.scheduling)
+    ).exists()

@@ -10,7 +10,10 @@ register = template.Library()
 
 @register.filter
 def result_label(result: str | None) -> str:
-    """The translated label of a run result; "running" for a run without one."""
+    """The translated label of a run result; "running" for a run without one, "queued" for a
+    launch no worker has started yet."""
+    if result == "queued":
+        return _("queued")
     if not result or result == "running":
         return _("running")
     return str(dict(LaunchReport.RESULT_CHOICES).get(result, result))

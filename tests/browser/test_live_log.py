@@ -67,8 +67,11 @@ def test_live_viewer_follows_a_run(live_server, browser_page, rq_worker, make_ta
     assert "Queued for a worker: “Demo lines”." in page.inner_text(".messagelist")
 
     worker = rq_worker()
+    # The launch has its (queued) report at once; the worker's claim starts it.
     report = wait_for(
-        lambda: LaunchReport.objects.filter(task=task).first(), 30, "the worker to start the run"
+        lambda: LaunchReport.objects.filter(task=task, started_at__isnull=False).first(),
+        30,
+        "the worker to start the run",
     )
     # While it runs, the task list says so and its last run leads to the live log.
     page.goto(f"{live_server.url}{reverse('admin:eztaskmanager_task_changelist')}")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.conftest import ROOT, subprocess_env
 
@@ -121,3 +123,44 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "con
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis server of this test's own, which the test may stop and restart."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    def start():
+        process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=port, socket_connect_timeout=0.5)
+        wait_for(lambda: _ping(client), timeout=10, what="the private Redis")
+        return process
+
+    server = {"process": start(), "start": start, "port": port}
+    yield server
+    server["process"].terminate()
+    server["process"].wait(timeout=10)
+
+
+def _ping(client):
+    try:
+        return client.ping()
+    except redis.RedisError:
+        return False

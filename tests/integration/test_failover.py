@@ -64,7 +64,10 @@ class Restarted:
 
 
 def reports(task):
-    return list(LaunchReport.objects.filter(task=task).order_by("started_at"))
+    """The runs of ``task`` (its launches a worker started)."""
+    return list(
+        LaunchReport.objects.filter(task=task, started_at__isnull=False).order_by("started_at")
+    )
 
 
 def enqueued_firings(log: str, job_id: str) -> list[float]:

@@ -3,7 +3,6 @@ retries, stop requests and a Redis that goes away."""
 
 import os
 import signal
-import subprocess
 import time
 from datetime import timedelta
 
@@ -178,49 +177,6 @@ def test_stop_ends_a_running_task_within_seconds(processes, rq_service, make_tas
     assert time.monotonic() - asked < 5
     assert (report.invocation_result, report.failure_reason) == ("failed", "stopped by tester")
     assert Task.objects.get(pk=task.pk).status == Task.STATUS_IDLE
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A Redis server of this test's own, which the test may stop and restart."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-
-    def start():
-        process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=port, socket_connect_timeout=0.5)
-        wait_for(lambda: _ping(client), timeout=10, what="the private Redis")
-        return process
-
-    server = {"process": start(), "start": start, "port": port}
-    yield server
-    server["process"].terminate()
-    server["process"].wait(timeout=10)
-
-
-def _ping(client):
-    try:
-        return client.ping()
-    except redis.RedisError:
-        return False
 
 
 def test_redis_down_then_back(private_redis, make_task, transactional_db):

@@ -21,7 +21,10 @@ def scheduling_parsers(sub) -> None:
     )
     scheduler.add_argument("--queue", default=None, help="RQ queue (default: the setting).")
     scheduler.add_argument(
-        "--interval", type=float, default=0.2, help="Seconds between checks (default 0.2)."
+        "--interval",
+        type=float,
+        default=1.0,
+        help="Longest wait between checks when nothing comes due sooner (default 1).",
     )
     scheduler.add_argument(
         "--sync-interval",

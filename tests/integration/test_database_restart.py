@@ -1,0 +1,87 @@
+"""PostgreSQL restarted while a run logs a line every half second.
+
+It restarts the machine's PostgreSQL cluster (``pg_ctlcluster``), so it runs only on PostgreSQL,
+as root, and brings the cluster back before it ends whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+from django.db import connection
+
+from eztaskmanager import operations
+from eztaskmanager.backends import RQBackend
+from eztaskmanager.models import LaunchReport
+from tests.integration.conftest import wait_for
+
+TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default")
+DOWN_SECONDS = 4
+
+
+def cluster_of_this_database() -> list[str] | None:
+    """``[version, name]`` of the local cluster serving the test database, if we may restart it."""
+    if connection.vendor != "postgresql" or os.geteuid() != 0:
+        return None
+    if not shutil.which("pg_ctlcluster") or not shutil.which("pg_lsclusters"):
+        return None
+    port = str(connection.settings_dict["PORT"] or 5432)
+    listing = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=False)
+    for line in listing.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[2] == port:
+            return fields[:2]
+    return None
+
+
+def database_answers() -> bool:
+    try:
+        connection.close()
+        connection.ensure_connection()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture
+def cluster():
+    found = cluster_of_this_database()
+    if found is None:
+        pytest.skip(
+            "restarting the database needs PostgreSQL on a local cluster, root and pg_ctlcluster"
+        )
+    yield found
+    subprocess.run(["pg_ctlcluster", *found, "start"], capture_output=True, check=False)
+    wait_for(database_answers, timeout=60, interval=0.5, what="PostgreSQL back")
+
+
+def test_a_run_keeps_its_lines_through_a_database_restart(processes, make_task, cluster):
+    task = make_task("eztm_lines", "30, --pause 0.5, --level warning", name="logging")
+    operations.launch(task, RQBackend(), defer=False)
+    worker = processes.start(*TASK_WORKER)
+    scheduler = processes.start("taskmanager", "scheduler", "--interval", "0.2")
+    wait_for(
+        lambda: LaunchReport.objects.filter(task=task, n_lines__gte=4).exists(),
+        timeout=30,
+        what="the run to log its first lines",
+        interval=0.2,
+    )
+
+    subprocess.run(["pg_ctlcluster", *cluster, "stop", "-m", "fast"], check=True)
+    time.sleep(DOWN_SECONDS)
+    subprocess.run(["pg_ctlcluster", *cluster, "start"], check=True)
+    wait_for(database_answers, timeout=60, interval=0.5, what="PostgreSQL back")
+
+    report = wait_for(
+        lambda: LaunchReport.objects.filter(task=task).exclude(invocation_result="").first(),
+        timeout=40,
+        what="the run to end",
+    )
+    assert (report.invocation_result, report.failure_reason) == ("warnings", "")
+    assert report.n_lines == 30
+    assert sorted(report.logs.values_list("lineno", flat=True)) == list(range(1, 31))
+    assert worker.poll() is None and scheduler.poll() is None
