@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     # (a worker killed between dequeue and start) and sends them again; a launch is taken as
     # lost only once it is this old. A lost launch is sent again within twice this time.
     "SWEEP_SECONDS": 10,
+    # TaskWorkers warn the notification handlers (once, and once when it is back) when no
+    # scheduler has been seen for this many seconds. 0 or None: no warning.
+    "SCHEDULER_MISSING_SECONDS": 300,
     # How long a run keeps trying to store its log lines and outcome while the database is
     # unreachable (a restart) before giving up; its lines wait in memory meanwhile.
     "DATABASE_RETRY_SECONDS": 60,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
 
@@ -27,6 +28,7 @@ from rq import Worker
 # import interrupted by a signal leaves a half-initialised module behind).
 from eztaskmanager import (
     conf,
+    liveness,
     runs,  # noqa: F401
 )
 from eztaskmanager.services import guard
@@ -67,6 +69,8 @@ class TaskWorker(Worker):
         self._interrupting = False
         self._grace_timer: threading.Timer | None = None
         self.warmer = Warmer()
+        self._watching = (os.getpid(), time.time())
+        self._next_watch = 0.0
 
     def fork_work_horse(self, job, queue):
         # What every run would do in its fresh horse, done once here (eztaskmanager.warmup).
@@ -78,10 +82,32 @@ class TaskWorker(Worker):
     # database, or closed by the heartbeat check).
     check_for_suspension = outliving_redis(Worker.check_for_suspension)
     run_maintenance_tasks = outliving_redis(Worker.run_maintenance_tasks)
-    heartbeat = outliving_redis(Worker.heartbeat)
+    _heartbeat = outliving_redis(Worker.heartbeat)
     set_state = outliving_redis(Worker.set_state)
     maintain_heartbeats = outliving_redis(Worker.maintain_heartbeats)
     execute_job = outliving_redis(Worker.execute_job)
+
+    def heartbeat(self, *args, **kwargs):
+        result = self._heartbeat(*args, **kwargs)
+        self.watch_scheduler()
+        return result
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # An idle worker beats (and looks for the scheduler) at least once a minute.
+        return min(super().dequeue_timeout, 60)
+
+    def watch_scheduler(self) -> None:
+        """Every ``liveness.CHECK_EVERY`` s, in the worker itself (not a horse): warn the
+        notification handlers once when no scheduler has been seen for too long."""
+        pid, since = self._watching
+        if os.getpid() != pid or time.monotonic() < self._next_watch:
+            return
+        self._next_watch = time.monotonic() + liveness.CHECK_EVERY
+        try:
+            liveness.check_scheduler(self.connection, since)
+        except Exception:  # watching must never stop the worker
+            logger.exception("Worker %s: looking for a scheduler failed", self.name)
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)

@@ -56,6 +56,8 @@ LOCK_KEY = "eztaskmanager:run-lock:{}"
 # Written by the scheduler after each sync; gone means Redis lost its data (FLUSHALL, a new
 # empty server), so the schedule is rebuilt at once.
 MARKER_KEY = "eztaskmanager:schedule-marker"
+# Set (once) when a worker warned that no scheduler was seen; a scheduler deletes it.
+MISSING_KEY = "eztaskmanager:scheduler-missing"
 # A scheduler waiting for its next due time blocks on this list; a schedule write pushes to it
 # so that a new, earlier due time is seen at once.
 WAKE_KEY = "eztaskmanager:scheduler-wake"
@@ -427,3 +429,20 @@ def _schedulers(connection) -> list[dict]:
 def _timestamp(raw) -> datetime | None:
     """A Unix time stored in Redis, as an aware datetime (None when absent)."""
     return datetime.fromtimestamp(float(raw), tz=UTC) if raw else None
+
+
+def last_scheduler_seen(connection) -> float | None:
+    """When a scheduler last stamped itself (Unix time), or None if none ever did."""
+    return _float(connection.get(SEEN_KEY))
+
+
+def flag_scheduler_missing(connection) -> bool:
+    """Flag that no scheduler is seen; True only for the caller that set the flag first."""
+    return bool(connection.set(MISSING_KEY, "1", nx=True))
+
+
+def _float(raw) -> float | None:
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None

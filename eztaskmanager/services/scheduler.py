@@ -32,9 +32,9 @@ from rq.exceptions import NoSuchJobError
 from rq_scheduler import Scheduler
 from rq_scheduler.utils import setup_loghandlers
 
-from eztaskmanager import alerts, conf, launches, taskstate
+from eztaskmanager import alerts, conf, launches, liveness, taskstate
 from eztaskmanager.backends import BackendError, Job, task_id_of
-from eztaskmanager.backends.rq import META_TASK_ID, SEEN_KEY, WAKE_KEY, RQBackend
+from eztaskmanager.backends.rq import META_TASK_ID, MISSING_KEY, SEEN_KEY, WAKE_KEY, RQBackend
 from eztaskmanager.models import Task
 from eztaskmanager.services.guard import reap_orphans
 from eztaskmanager.services.outage import OUTAGES, run_through_outages
@@ -85,8 +85,11 @@ class TaskScheduler(Scheduler):
         now = time.time()
         if now - self._seen_at >= SEEN_EVERY:  # when it was last seen, for status and metrics
             with self.connection.pipeline(transaction=False) as pipe:
-                pipe.hset(self.key, "last_heartbeat", now).set(SEEN_KEY, now).execute()
+                pipe.hset(self.key, "last_heartbeat", now).set(SEEN_KEY, now)
+                *_, was_missing = pipe.delete(MISSING_KEY).execute()
             self._seen_at = now
+            if was_missing:  # a worker warned that no scheduler ran: say it is over
+                guarded("Sending the all-clear", liveness.scheduler_back)
 
     def enqueue_jobs(self):
         if not connection.in_atomic_block:
