@@ -273,6 +273,7 @@ class TaskAdmin(
         "cached_last_invocation_result",
         "category",
         ("command", admin.RelatedOnlyFieldListFilter),  # only the commands tasks use
+        "queue",
     )
     search_fields = ("name", "note", "arguments", "command__name")
     list_select_related = ("command", "category")

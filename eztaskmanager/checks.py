@@ -153,3 +153,31 @@ def _remedy(command) -> str:
     if setting:
         return f"To allow it: {setting}; or give the tasks another command."
     return "No setting allows it: give the tasks another command."
+
+
+@register(Tags.database)
+def check_task_queues(app_configs, databases=None, **kwargs):
+    """Tasks that name a queue django-rq does not know: their runs would go nowhere."""
+    from eztaskmanager.models import Task, configured_queues
+
+    if not databases or Task.objects.db not in databases:
+        return []
+    known = configured_queues()
+    try:
+        unknown = list(
+            Task.objects.exclude(queue="").exclude(queue__in=known).values_list("queue", "name")
+        )
+    except DatabaseError:
+        return []
+    by_queue: dict[str, list[str]] = {}
+    for queue, name in unknown:
+        by_queue.setdefault(queue, []).append(name)
+    return [
+        Warning(
+            f"Queue {queue!r} is not in RQ_QUEUES; these tasks cannot run: "
+            f"{', '.join(repr(n) for n in names)}.",
+            hint=f"Add it to RQ_QUEUES, or give the tasks one of: {', '.join(known) or '-'}.",
+            id="eztaskmanager.W040",
+        )
+        for queue, names in by_queue.items()
+    ]

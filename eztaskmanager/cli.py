@@ -20,7 +20,7 @@ from django.db import connections
 from django.db.models import Max
 from django.utils import timezone
 
-from eztaskmanager import audit, operations, permissions, policy
+from eztaskmanager import audit, conf, operations, permissions, policy
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.models import LaunchReport, Log, Task
 from eztaskmanager.reporting import QUEUED, RESULTS, RUNNING, line_dict, local_iso, report_dict
@@ -103,6 +103,7 @@ def task_list() -> list[dict]:
             "arguments": task.arguments,
             "category": task.category.name if task.category_id else None,
             "status": task.status,
+            "queue": task.queue or conf.get("QUEUE_NAME"),
             "schedule": schedule_text(task),
             "last_result": task.cached_last_invocation_result or None,
             "last_run": local_iso(task.cached_last_invocation_datetime),
@@ -127,10 +128,12 @@ def format_task_list(tasks: list[dict]) -> str:
             local_text(_parse(t["last_run"])),
             local_text(_parse(t["next_run"])),
             t["schedule"] or "-",
+            t["queue"],
         ]
         for t in tasks
     ]
-    return table(rows, ["ID", "NAME", "STATUS", "LAST RESULT", "LAST RUN", "NEXT RUN", "SCHEDULE"])
+    headers = ["ID", "NAME", "STATUS", "LAST RESULT", "LAST RUN", "NEXT RUN", "SCHEDULE", "QUEUE"]
+    return table(rows, headers)
 
 
 def _parse(value: str | None) -> datetime | None:

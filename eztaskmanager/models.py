@@ -10,6 +10,7 @@ import io
 from collections.abc import Iterator
 from datetime import UTC
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import load_command_class
 from django.db import models, transaction
@@ -20,6 +21,11 @@ from django.utils.translation import gettext_lazy as _
 from eztaskmanager import arguments, bounds, conf, policy, schedules
 from eztaskmanager.compat import logs as legacy_logs
 from eztaskmanager.statements import raw_delete
+
+
+def configured_queues() -> list[str]:
+    """The queues django-rq knows (``RQ_QUEUES``): the ones a task may name."""
+    return list(getattr(settings, "RQ_QUEUES", {}) or {})
 
 
 class AppCommand(models.Model):
@@ -445,6 +451,16 @@ class Task(models.Model):
     alert_counted_from = models.DateTimeField(null=True, blank=True, editable=False)
     # Since when the task has been overdue, once alerted; cleared by its next successful run.
     overdue_since = models.DateTimeField(_("overdue since"), null=True, blank=True, editable=False)
+    queue = models.CharField(
+        _("queue"),
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_(
+            "The RQ queue its runs go to (one of RQ_QUEUES); empty: the default queue "
+            "(EZTASKMANAGER_QUEUE_NAME)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("Task")
@@ -594,6 +610,11 @@ class Task(models.Model):
     def clean(self):
         super().clean()
         errors = {}
+        if self.queue and self.queue not in configured_queues():
+            errors["queue"] = _("No queue %(queue)s in RQ_QUEUES: use one of %(queues)s.") % {
+                "queue": repr(self.queue),
+                "queues": ", ".join(configured_queues()) or "-",
+            }
         if bool(self.repetition_period) != bool(self.repetition_rate):
             errors["repetition_rate"] = _(
                 "Set both the repetition period and the repetition rate, or neither."

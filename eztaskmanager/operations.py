@@ -231,7 +231,7 @@ def stop(
     backend = backend or get_backend()
     unschedule(task, backend, defer, message="")
     record(task, user, f"{permissions.STOPPED} by {by}")
-    backend.drop_queued(task.pk)
+    backend.drop_queued(task.pk, task.queue or None)
     unfinished = list(LaunchReport.objects.filter(task_id=task.pk, invocation_result=""))
     LaunchReport.objects.filter(pk__in=[r.pk for r in unfinished]).update(stop_requested_by=by)
     running = [report for report in unfinished if not report.is_queued]

@@ -49,6 +49,7 @@ FIELDS = (
     "retry_exponential",
     "legacy_arguments",
     "alert_after_minutes",
+    "queue",
 )
 TIMING_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
 # Values a field takes when its key is left out of a declaration.
@@ -70,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     # before the upgrade off 0.5.x's argument rule, unless it says otherwise.
     "legacy_arguments": False,
     "alert_after_minutes": None,
+    "queue": "",
 }
 
 

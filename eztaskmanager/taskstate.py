@@ -38,6 +38,7 @@ def job_for(task: Task, job_id: str, **kwargs) -> Job:
         description=f"eztaskmanager: {task.name}",
         timeout=job_timeout(task),
         kwargs=kwargs,
+        queue=task.queue or None,
     )
 
 

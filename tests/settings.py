@@ -107,7 +107,10 @@ def _claim_redis_db() -> str:
 # Claimed once by the test process and inherited by the worker subprocesses it starts.
 REDIS_URL = os.environ.get("EZTM_REDIS_URL") or _claim_redis_db()
 os.environ["EZTM_REDIS_URL"] = REDIS_URL
-RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+# "high", "low" and "quick": per-task queues, priorities and isolation (test_queues_real_redis).
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in ("default", "high", "low", "quick")
+}
 # Failover tests point their subprocesses at a Redis Sentinel ("host:port,host:port").
 if os.environ.get("EZTM_REDIS_SENTINELS"):
     RQ_QUEUES = {

@@ -39,6 +39,8 @@ class Job:
     kwargs: dict[str, Any] = field(default_factory=dict)
     # Seconds between firings of a periodic job, for a plain rqscheduler that repeats it.
     interval: int | None = None
+    # The queue the job goes to (None: the backend's own); a task names it (``Task.queue``).
+    queue: str | None = None
 
 
 class Backend(ABC):
@@ -64,8 +66,8 @@ class Backend(ABC):
     def cancel(self, job_id: str | None) -> None:  # noqa: B027 - nothing stored, nothing to do
         """Forget job ``job_id`` wherever it waits (scheduled or queued)."""
 
-    def drop_queued(self, task_id: int) -> int:
-        """Remove the queued runs of task ``task_id``; return how many."""
+    def drop_queued(self, task_id: int, queue: str | None = None) -> int:
+        """Remove the queued runs of task ``task_id`` from ``queue``; return how many."""
         return 0
 
     def stop_running(self, job_id: str) -> bool:

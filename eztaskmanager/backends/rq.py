@@ -151,6 +151,12 @@ class RQBackend(Backend):
             )
         return self._queue
 
+    def queue_for(self, name: str | None):
+        """Queue ``name`` (this backend's own when None), over this backend's connection."""
+        if not name or name == self.queue_name:
+            return self.queue
+        return django_rq.get_queue(name, connection=self.connection, commit_mode="auto")
+
     @property
     def scheduler(self):
         if self._scheduler is None:
@@ -171,7 +177,7 @@ class RQBackend(Backend):
 
     def enqueue(self, job: Job) -> Any:
         return self.guard(
-            self.queue.enqueue_call,
+            self.queue_for(job.queue).enqueue_call,
             RUN_FUNCTION,
             args=(job.task_id,),
             kwargs=job.kwargs,
@@ -195,11 +201,12 @@ class RQBackend(Backend):
             pipe.zrem(SCHEDULED_KEY, job_id).delete(RQJob.key_for(job_id))
             self.guard(pipe.execute)
 
-    def drop_queued(self, task_id: int) -> int:
+    def drop_queued(self, task_id: int, queue: str | None = None) -> int:
+        rq_queue = self.queue_for(queue)
         prefixes = (f"{JOB_PREFIX}{task_id}-", f"{RETRY_PREFIX}{task_id}-")
-        dropped = [j for j in self.guard(self.queue.get_job_ids) if j.startswith(prefixes)]
+        dropped = [j for j in self.guard(rq_queue.get_job_ids) if j.startswith(prefixes)]
         for job_id in dropped:
-            self.guard(self.queue.remove, job_id)
+            self.guard(rq_queue.remove, job_id)
         return len(dropped)
 
     def stop_running(self, job_id: str) -> bool:
@@ -226,16 +233,14 @@ class RQBackend(Backend):
         entries = self.guard(self.connection.zrange, SCHEDULED_KEY, 0, -1, withscores=True)
         return {raw.decode(): datetime.fromtimestamp(s, tz=UTC) for raw, s in entries}
 
-    def on_its_way(self, job_id: str) -> bool:
-        """Whether job ``job_id`` is queued, running or deferred."""
-        return job_id in self.on_their_way([job_id])
-
     def on_their_way(self, job_ids: list[str]) -> set[str]:
         """The ids among ``job_ids`` whose job is queued, running or deferred (one round trip)."""
         return self.guard(jobs_on_their_way, self.connection, job_ids)
 
     def live_jobs(self, job_ids: list[str], older_than: datetime) -> set[str]:
-        return self.guard(live_job_ids, self.connection, self.queue.key, job_ids, older_than)
+        names = sorted({*queue_names(), self.queue_name})
+        keys = [Queue(name, connection=self.connection).key for name in names]
+        return self.guard(live_job_ids, self.connection, keys, job_ids, older_than)
 
     def has_marker(self) -> bool:
         return bool(self.guard(self.connection.exists, MARKER_KEY))
@@ -293,7 +298,7 @@ def write_scheduled(connection, queue_name: str, jobs, chunk: int = 1000) -> Non
     for start in range(0, len(jobs), chunk):
         with connection.pipeline() as pipe:
             for job, when in jobs[start : start + chunk]:
-                scheduled_rq_job(job, connection, queue_name).save(pipeline=pipe)
+                scheduled_rq_job(job, connection, job.queue or queue_name).save(pipeline=pipe)
                 pipe.zadd(SCHEDULED_KEY, {job.job_id: when.timestamp()})
             wake_schedulers(pipe)
             pipe.execute()
@@ -317,18 +322,22 @@ def jobs_on_their_way(connection, job_ids: list[str]) -> set[str]:
     }
 
 
-def live_job_ids(connection, queue_key: str, job_ids: list[str], older_than: datetime) -> set:
-    """``RQBackend.live_jobs``, read in one round trip."""
+def live_job_ids(
+    connection, queue_keys: list[str], job_ids: list[str], older_than: datetime
+) -> set:
+    """``RQBackend.live_jobs``, read in one round trip (every queue of the settings looked at)."""
     with connection.pipeline(transaction=False) as pipe:
-        pipe.lrange(queue_key, 0, -1)
+        for key in queue_keys:
+            pipe.lrange(key, 0, -1)
         for job_id in job_ids:
             pipe.zscore(SCHEDULED_KEY, job_id)
             pipe.hmget(RQJob.key_for(job_id), "status", "started_at", "last_heartbeat")
         found = pipe.execute()
-    queued = {raw.decode() for raw in found[0]}
+    queued = {raw.decode() for listed in found[: len(queue_keys)] for raw in listed}
+    per_job = found[len(queue_keys) :]
     live = set()
     for index, job_id in enumerate(job_ids):
-        score, (status, started, beat) = found[1 + 2 * index], found[2 + 2 * index]
+        score, (status, started, beat) = per_job[2 * index], per_job[2 * index + 1]
         status = status.decode() if status else ""
         if job_id in queued or score is not None or status == JobStatus.DEFERRED:
             live.add(job_id)

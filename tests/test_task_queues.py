@@ -1,0 +1,70 @@
+"""A task names its queue: launches, schedules, firings, retries and stops use it (fakeredis)."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.checks import run_checks
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from rq import Queue
+
+from eztaskmanager import cli, operations
+from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.runs import plan_retry
+from tests.test_sync import make_scheduler
+
+pytestmark = pytest.mark.django_db
+
+
+def queued(service, name: str) -> list:
+    return Queue(name, connection=service.connection).jobs
+
+
+def test_a_launch_goes_to_the_tasks_queue(make_task, fake_rq_service):
+    task, plain = make_task(name="urgent", queue="high"), make_task(name="plain")
+    operations.launch(task, fake_rq_service.backend, defer=False)
+    operations.launch(plain, fake_rq_service.backend, defer=False)
+    [job] = queued(fake_rq_service, "high")
+    assert job.args == (task.pk,) and job.origin == "high"
+    assert [j.args for j in queued(fake_rq_service, "default")] == [(plain.pk,)]
+
+
+def test_a_firing_of_the_scheduler_goes_to_the_tasks_queue(make_task, fake_rq_service):
+    start = timezone.now() - timedelta(seconds=30)
+    task = make_task(scheduling=start, repetition_period="minute", repetition_rate=1, queue="low")
+    fake_rq_service.add(task)
+    task.refresh_from_db()
+    key = fake_rq_service.scheduler.scheduled_jobs_key
+    fake_rq_service.connection.zadd(key, {task.scheduled_job_id: timezone.now().timestamp() - 1})
+    make_scheduler(fake_rq_service).enqueue_jobs()  # one scheduler serves every queue
+    [job] = queued(fake_rq_service, "low")
+    assert job.args == (task.pk,) and queued(fake_rq_service, "default") == []
+
+
+def test_a_retry_and_a_stop_use_the_tasks_queue(make_task, fake_rq_service):
+    task = make_task("eztm_fail", queue="high", max_retries=1, retry_delays="0")
+    failed = LaunchReport.objects.create(task=task, invocation_result="failed", max_attempts=2)
+    plan_retry(task, failed, fake_rq_service.backend)
+    [retry] = queued(fake_rq_service, "high")
+    assert retry.kwargs["attempt"] == 2
+    operations.stop(task, "ops", fake_rq_service.backend, defer=False)
+    assert queued(fake_rq_service, "high") == []
+
+
+def test_a_queue_must_be_configured(make_task, settings):
+    task = make_task(queue="nowhere")
+    with pytest.raises(ValidationError) as info:
+        task.full_clean()
+    assert "No queue 'nowhere' in RQ_QUEUES" in info.value.message_dict["queue"][0]
+    warnings = [m for m in run_checks(databases=["default"]) if m.id == "eztaskmanager.W040"]
+    assert len(warnings) == 1 and "'eztm_echo task'" in warnings[0].msg
+    Task.objects.filter(pk=task.pk).update(queue="high")
+    assert not [m for m in run_checks(databases=["default"]) if m.id == "eztaskmanager.W040"]
+
+
+def test_the_cli_list_shows_each_tasks_queue(make_task):
+    make_task(name="a", queue="quick")
+    make_task(name="b")
+    rows = {row["name"]: row["queue"] for row in cli.task_list()}
+    assert rows == {"a": "quick", "b": "default"}  # blank: EZTASKMANAGER_QUEUE_NAME
+    assert "QUEUE" in cli.format_task_list(cli.task_list()).splitlines()[0]
