@@ -111,6 +111,8 @@ class Run:
         self.token = str(report.pk)
         self.handler = None
         self.heartbeat = None
+        self.stored = False  # the outcome is in the database
+        self.announced = False  # notifications and the retry went out
 
     @classmethod
     def start(
@@ -182,10 +184,15 @@ class Run:
                 self.finish(result)
                 raise
         self.finish(result)
+        self.announce()
+        return self.report
+
+    def announce(self) -> None:
+        """Once the outcome is stored: notifications, the retry, the ``run_finished`` signal."""
+        self.announced = True
         emit_notifications(self.report)
         plan_retry(self.task, self.report, self.backend)
         finished(self.report)
-        return self.report
 
     def begin_logging(self) -> None:
         renew = None
@@ -237,6 +244,7 @@ class Run:
             report.duration = round(time.monotonic() - self.clock, 6)
             report.save(update_fields=OUTCOME_FIELDS)
             run_ended(self.task, report, self.backend, self.scheduled)
+        self.stored = True
         if failure is not None:
             raise failure
 
@@ -303,6 +311,11 @@ def run_task(
     try:
         return run.execute()
     except DATABASE_DOWN:
+        if run.stored:  # what failed came after the outcome: never store it (or retry) twice
+            logger.exception("Report %s: the database failed after the outcome", run.report.pk)
+            if not run.announced:
+                run.announce()
+            return run.report
         # The database went away as the run ended: its outcome is stored once it is back.
         return until_database_answers(lambda: store_outcome(run), "storing a run's outcome")
 

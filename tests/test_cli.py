@@ -47,7 +47,7 @@ def test_list_shows_status_last_result_and_next_run_in_local_time(make_task):
     assert rows["done once"]["command"] == "eztm_lines"
     table = taskmanager("list")
     assert table.splitlines()[0].split() == [
-        "ID", "NAME", "STATUS", "LAST", "RESULT", "LAST", "RUN", "NEXT", "RUN", "SCHEDULE",
+        "ID", "NAME", "STATUS", "LAST", "RESULT", "LAST", "RUN", "NEXT", "RUN", "SCHEDULE", "QUEUE",
     ]  # fmt: skip
     assert "2030-01-15 02:30:00" in table
     assert "cron 30 2 * * *" in table
@@ -181,7 +181,9 @@ def test_status_json_counts_queues_workers_schedulers_and_runs(
     data = json.loads(taskmanager("status", "--json"))
 
     assert data["redis"]["reachable"] is True
-    assert data["queues"] == [{"name": "default", "queued": 1, "started": 0, "failed": 0}]
+    queues = {queue.pop("name"): queue for queue in data["queues"]}
+    assert queues["default"] == {"queued": 1, "started": 0, "failed": 0}
+    assert set(queues) == {"default", "high", "low", "quick"}  # every queue of RQ_QUEUES
     assert [w["name"] for w in data["workers"]] == ["w1"]
     assert [s["name"] for s in data["schedulers"]] == ["s1"]
     assert data["scheduled_total"] == 1
