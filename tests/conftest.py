@@ -140,3 +140,19 @@ def manage(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedPr
         timeout=timeout,
         **kwargs,
     )
+
+
+@pytest.fixture
+def slack_server():
+    """A local HTTP server speaking the Slack Web API and webhooks (``test_notifications``)."""
+    import threading
+
+    from tests.test_notifications import LocalSlackServer
+
+    server = LocalSlackServer()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)

@@ -7,7 +7,6 @@ HTTP server speaking the Web API and the webhook of ``test_notifications``.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
@@ -22,21 +21,10 @@ from eztaskmanager.services.notifications import (
     NotificationHandler,
     send_alert,
 )
-from tests.test_notifications import EMAIL, SLACK, SLACK_WEBHOOK, TOKEN, LocalSlackServer
+from tests.test_notifications import EMAIL, SLACK, SLACK_WEBHOOK, TOKEN
 from tests.test_sync import make_scheduler
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def slack_server():
-    server = LocalSlackServer()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
 
 
 @pytest.fixture

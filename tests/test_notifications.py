@@ -8,7 +8,6 @@ import json
 import re
 import socket
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -104,17 +103,6 @@ class LocalSlackServer(ThreadingHTTPServer):
 
     def payloads(self) -> list[dict]:
         return [json.loads(request["body"]) for request in self.requests]
-
-
-@pytest.fixture
-def slack_server():
-    server = LocalSlackServer()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from django.urls import reverse
 from eztaskmanager import audit
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
 from eztaskmanager.services import run_management_command
+from tests.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -297,31 +298,13 @@ def test_editing_a_scheduled_task_without_launch_permission_unschedules_it(objec
     Task.objects.filter(pk=task.pk).update(status=Task.STATUS_SCHEDULED, scheduled_job_id="x")
     client, _ = client_for("editor")
     url = f"/admin/eztaskmanager/task/{task.pk}/change/"
-    data = change_data(client, url, arguments="c")
+    data = form_data(client, url, arguments="c")
     response = client.post(url, data, follow=True)
     assert "is unscheduled" in response.content.decode()
     task.refresh_from_db()
     assert (task.arguments, task.status, task.scheduled_job_id) == ("c", "idle", None)
     messages = [e.get_change_message() for e in audit.history(task)]
     assert "Arguments changed from 'a, b' to 'c'." in messages
-
-
-def change_data(client, url, **changes) -> dict:
-    form = client.get(url).context["adminform"].form
-    data = {
-        "launchreport_set-TOTAL_FORMS": "0",
-        "launchreport_set-INITIAL_FORMS": "0",
-        "launchreport_set-MIN_NUM_FORMS": "0",
-        "launchreport_set-MAX_NUM_FORMS": "0",
-    }
-    for name in form.fields:
-        value = form[name].value()
-        if value is True:
-            data[name] = "on"
-        elif value is not None and value is not False:
-            data[name] = str(value)
-    data.update(changes)
-    return data
 
 
 # -- findings ----------------------------------------------------------------------------------
@@ -331,7 +314,7 @@ def test_a_field_error_with_a_missing_inline_id_is_a_form_error_not_a_500(object
     task = objects["task"]
     client, _ = client_for("launcher")
     url = f"/admin/eztaskmanager/task/{task.pk}/change/"
-    data = change_data(client, url, name="")
+    data = form_data(client, url, name="")
     data.update({"launchreport_set-TOTAL_FORMS": "1", "launchreport_set-INITIAL_FORMS": "1"})
     response = client.post(url, data)
     assert response.status_code == 200

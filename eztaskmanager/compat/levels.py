@@ -42,8 +42,3 @@ def level_name(value) -> str | None:
             return text
         return LEGACY_NAMES.get(text)
     return None
-
-
-def is_legacy(value) -> bool:
-    """Whether ``value`` is a level written the 0.5.x way (accepted, but deprecated)."""
-    return value not in LEVELS and level_name(value) is not None

@@ -10,11 +10,18 @@ New code calls ``eztaskmanager.operations`` directly.
 from __future__ import annotations
 
 from eztaskmanager import operations
-from eztaskmanager.backends import Backend, BackendError, ImmediateBackend, RQBackend, backend_class
+from eztaskmanager.backends import (  # noqa: F401 - JOB_PREFIX, RETRY_PREFIX: 0.6 names
+    JOB_PREFIX,
+    RETRY_PREFIX,
+    Backend,
+    BackendError,
+    ImmediateBackend,
+    RQBackend,
+    backend_class,
+)
 from eztaskmanager.backends.rq import META_RETRY_OF, META_TASK_ID  # noqa: F401 - 0.6 names
 
 TaskQueueException = BackendError
-JOB_PREFIX, RETRY_PREFIX = "eztm-", "eztmr-"
 
 
 class TaskQueueService:
