@@ -366,10 +366,6 @@ def report_summary(report) -> str:
     return text
 
 
-def report_data(report) -> dict:
-    return report_dict(report)
-
-
 def stop(ref: str, user: str | None = None) -> str:
     """Stop the task: its schedule, its queued runs and its run in progress."""
     who = operator(user)
@@ -414,7 +410,7 @@ def logs(
             break
         time.sleep(poll_interval)
     if as_json:
-        write(json.dumps({"report": report_data(report)}, ensure_ascii=False))
+        write(json.dumps({"report": report_dict(report)}, ensure_ascii=False))
     else:
         write(report_summary(report))
     return report

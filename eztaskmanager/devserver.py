@@ -72,11 +72,6 @@ def parse_addrport(addrport: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def redis_problem(connection, timeout: float = 2.0) -> str:
-    """Why ``connection`` cannot be used, or ``""`` when Redis answers."""
-    return rq_backend.problem(connection, timeout)
-
-
 class EmbeddedRedis:
     """An in-memory fakeredis server on a TCP port, served by threads of this process."""
 
@@ -283,7 +278,7 @@ class DevServer:
         redis_location = rq_backend.location
         if not self.embedded_redis:
             connection = rq_backend.RQBackend(self.queue_name).connection
-            problem = redis_problem(connection)
+            problem = rq_backend.problem(connection)
             if not problem:
                 self.say(f"Redis: {redis_location(connection)}")
                 return None

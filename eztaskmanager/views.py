@@ -168,10 +168,6 @@ def report_state(report: LaunchReport) -> dict:
     }
 
 
-def line_data(log: Log) -> dict:
-    return line_dict(log)
-
-
 @report_view
 def ajax_read_log_lines(request, report: LaunchReport):
     """JSON: the lines after ``after`` (or before ``before``), and the state of the run.
@@ -192,7 +188,7 @@ def ajax_read_log_lines(request, report: LaunchReport):
     page = requested_page(request, report, options)
     return json_response(
         {
-            "lines": [line_data(log) for log in page.lines],
+            "lines": [line_dict(log) for log in page.lines],
             "first": page.first,
             "last": page.last,
             "more_before": page.more_before,
