@@ -49,6 +49,24 @@ def lock_ttl() -> float:
     return conf.get("ORPHAN_AFTER_SECONDS")
 
 
+# How long a starting run waits for an unreachable Redis (a failover takes a few seconds).
+LOCK_PATIENCE_SECONDS = 15.0
+
+
+def acquire_lock(backend: Backend, task_id: int, token: str) -> bool:
+    """Take the task's run lock, waiting out a short Redis outage; an outage longer than
+    ``LOCK_PATIENCE_SECONDS`` raises its BackendError."""
+    deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+    while True:
+        try:
+            return backend.acquire_run_lock(task_id, token, lock_ttl())
+        except BackendError as exc:
+            if not exc.unreachable or time.monotonic() >= deadline:
+                raise
+            logger.warning("Task %s: run lock not reachable, trying again: %s", task_id, exc)
+            time.sleep(0.5)
+
+
 class Heartbeat:
     """Keeps a run visibly alive until ``stop()``: its beats run on the process's ``TICKER``.
 
@@ -157,7 +175,7 @@ class Run:
         if self.task.allow_overlap:
             return True
         if self.backend.supports_run_lock:
-            return self.backend.acquire_run_lock(self.task.pk, self.token, lock_ttl())
+            return acquire_lock(self.backend, self.task.pk, self.token)
         # Without a lock in the backend, the lock is an unfinished run with a fresh heartbeat.
         fresh = timezone.now() - timedelta(seconds=lock_ttl())
         others = LaunchReport.objects.filter(
