@@ -134,11 +134,6 @@ EZTASKMANAGER_HEARTBEAT_SECONDS = 0.5
 EZTASKMANAGER_ORPHAN_AFTER_SECONDS = 3
 EZTASKMANAGER_SHUTDOWN_GRACE_SECONDS = 3
 EZTASKMANAGER_SWEEP_SECONDS = 1
-if os.environ.get("EZTM_REDIS_SENTINELS"):
-    # Through a failover a run's heartbeat can wait for a Redis client's time-out (5 s, the lock
-    # renewal on the dead master): a run is taken for dead only after longer than that, as the
-    # default (45 s) does in production.
-    EZTASKMANAGER_ORPHAN_AFTER_SECONDS = 15
 
 LOGGING = {
     "version": 1,
