@@ -9,7 +9,13 @@ cd "$(dirname "$0")/.."
 source scripts/services.sh
 ensure_services
 py=$(scripts/venv.sh | tail -n 1)
-"$py" -c "import sys, django; print('Python', sys.version.split()[0], '/ Django', django.get_version())"
+"$py" - <<'PY'
+import sys
+from importlib.metadata import version
+
+names = ["Django", "redis", "rq", "rq-scheduler", "django-rq", "croniter", "fakeredis"]
+print("Python", sys.version.split()[0], "/", ", ".join(f"{n} {version(n)}" for n in names))
+PY
 status=0
 for db in ${EZTM_TEST_DBS:-sqlite postgres}; do
     if [ "$db" = postgres ] && [[ " $SERVICES_MISSING " == *" postgres "* ]]; then

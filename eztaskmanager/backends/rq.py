@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import django_rq
+from django_rq.queues import get_redis_connection
 import redis
 from django.conf import settings
 from django.utils import timezone
@@ -24,8 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
-from rq import Queue, Worker, get_current_job
-from rq.callbacks import Callback
+from rq import Callback, Queue, Worker, get_current_job
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
@@ -86,9 +86,13 @@ def shared_connection(queue_name: str):
     job = get_current_job()
     if job is not None and job.origin == queue_name:
         return job.connection
-    key = (queue_name, repr(getattr(settings, "RQ_QUEUES", {}).get(queue_name)))
+    config = getattr(settings, "RQ_QUEUES", {}).get(queue_name)
+    key = (queue_name, repr(config))
     if key not in _connections:
-        _connections[key] = django_rq.get_connection(queue_name)
+        # Built from the settings as they are now: django-rq 3 reads RQ_QUEUES once, at import.
+        _connections[key] = (
+            get_redis_connection(config) if config else django_rq.get_connection(queue_name)
+        )
     return _connections[key]
 
 
@@ -350,7 +354,10 @@ def _after(raw: bytes | None, moment: datetime) -> bool:
     """Whether an RQ timestamp (``raw``) is later than ``moment``."""
     if not raw:
         return False
-    return utcparse(raw.decode()) > moment
+    when = utcparse(raw.decode())
+    if when.tzinfo is None:  # rq 2 parses to a naive UTC time, rq 3 to an aware one
+        when = when.replace(tzinfo=UTC)
+    return when > moment
 
 
 def _meta(job: Job) -> dict:
