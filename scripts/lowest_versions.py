@@ -48,5 +48,6 @@ def version_key(version: str) -> tuple[int, ...]:
 
 
 if __name__ == "__main__":
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent.parent / "pyproject.toml")
+    default = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else default
     print("\n".join(lowest_pins(path)))

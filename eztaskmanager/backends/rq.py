@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import django_rq
-from django_rq.queues import get_redis_connection
 import redis
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_rq.queues import get_redis_connection
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
