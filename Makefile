@@ -7,8 +7,8 @@ test:  ## the whole test suite, on SQLite then PostgreSQL
 	scripts/test.sh
 
 lint:
-	$$(scripts/venv.sh | tail -n 1) -m ruff check eztaskmanager tests demoproject
-	$$(scripts/venv.sh | tail -n 1) -m ruff format --check eztaskmanager tests demoproject
+	$$(scripts/venv.sh | tail -n 1) -m ruff check eztaskmanager tests demoproject scripts benchmarks
+	$$(scripts/venv.sh | tail -n 1) -m ruff format --check eztaskmanager tests demoproject scripts benchmarks
 
 bench:  ## benchmarks (Redis on 127.0.0.1:6379), e.g. make bench BENCH_ARGS="--quick --db postgres"
 	$$(scripts/venv.sh | tail -n 1) benchmarks/run.py $(BENCH_ARGS)
