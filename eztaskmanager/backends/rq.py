@@ -177,7 +177,67 @@ def problem(connection, timeout: float = 2.0) -> str:
     return ""
 
 
-class RQBackend(Backend):
+class Firings:
+    """The scheduler's side of ``RQBackend``: due firings, their claim and overdue marks.
+
+    It needs ``connection`` and ``guard`` (``RQBackend``'s).
+    """
+
+    def script(self, source: str):
+        """The Lua script ``source``, registered once on this backend's connection."""
+        if source not in self._scripts:
+            self._scripts[source] = self.connection.register_script(source)
+        return self._scripts[source]
+
+    def due_firings(self, now: float, limit: int = -1) -> list[tuple[str, str]]:
+        """The scheduled jobs due at ``now`` (Unix time), earliest first, at most ``limit``
+        (-1: all): ``(job id, due time)``, the due time as text written by Redis. Pass that
+        text back to ``claim``; ``float()`` reads it."""
+        flat = self.guard(
+            self.script(DUE_SCRIPT), keys=[SCHEDULED_KEY], args=[score_text(now), limit]
+        )
+        return [(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
+
+    def claim(self, job_id: str, read_score: str | float, next_score: str | float | None) -> int:
+        """Claim the firing of ``job_id`` due at ``read_score`` (as ``due_firings`` gave it),
+        moving the job to ``next_score`` (None or "": out of the set), atomically.
+
+        Returns 0 when the job is no longer due at that time (another scheduler claimed it),
+        1 when this call claimed it, 2 when it claimed it and the firing had been marked
+        overdue (the mark is gone). The times are compared as numbers, never as text.
+        """
+        following = "" if next_score in (None, "") else score_text(next_score)
+        return int(
+            self.guard(
+                self.script(CLAIM_SCRIPT),
+                keys=[SCHEDULED_KEY, OVERDUE_KEY],
+                args=[job_id, score_text(read_score), following],
+            )
+        )
+
+    def mark_overdue(self, job_id: str, due: str | float) -> bool:
+        """Mark the firing of ``job_id`` due at ``due`` overdue; True only for the first call
+        for that due time (of every scheduler)."""
+        args = [job_id, score_text(due)]
+        return bool(self.guard(self.script(MARK_OVERDUE), keys=[OVERDUE_KEY], args=args))
+
+    def clear_overdue(self) -> list[tuple[str, float]]:
+        """Delete the overdue marks of jobs no longer due at the marked time (fired by a claim
+        that did not delete the mark, rescheduled, or removed): ``(job id, marked due time)``."""
+        flat = self.guard(self.script(CLEAR_OVERDUE), keys=[SCHEDULED_KEY, OVERDUE_KEY])
+        return [(flat[i].decode(), float(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    def due_score(self, job_id: str) -> float | None:
+        """The due time of ``job_id`` as a Unix time (None: not in the scheduled set)."""
+        score = self.guard(self.connection.zscore, SCHEDULED_KEY, job_id)
+        return None if score is None else float(score)
+
+    def schedulers_alive(self) -> int:
+        """How many scheduler processes are alive (their key not expired)."""
+        return len(self.guard(_schedulers, self.connection))
+
+
+class RQBackend(Firings, Backend):
     """Jobs on the django-rq queue ``queue_name``, over ``connection`` (the queue's by default)."""
 
     supports_schedule = True
@@ -189,7 +249,7 @@ class RQBackend(Backend):
         self._connection = connection
         self._queue = None
         self._scheduler = None
-        self._scripts: dict = {}
+        self._scripts: dict = {}  # Lua scripts registered on the connection (see Firings)
 
     @property
     def connection(self):
@@ -283,63 +343,10 @@ class RQBackend(Backend):
         wake_schedulers(pipe)
         self.guard(pipe.execute)
 
-    def due_score(self, job_id: str) -> float | None:
-        """The due time of ``job_id`` as a Unix time (None: not in the scheduled set)."""
-        score = self.guard(self.connection.zscore, SCHEDULED_KEY, job_id)
-        return None if score is None else float(score)
-
-    def schedulers_alive(self) -> int:
-        """How many scheduler processes are alive (their key not expired)."""
-        return len(self.guard(_schedulers, self.connection))
-
     def scheduled(self) -> dict[str, datetime]:
         """Every job in the scheduled set with its due time."""
         entries = self.guard(self.connection.zrange, SCHEDULED_KEY, 0, -1, withscores=True)
         return {raw.decode(): datetime.fromtimestamp(s, tz=UTC) for raw, s in entries}
-
-    def script(self, source: str):
-        """The Lua script ``source``, registered once on this backend's connection."""
-        if source not in self._scripts:
-            self._scripts[source] = self.connection.register_script(source)
-        return self._scripts[source]
-
-    def due_firings(self, now: float, limit: int = -1) -> list[tuple[str, str]]:
-        """The scheduled jobs due at ``now`` (Unix time), earliest first, at most ``limit``
-        (-1: all): ``(job id, due time)``, the due time as text written by Redis. Pass that
-        text back to ``claim``; ``float()`` reads it."""
-        flat = self.guard(
-            self.script(DUE_SCRIPT), keys=[SCHEDULED_KEY], args=[score_text(now), limit]
-        )
-        return [(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
-
-    def claim(self, job_id: str, read_score: str | float, next_score: str | float | None) -> int:
-        """Claim the firing of ``job_id`` due at ``read_score`` (as ``due_firings`` gave it),
-        moving the job to ``next_score`` (None or "": out of the set), atomically.
-
-        Returns 0 when the job is no longer due at that time (another scheduler claimed it),
-        1 when this call claimed it, 2 when it claimed it and the firing had been marked
-        overdue (the mark is gone). The times are compared as numbers, never as text.
-        """
-        following = "" if next_score in (None, "") else score_text(next_score)
-        return int(
-            self.guard(
-                self.script(CLAIM_SCRIPT),
-                keys=[SCHEDULED_KEY, OVERDUE_KEY],
-                args=[job_id, score_text(read_score), following],
-            )
-        )
-
-    def mark_overdue(self, job_id: str, due: str | float) -> bool:
-        """Mark the firing of ``job_id`` due at ``due`` overdue; True only for the first call
-        for that due time (of every scheduler)."""
-        args = [job_id, score_text(due)]
-        return bool(self.guard(self.script(MARK_OVERDUE), keys=[OVERDUE_KEY], args=args))
-
-    def clear_overdue(self) -> list[tuple[str, float]]:
-        """Delete the overdue marks of jobs no longer due at the marked time (fired by a claim
-        that did not delete the mark, rescheduled, or removed): ``(job id, marked due time)``."""
-        flat = self.guard(self.script(CLEAR_OVERDUE), keys=[SCHEDULED_KEY, OVERDUE_KEY])
-        return [(flat[i].decode(), float(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def on_their_way(self, job_ids: list[str]) -> set[str]:
         """The ids among ``job_ids`` whose job is queued, running or deferred (one round trip)."""

@@ -61,15 +61,11 @@ class TaskScheduler(Scheduler):
     def __init__(self, *args, sync_interval: float = 60.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.sync_interval = sync_interval
-        self._next_sync = 0.0
-        self._next_reap = 0.0
-        self._next_sweep = 0.0
+        self._next_sync = self._next_reap = self._next_sweep = 0.0
         self._claimed: list = []  # firings not yet on their queue: task ids, or recorded Jobs
         self.backend = RQBackend(self.queue_name, connection=self.connection)
         self._seen_at = 0.0
-        # Firings whose claim this scheduler lost though their due time did not move:
-        # job id -> (due time, claims lost in a row).
-        self._lost: dict[str, tuple[float, int]] = {}
+        self._lost = LostClaims(self.backend)
 
     def run(self, burst=False):
         run_through_outages(self, burst=burst)
@@ -107,16 +103,13 @@ class TaskScheduler(Scheduler):
                 continue
             if job is not None:
                 enqueued.append(job)
-        still_due = {job_id for job_id, _ in due}
-        self._lost = {job_id: lost for job_id, lost in self._lost.items() if job_id in still_due}
+        self._lost.keep({job_id for job_id, _ in due})
         guarded("Checking for overdue firings", alerts.check_overdue_firings, self.backend)
         return enqueued
 
     def _fire_due(self, job_id: str, raw_score: str, now: float):
-        """Claim one due job and send its run; return the job sent, if any.
-
-        ``raw_score`` is the due time as Redis wrote it (``RQBackend.due_firings``).
-        """
+        """Claim one due job (``raw_score``: its due time as Redis wrote it) and send its run;
+        return the job sent, if any."""
         try:
             job = self.job_class.fetch(job_id, connection=self.connection)
         except NoSuchJobError:
@@ -128,11 +121,11 @@ class TaskScheduler(Scheduler):
         next_due, wanted = self.next_due(job, float(raw_score), now)
         won = unwrapped(self.backend.claim, job_id, raw_score, next_due)
         if not won:
-            self._claim_lost(job_id, float(raw_score), now)
+            self._lost.lost(job_id, float(raw_score), now)
             return None
-        self._lost.pop(job_id, None)
+        self._lost.won(job_id)
         if won == 2:  # it had been reported overdue: the all-clear
-            guarded("Overdue all-clear", alerts.firing_fired, job_id, float(raw_score), now)
+            guarded("All-clear", alerts.firing_fired, job_id, float(raw_score), now)
         if not next_due:
             job.delete()  # no next firing; each firing runs as a job of its own
         if not wanted:
@@ -143,26 +136,6 @@ class TaskScheduler(Scheduler):
             return None
         self.log.debug("Enqueued firing %s due at %s", job_id, raw_score)
         return sent[-1]
-
-    def _claim_lost(self, job_id: str, due: float, now: float) -> None:
-        """A lost claim is normal when another scheduler moved the job first. One whose due
-        time did not move, lost again and again with no other scheduler alive, is a firing
-        that cannot be made: report it now rather than after the overdue delay."""
-        still = unwrapped(self.backend.due_score, job_id)
-        if still is None or abs(still - due) > 1e-6:
-            self._lost.pop(job_id, None)
-            return
-        seen, count = self._lost.get(job_id, (due, 0))
-        count = count + 1 if seen == due else 1
-        self._lost[job_id] = (due, count)
-        if count < LOST_CLAIMS:
-            return
-        self._lost[job_id] = (due, 0)  # count afresh: the mark says whether it was reported
-        if unwrapped(self.backend.schedulers_alive) > 1:
-            return
-        if unwrapped(self.backend.mark_overdue, job_id, due):
-            reason = f"{LOST_CLAIMS} claims lost in a row, its due time unchanged"
-            guarded("Overdue alert", alerts.firing_overdue, job_id, due, now, reason)
 
     def _send_claimed(self) -> list:
         # The claim already moved the schedule on: a firing not yet recorded (database away)
@@ -211,11 +184,9 @@ class TaskScheduler(Scheduler):
             guarded("Sweep of lost launches", sweep, self.backend)
 
     def wait_for_work(self, longest: float) -> None:
-        """Sleep until the next job is due, a schedule is written, or ``longest`` seconds.
-
-        A firing whose claim was just lost, its due time unchanged, does not count as due:
-        the scheduler tries it again after ``longest`` instead of looping on it."""
-        wait_for_work(self.connection, self.scheduled_jobs_key, longest, skip=set(self._lost))
+        """Sleep until the next job is due, a schedule is written, or ``longest`` seconds (a
+        firing whose claim was lost, its due time unchanged, is tried again after that)."""
+        wait_for_work(self.connection, self.scheduled_jobs_key, longest, skip=self._lost.ids())
 
     def after_outage(self) -> None:
         # Runs could not beat while the database was away: give them a period to show up
@@ -231,9 +202,45 @@ class TaskScheduler(Scheduler):
         # The marker first: a wipe during the sync removes it, and the next pass syncs again.
         guarded("Marking Redis", self.backend.set_marker)
         result = guarded("Schedule sync", sync_schedules, self.backend)
-        if result is not None:
-            if result.changed:
-                logger.info("Schedule sync: %s", result)
+        if result is not None and result.changed:
+            logger.info("Schedule sync: %s", result)
+
+
+class LostClaims:
+    """The firings whose claim this scheduler lost though their due time did not move.
+
+    A lost claim is normal when another scheduler moved the job first. One whose due time did
+    not move, lost ``LOST_CLAIMS`` times in a row with no other scheduler alive, is a firing
+    that cannot be made: it is reported then, rather than after the overdue delay.
+    """
+
+    def __init__(self, backend: RQBackend):
+        self.backend = backend
+        self._lost: dict[str, tuple[float, int]] = {}  # job id -> (due time, lost in a row)
+
+    def ids(self) -> set[str]:
+        return set(self._lost)
+
+    def won(self, job_id: str) -> None:
+        self._lost.pop(job_id, None)
+
+    def keep(self, job_ids: set[str]) -> None:
+        """Forget the firings no longer due."""
+        self._lost = {job_id: lost for job_id, lost in self._lost.items() if job_id in job_ids}
+
+    def lost(self, job_id: str, due: float, now: float) -> None:
+        still = unwrapped(self.backend.due_score, job_id)
+        if still is None or abs(still - due) > 1e-6:  # moved on: another scheduler won
+            self.won(job_id)
+            return
+        seen, count = self._lost.get(job_id, (due, 0))
+        count = count + 1 if seen == due else 1
+        self._lost[job_id] = (due, count % LOST_CLAIMS)
+        if count < LOST_CLAIMS or unwrapped(self.backend.schedulers_alive) > 1:
+            return
+        if unwrapped(self.backend.mark_overdue, job_id, due):
+            reason = f"{LOST_CLAIMS} claims lost in a row, its due time unchanged"
+            guarded("Overdue alert", alerts.firing_overdue, job_id, due, now, reason)
 
 
 def set_aside(connection, job_id: str, exc: Exception) -> None:
