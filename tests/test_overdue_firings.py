@@ -158,6 +158,7 @@ def test_a_stopped_task_clears_its_overdue_firing(
     broken.enqueue_jobs()
     RQTaskQueueService(connection=real_redis).remove(due_task)
     Task.objects.filter(pk=due_task.pk).update(scheduled_job_id=None)
+    broken._lost._next_look = 0  # its next look at the whole schedule (every heartbeat period)
     broken.enqueue_jobs()
     [_, cleared] = mailoutbox
     assert cleared.subject.endswith("Firing no longer overdue: “nightly export”")
@@ -173,3 +174,15 @@ def test_a_lost_firing_is_not_looped_on(due_task, real_redis, settings):
     started = time.monotonic()
     broken.wait_for_work(0.3)
     assert time.monotonic() - started >= 0.25
+
+
+def test_a_firing_only_late_is_sent_without_an_alert(
+    due_task, real_redis, mail_alerts, mailoutbox, caplog
+):
+    """A scheduler that starts after the due time (it was down) sends the firing: late, not
+    overdue, so no ERROR and no alert."""
+    with caplog.at_level(logging.INFO):
+        [job] = scheduler_on(real_redis).enqueue_jobs()
+    assert job.id == LaunchReport.objects.get(task=due_task).rq_job_id
+    assert errors_of(caplog) == [] and mailoutbox == []
+    assert real_redis.hlen(OVERDUE_KEY) == 0

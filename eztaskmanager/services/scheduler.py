@@ -65,7 +65,7 @@ class TaskScheduler(Scheduler):
         self._claimed: list = []  # firings not yet on their queue: task ids, or recorded Jobs
         self.backend = RQBackend(self.queue_name, connection=self.connection)
         self._seen_at = 0.0
-        self._lost = LostClaims(self.backend)
+        self._lost = OverdueWatch(self.backend)
 
     def run(self, burst=False):
         run_through_outages(self, burst=burst)
@@ -104,7 +104,7 @@ class TaskScheduler(Scheduler):
             if job is not None:
                 enqueued.append(job)
         self._lost.keep({job_id for job_id, _ in due})
-        guarded("Checking for overdue firings", alerts.check_overdue_firings, self.backend)
+        self._lost.look()  # after the claims: a firing only late is not overdue
         return enqueued
 
     def _fire_due(self, job_id: str, raw_score: str, now: float):
@@ -206,17 +206,26 @@ class TaskScheduler(Scheduler):
             logger.info("Schedule sync: %s", result)
 
 
-class LostClaims:
+class OverdueWatch:
     """The firings whose claim this scheduler lost though their due time did not move.
 
     A lost claim is normal when another scheduler moved the job first. One whose due time did
-    not move, lost ``LOST_CLAIMS`` times in a row with no other scheduler alive, is a firing
-    that cannot be made: it is reported then, rather than after the overdue delay.
+    not move is a firing that cannot be made: it is reported (``alerts.firing_overdue``, once)
+    when it is overdue, or before when its claims were lost ``LOST_CLAIMS`` times in a row with
+    no other scheduler alive. Every heartbeat period ``alerts.check_overdue_firings`` also
+    looks at the whole schedule, and sends the all-clear of firings that left it.
     """
 
     def __init__(self, backend: RQBackend):
         self.backend = backend
         self._lost: dict[str, tuple[float, int]] = {}  # job id -> (due time, lost in a row)
+        self._next_look = 0.0
+
+    def look(self) -> None:
+        """Every heartbeat period, ``alerts.check_overdue_firings``."""
+        if time.monotonic() >= self._next_look:
+            self._next_look = time.monotonic() + conf.get("HEARTBEAT_SECONDS")
+            guarded("Checking for overdue firings", alerts.check_overdue_firings, self.backend)
 
     def ids(self) -> set[str]:
         return set(self._lost)
@@ -236,10 +245,14 @@ class LostClaims:
         seen, count = self._lost.get(job_id, (due, 0))
         count = count + 1 if seen == due else 1
         self._lost[job_id] = (due, count % LOST_CLAIMS)
-        if count < LOST_CLAIMS or unwrapped(self.backend.schedulers_alive) > 1:
+        late_after = conf.get("OVERDUE_FIRING_SECONDS")
+        if late_after and now - due >= late_after:
+            reason = "its claim lost"
+        elif count >= LOST_CLAIMS and unwrapped(self.backend.schedulers_alive) <= 1:
+            reason = f"{LOST_CLAIMS} claims lost in a row, its due time unchanged"
+        else:
             return
         if unwrapped(self.backend.mark_overdue, job_id, due):
-            reason = f"{LOST_CLAIMS} claims lost in a row, its due time unchanged"
             guarded("Overdue alert", alerts.firing_overdue, job_id, due, now, reason)
 
 
