@@ -19,9 +19,11 @@ from django.utils import timezone
 from rq import Queue
 
 from eztaskmanager.backends.rq import OVERDUE_KEY, SCHEDULED_KEY, WAKE_KEY, RQBackend
+from eztaskmanager.cli import format_status
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.services.queues import RQTaskQueueService
 from eztaskmanager.services.scheduler import LOST_CLAIMS, TaskScheduler
+from eztaskmanager.status import collect_status
 from tests.test_notifications import EMAIL
 
 pytestmark = pytest.mark.django_db
@@ -97,6 +99,9 @@ def test_an_unclaimable_firing_is_logged_alerted_shown_and_cleared(
     late = [line for line in text.splitlines() if line.startswith("eztaskmanager_overdue_firing_")]
     assert len(late) == 1 and f'task_id="{due_task.pk}"' in late[0]
     assert 'task="nightly export"' in late[0]
+    # And `taskmanager status`.
+    text = format_status(collect_status(connection=real_redis))
+    assert "OVERDUE FIRINGS (due, not sent): 1" in text and "nightly export" in text
     # And the dashboard.
     page = admin_client.get(reverse("eztaskmanager:dashboard")).content.decode()
     overdue_box = page.split('id="eztm-overdue-firings"')[1].split("</table>")[0]
