@@ -65,7 +65,7 @@ def scheduler_on(connection, backend_class=RQBackend) -> TaskScheduler:
     queue = Queue("default", connection=connection)
     scheduler = TaskScheduler(queue=queue, connection=connection, interval=0.1, sync_interval=0)
     scheduler.backend = backend_class(scheduler.queue_name, connection=connection)
-    scheduler._lost.backend = scheduler.backend
+    scheduler._overdue.backend = scheduler.backend
     return scheduler
 
 
@@ -163,7 +163,7 @@ def test_a_stopped_task_clears_its_overdue_firing(
     broken.enqueue_jobs()
     RQTaskQueueService(connection=real_redis).remove(due_task)
     Task.objects.filter(pk=due_task.pk).update(scheduled_job_id=None)
-    broken._lost._next_look = 0  # its next look at the whole schedule (every heartbeat period)
+    broken._overdue._next_look = 0  # its next look at the whole schedule (every heartbeat period)
     broken.enqueue_jobs()
     [_, cleared] = mailoutbox
     assert cleared.subject.endswith("Firing no longer overdue: “nightly export”")

@@ -65,7 +65,7 @@ class TaskScheduler(Scheduler):
         self._claimed: list = []  # firings not yet on their queue: task ids, or recorded Jobs
         self.backend = RQBackend(self.queue_name, connection=self.connection)
         self._seen_at = 0.0
-        self._lost = OverdueWatch(self.backend)
+        self._overdue = OverdueWatch(self.backend)
 
     def run(self, burst=False):
         run_through_outages(self, burst=burst)
@@ -103,8 +103,8 @@ class TaskScheduler(Scheduler):
                 continue
             if job is not None:
                 enqueued.append(job)
-        self._lost.keep({job_id for job_id, _ in due})
-        self._lost.look()  # after the claims: a firing only late is not overdue
+        self._overdue.keep({job_id for job_id, _ in due})
+        self._overdue.look()  # after the claims: a firing only late is not overdue
         return enqueued
 
     def _fire_due(self, job_id: str, raw_score: str, now: float):
@@ -121,9 +121,9 @@ class TaskScheduler(Scheduler):
         next_due, wanted = self.next_due(job, float(raw_score), now)
         won = unwrapped(self.backend.claim, job_id, raw_score, next_due)
         if not won:
-            self._lost.lost(job_id, float(raw_score), now)
+            self._overdue.lost(job_id, float(raw_score), now)
             return None
-        self._lost.won(job_id)
+        self._overdue.won(job_id)
         if won == 2:  # it had been reported overdue: the all-clear
             guarded("All-clear", alerts.firing_fired, job_id, float(raw_score), now)
         if not next_due:
@@ -186,7 +186,7 @@ class TaskScheduler(Scheduler):
     def wait_for_work(self, longest: float) -> None:
         """Sleep until the next job is due, a schedule is written, or ``longest`` seconds (a
         firing whose claim was lost, its due time unchanged, is tried again after that)."""
-        wait_for_work(self.connection, self.scheduled_jobs_key, longest, skip=self._lost.ids())
+        wait_for_work(self.connection, self.scheduled_jobs_key, longest, skip=self._overdue.ids())
 
     def after_outage(self) -> None:
         # Runs could not beat while the database was away: give them a period to show up
