@@ -7,6 +7,13 @@ the check first saw the alert set (``alert_counted_from``). The scheduler calls
 ONE alert. Its next ok or warnings run (``signals.run_finished``) clears it and sends ONE
 recovery alert. Each change is a conditional update, so two schedulers never alert twice.
 
+Overdue firings (``check_overdue_firings``): a scheduled job still due and unclaimed
+``EZTASKMANAGER_OVERDUE_FIRING_SECONDS`` after its due time, or whose claims keep losing while
+nothing moves it, is a firing the scheduler cannot make. The scheduler logs an ERROR naming the
+task and the handlers get ONE alert per firing (a mark in Redis, set by one atomic script, so
+two schedulers alert once); when the firing is finally claimed, or leaves the schedule, they get
+ONE all-clear.
+
 Alerts go to every configured handler (their result level is for run reports), except for a
 task whose notifications are turned off.
 """
@@ -14,12 +21,16 @@ task whose notifications are turned off.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from eztaskmanager import conf
+from eztaskmanager.backends import task_id_of
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.reporting import local_iso
 from eztaskmanager.services.notifications import send_alert
@@ -121,3 +132,123 @@ def overdue_tasks(limit: int) -> list[Task]:
     """The tasks now overdue, longest overdue first (the dashboard lists them)."""
     overdue = Task.objects.filter(overdue_since__isnull=False).order_by("overdue_since", "pk")
     return list(overdue[:limit])
+
+
+# -- overdue firings ---------------------------------------------------------------------------
+
+# Overdue firings looked at in one check (the status lists the same first ones).
+FIRINGS_LOOKED_AT = 100
+
+
+def check_overdue_firings(backend, now: float | None = None) -> list[str]:
+    """Report each firing that has become overdue; send the all-clear of marked firings that
+    are no longer due at the marked time. Returns the job ids reported by this call.
+
+    ``backend`` is the scheduler's ``RQBackend``; ``now`` a Unix time.
+    """
+    limit = conf.get("OVERDUE_FIRING_SECONDS")
+    now = time.time() if now is None else now
+    for job_id, due in backend.clear_overdue():
+        firing_cleared(job_id, due, now)
+    if not limit:
+        return []
+    reported = []
+    for job_id, due in backend.due_firings(now - limit, FIRINGS_LOOKED_AT):
+        if backend.mark_overdue(job_id, due):
+            firing_overdue(job_id, float(due), now)
+            reported.append(job_id)
+    return reported
+
+
+def firing_overdue(job_id: str, due: float, now: float, reason: str = "") -> None:
+    """Log and alert, once, that the firing of ``job_id`` due at ``due`` did not happen."""
+    task = _task_of(job_id)
+    logger.error(
+        "Firing of task %s (%s) due at %s is %.1f s overdue and not claimed%s; job %s",
+        task.pk if task else task_id_of(job_id),
+        task.name if task else "?",
+        _when(due),
+        now - due,
+        f" ({reason})" if reason else "",
+        job_id,
+    )
+    subject = _("Firing overdue: “%(task)s” did not start at %(due)s") % {
+        "task": _name(task, job_id),
+        "due": _when(due),
+    }
+    text = _(
+        "The scheduled run of task “%(task)s” (id %(id)s, job %(job)s) was due at %(due)s and "
+        "is still not sent to a worker %(late).0f s later. The scheduler keeps trying; look at "
+        "its log."
+    ) % {
+        "task": _name(task, job_id),
+        "id": task.pk if task else task_id_of(job_id),
+        "job": job_id,
+        "due": _when(due),
+        "late": now - due,
+    }
+    _notify_firing(task, subject, text)
+
+
+def firing_fired(job_id: str, due: float, now: float) -> None:
+    """The all-clear of an overdue firing that a scheduler has just claimed."""
+    task = _task_of(job_id)
+    logger.warning(
+        "Overdue firing of task %s (%s) due at %s sent %.1f s late",
+        task.pk if task else task_id_of(job_id),
+        task.name if task else "?",
+        _when(due),
+        now - due,
+    )
+    subject = _("Firing sent: “%(task)s” started late") % {"task": _name(task, job_id)}
+    text = _(
+        "The overdue run of task “%(task)s” (id %(id)s) due at %(due)s was sent to a worker "
+        "%(late).0f s late."
+    ) % {
+        "task": _name(task, job_id),
+        "id": task.pk if task else task_id_of(job_id),
+        "due": _when(due),
+        "late": now - due,
+    }
+    _notify_firing(task, subject, text)
+
+
+def firing_cleared(job_id: str, due: float, now: float) -> None:
+    """The all-clear of an overdue firing that left the schedule without a claim of ours (its
+    task was stopped or rescheduled, or the scheduler stopped between claim and all-clear)."""
+    task = _task_of(job_id)
+    logger.warning(
+        "Overdue firing of task %s (%s) due at %s is no longer waiting",
+        task.pk if task else task_id_of(job_id),
+        task.name if task else "?",
+        _when(due),
+    )
+    subject = _("Firing no longer overdue: “%(task)s”") % {"task": _name(task, job_id)}
+    text = _(
+        "The overdue run of task “%(task)s” (id %(id)s) due at %(due)s is no longer waiting: it "
+        "was sent, or its task was stopped or rescheduled."
+    ) % {
+        "task": _name(task, job_id),
+        "id": task.pk if task else task_id_of(job_id),
+        "due": _when(due),
+    }
+    _notify_firing(task, subject, text)
+
+
+def _task_of(job_id: str) -> Task | None:
+    task_id = task_id_of(job_id)
+    return None if task_id is None else Task.objects.filter(pk=task_id).first()
+
+
+def _name(task: Task | None, job_id: str) -> str:
+    return task.name if task is not None else job_id
+
+
+def _when(stamp: float) -> str:
+    return local_iso(datetime.fromtimestamp(stamp, tz=UTC))
+
+
+def _notify_firing(task: Task | None, subject: str, text: str) -> None:
+    if task is not None and task.notification_level == Task.NOTIFY_OFF:
+        return
+    send_alert(subject, text)

@@ -213,6 +213,20 @@ def format_status(data: dict) -> str:
                 for j in jobs
             ]
             out.append(_indent(table(rows, ["NEXT RUN", "TASK ID", "TASK", "JOB"])))
+        late = data.get("overdue_firings") or []
+        if late:
+            out += ["", f"OVERDUE FIRINGS (due, not sent): {data['overdue_firings_total']}"]
+            rows = [
+                [
+                    local_text(_parse(f["due"])),
+                    f"{f['late_seconds']:.0f} s",
+                    f["task_id"] or "-",
+                    f["task"] or "-",
+                    f["job_id"],
+                ]
+                for f in late
+            ]
+            out.append(_indent(table(rows, ["DUE", "LATE", "TASK ID", "TASK", "JOB"])))
 
     runs = data["runs_24h"]
     out += [

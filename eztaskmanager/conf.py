@@ -55,6 +55,10 @@ DEFAULTS: dict[str, Any] = {
     # TaskWorkers warn the notification handlers (once, and once when it is back) when no
     # scheduler has been seen for this many seconds. 0 or None: no warning.
     "SCHEDULER_MISSING_SECONDS": 300,
+    # A firing still due and unclaimed this many seconds after its due time is overdue: the
+    # scheduler logs an ERROR, the notification handlers hear it once (and once more when it
+    # fires), and the status, metrics and dashboard list it. 0 or None: not looked for.
+    "OVERDUE_FIRING_SECONDS": 10,
     # How long a run keeps trying to store its log lines and outcome while the database is
     # unreachable (a restart) before giving up; its lines wait in memory meanwhile.
     "DATABASE_RETRY_SECONDS": 60,

@@ -176,6 +176,27 @@ def redis_metrics(state: dict) -> list[Metric]:
             "Jobs waiting in the scheduler's set.",
             [({}, state["scheduled_total"])],
         ),
+        Metric(
+            "eztaskmanager_overdue_firings",
+            "Scheduled firings due for longer than EZTASKMANAGER_OVERDUE_FIRING_SECONDS and "
+            "not sent (a scheduler that cannot claim them, or none running).",
+            [({}, state["overdue_firings_total"])],
+        ),
+        Metric(
+            "eztaskmanager_overdue_firing_late_seconds",
+            "How late each overdue firing is (the first ones listed by the status), by task.",
+            [
+                (
+                    {
+                        "task_id": str(firing["task_id"] or ""),
+                        "task": firing["task"] or "",
+                        "job_id": firing["job_id"],
+                    },
+                    firing["late_seconds"],
+                )
+                for firing in state["overdue_firings"]
+            ],
+        ),
         Metric("eztaskmanager_workers", "RQ workers registered.", [({}, len(state["workers"]))]),
         Metric(
             "eztaskmanager_schedulers",

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from eztaskmanager import conf
 from eztaskmanager.backends import RQBackend
 from eztaskmanager.backends.rq import read_status
 from eztaskmanager.models import Task
@@ -24,8 +25,14 @@ SCHEDULED_SHOWN = 20
 
 def redis_status(now: datetime, connection=None) -> dict:
     """Queues, workers, schedulers and scheduled jobs, or why Redis could not be read."""
-    found = read_status(RQBackend(connection=connection).connection, SCHEDULED_SHOWN)
-    task_ids = {task_id for _, task_id, _ in found["scheduled"] if task_id is not None}
+    late_after = conf.get("OVERDUE_FIRING_SECONDS")
+    overdue_before = now.timestamp() - late_after if late_after else None
+    found = read_status(
+        RQBackend(connection=connection).connection, SCHEDULED_SHOWN, overdue_before
+    )
+    task_ids = {
+        task_id for _, task_id, _ in found["scheduled"] + found["overdue"] if task_id is not None
+    }
     names = dict(Task.objects.filter(pk__in=task_ids).values_list("pk", "name"))
     return {
         "redis": {k: found[k] for k in ("location", "reachable", "error")},
@@ -44,6 +51,18 @@ def redis_status(now: datetime, connection=None) -> dict:
             for job_id, task_id, when in found["scheduled"]
         ],
         "scheduled_total": found["scheduled_total"],
+        # Firings due for longer than EZTASKMANAGER_OVERDUE_FIRING_SECONDS and not claimed.
+        "overdue_firings": [
+            {
+                "job_id": job_id,
+                "task_id": task_id,
+                "task": names.get(task_id),
+                "due": local_iso(when),
+                "late_seconds": _age(when, now),
+            }
+            for job_id, task_id, when in found["overdue"]
+        ],
+        "overdue_firings_total": found["overdue_total"],
     }
 
 

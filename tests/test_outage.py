@@ -87,18 +87,18 @@ def test_a_firing_claimed_before_redis_went_away_is_enqueued_after(
 ):
     scheduler, job_id = scheduler_and_job
     queue = Queue("default", connection=scheduler.connection)
-    claim = scheduler._claim
+    claim = scheduler.backend.claim
 
     def claim_then_lose_redis(*args, **kwargs):
         won = claim(*args, **kwargs)
         server.connected = False  # between the claim and the enqueue
         return won
 
-    scheduler._claim = claim_then_lose_redis
+    scheduler.backend.claim = claim_then_lose_redis
     with pytest.raises(RedisConnectionError):
         scheduler.enqueue_jobs()
     server.connected = True
-    scheduler._claim = claim
+    scheduler.backend.claim = claim
     # The claim moved the job to its next minute: only the kept firing can put it on the queue.
     score = scheduler.connection.zscore(scheduler.scheduled_jobs_key, job_id)
     assert score > time.time()

@@ -146,9 +146,8 @@ def test_scheduler_claim_is_atomic_against_a_stale_read(make_task, fake_rq_servi
     fake_rq_service.add(task)
     task.refresh_from_db()
     scheduler = make_scheduler(fake_rq_service)
-    key = fake_rq_service.scheduler.scheduled_jobs_key
     # Another scheduler already moved the job on: a claim with the old score is refused.
-    assert not scheduler._claim(keys=[key], args=[task.scheduled_job_id, "12345.0", "99999.0"])
+    assert not scheduler.backend.claim(task.scheduled_job_id, "12345.0", "99999.0")
 
 
 def test_scheduler_drops_job_of_deleted_task(make_task, fake_rq_service):

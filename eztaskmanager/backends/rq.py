@@ -71,6 +71,60 @@ RENEW_LOCK = (
 RELEASE_LOCK = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 )
+# Firings found overdue (due and still unclaimed for EZTASKMANAGER_OVERDUE_FIRING_SECONDS):
+# job id -> the due time, as Redis wrote it. The mark makes the alert go out once, whichever
+# scheduler sees it first; the claim that finally fires the job deletes it.
+OVERDUE_KEY = "eztaskmanager:overdue-firings"
+# Scores cross between Redis and Python as text, and two texts of one number can differ
+# ("1796362715.1827545" from ZSCORE, "1.7963627151827545e+9" through a RESP3 client): the
+# scripts below never compare scores as text, only as numbers (Lua's tonumber).
+# The due entries, read by a script so that each score comes back as Redis itself writes it.
+DUE_SCRIPT = """
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
+"""
+# Claim a firing: only if the job is still due at the time the scheduler read, move it to its
+# next due time (or drop it) and delete its overdue mark. 0: lost (another scheduler moved it
+# first), 1: won, 2: won and the firing had been reported overdue.
+CLAIM_SCRIPT = """
+local score = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
+local read = tonumber(ARGV[2])
+if (not score) or (not read) or score ~= read then
+    return 0
+end
+if ARGV[3] == '' then
+    redis.call('ZREM', KEYS[1], ARGV[1])
+else
+    redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+end
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
+    return 2
+end
+return 1
+"""
+# Mark a firing overdue, once per due time: 1 when this call marked it.
+MARK_OVERDUE = """
+local marked = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if marked and marked == tonumber(ARGV[2]) then
+    return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+# Delete the marks whose job is no longer due at the marked time (moved, or gone from the
+# set): the flat list of job ids and marked due times deleted.
+CLEAR_OVERDUE = """
+local cleared = {}
+local marks = redis.call('HGETALL', KEYS[2])
+for i = 1, #marks, 2 do
+    local score = tonumber(redis.call('ZSCORE', KEYS[1], marks[i]))
+    if (not score) or score ~= tonumber(marks[i + 1]) then
+        redis.call('HDEL', KEYS[2], marks[i])
+        table.insert(cleared, marks[i])
+        table.insert(cleared, marks[i + 1])
+    end
+end
+return cleared
+"""
 # States of a job that is on its way through a worker.
 ON_ITS_WAY = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED)
 
@@ -127,7 +181,67 @@ def problem(connection, timeout: float = 2.0) -> str:
     return ""
 
 
-class RQBackend(Backend):
+class Firings:
+    """The scheduler's side of ``RQBackend``: due firings, their claim and overdue marks.
+
+    It needs ``connection`` and ``guard`` (``RQBackend``'s).
+    """
+
+    def script(self, source: str):
+        """The Lua script ``source``, registered once on this backend's connection."""
+        if source not in self._scripts:
+            self._scripts[source] = self.connection.register_script(source)
+        return self._scripts[source]
+
+    def due_firings(self, now: float, limit: int = -1) -> list[tuple[str, str]]:
+        """The scheduled jobs due at ``now`` (Unix time), earliest first, at most ``limit``
+        (-1: all): ``(job id, due time)``, the due time as text written by Redis. Pass that
+        text back to ``claim``; ``float()`` reads it."""
+        flat = self.guard(
+            self.script(DUE_SCRIPT), keys=[SCHEDULED_KEY], args=[score_text(now), limit]
+        )
+        return [(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
+
+    def claim(self, job_id: str, read_score: str | float, next_score: str | float | None) -> int:
+        """Claim the firing of ``job_id`` due at ``read_score`` (as ``due_firings`` gave it),
+        moving the job to ``next_score`` (None or "": out of the set), atomically.
+
+        Returns 0 when the job is no longer due at that time (another scheduler claimed it),
+        1 when this call claimed it, 2 when it claimed it and the firing had been marked
+        overdue (the mark is gone). The times are compared as numbers, never as text.
+        """
+        following = "" if next_score in (None, "") else score_text(next_score)
+        return int(
+            self.guard(
+                self.script(CLAIM_SCRIPT),
+                keys=[SCHEDULED_KEY, OVERDUE_KEY],
+                args=[job_id, score_text(read_score), following],
+            )
+        )
+
+    def mark_overdue(self, job_id: str, due: str | float) -> bool:
+        """Mark the firing of ``job_id`` due at ``due`` overdue; True only for the first call
+        for that due time (of every scheduler)."""
+        args = [job_id, score_text(due)]
+        return bool(self.guard(self.script(MARK_OVERDUE), keys=[OVERDUE_KEY], args=args))
+
+    def clear_overdue(self) -> list[tuple[str, float]]:
+        """Delete the overdue marks of jobs no longer due at the marked time (fired by a claim
+        that did not delete the mark, rescheduled, or removed): ``(job id, marked due time)``."""
+        flat = self.guard(self.script(CLEAR_OVERDUE), keys=[SCHEDULED_KEY, OVERDUE_KEY])
+        return [(flat[i].decode(), float(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    def due_score(self, job_id: str) -> float | None:
+        """The due time of ``job_id`` as a Unix time (None: not in the scheduled set)."""
+        score = self.guard(self.connection.zscore, SCHEDULED_KEY, job_id)
+        return None if score is None else float(score)
+
+    def schedulers_alive(self) -> int:
+        """How many scheduler processes are alive (their key not expired)."""
+        return len(self.guard(_schedulers, self.connection))
+
+
+class RQBackend(Firings, Backend):
     """Jobs on the django-rq queue ``queue_name``, over ``connection`` (the queue's by default)."""
 
     supports_schedule = True
@@ -139,6 +253,7 @@ class RQBackend(Backend):
         self._connection = connection
         self._queue = None
         self._scheduler = None
+        self._scripts: dict = {}  # Lua scripts registered on the connection (see Firings)
 
     @property
     def connection(self):
@@ -308,6 +423,14 @@ def write_scheduled(connection, queue_name: str, jobs, chunk: int = 1000) -> Non
             pipe.execute()
 
 
+def score_text(value: str | float) -> str:
+    """A score for a Redis command or script: text from Redis as it is, a number as the
+    shortest text that reads back as the same double."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return value if isinstance(value, str) else repr(float(value))
+
+
 def wake_schedulers(pipe) -> None:
     """Queue on ``pipe`` the wake-up of a scheduler waiting for its next due time."""
     pipe.lpush(WAKE_KEY, "1").ltrim(WAKE_KEY, 0, 0)
@@ -366,14 +489,27 @@ def _meta(job: Job) -> dict:
     return {META_TASK_ID: job.task_id}
 
 
-def read_status(connection, limit: int) -> dict:
-    """Queues, workers, schedulers and the next ``limit`` scheduled jobs, read quickly;
-    ``reachable`` false (with the error) when Redis does not answer."""
+def read_status(connection, limit: int, overdue_before: float | None = None) -> dict:
+    """Queues, workers, schedulers, the next ``limit`` scheduled jobs and the first ``limit``
+    overdue firings (jobs still due before ``overdue_before``, a Unix time; None: none looked
+    for), read quickly; ``reachable`` false (with the error) when Redis does not answer."""
     quick = quick_connection(connection)
     found: dict[str, Any] = {"location": location(connection), "reachable": True, "error": ""}
+    found.update(overdue=[], overdue_total=0)
     try:
         quick.ping()
         entries = quick.zrange(SCHEDULED_KEY, 0, limit - 1, withscores=True)
+        if overdue_before is not None:
+            late = quick.zrangebyscore(
+                SCHEDULED_KEY, "-inf", overdue_before, start=0, num=limit, withscores=True
+            )
+            found.update(
+                overdue=[
+                    (raw.decode(), task_id_of(raw.decode()), datetime.fromtimestamp(s, tz=UTC))
+                    for raw, s in late
+                ],
+                overdue_total=quick.zcount(SCHEDULED_KEY, "-inf", overdue_before),
+            )
         found.update(
             queues=[_queue_figures(quick, name) for name in queue_names()],
             workers=[_worker_figures(worker) for worker in Worker.all(connection=quick)],
@@ -388,7 +524,7 @@ def read_status(connection, limit: int) -> dict:
     except (RedisError, OSError) as exc:
         found.update(reachable=False, error=str(exc) or type(exc).__name__)
         found.update(queues=[], workers=[], schedulers=[], scheduled=[], scheduled_total=None)
-        found.update(scheduler_last_seen=None)
+        found.update(scheduler_last_seen=None, overdue=[], overdue_total=None)
     finally:
         quick.connection_pool.disconnect()
     return found

@@ -5,7 +5,12 @@ It extends rq-scheduler's loop in these ways:
 * punctual without polling: it waits for the next due time or a schedule write (a blocking pop
   on a wake-up list) and compares exact (sub-second) due times;
 * exactly once: each firing is claimed with one atomic Redis script that also moves the job to
-  its next due time, so several schedulers can run side by side and a firing is enqueued once;
+  its next due time, so several schedulers can run side by side and a firing is enqueued once
+  (``RQBackend.claim``: the due time read is compared with the stored one as a number, never as
+  text);
+* no silent misses: a firing that stays due and unclaimed (``EZTASKMANAGER_OVERDUE_FIRING_
+  SECONDS``), or whose claims keep losing while nothing moves it, is logged as an ERROR and
+  alerted once (``alerts.check_overdue_firings``), with an all-clear when it fires;
 * the database decides: a task's next run comes from its schedule in the Task table (calendar
   months, cron, wall-clock time in ``TIME_ZONE``), a job whose task is gone or stopped is dropped,
   and a sync (see ``sync.py``) runs at start and then every ``sync_interval`` seconds;
@@ -43,24 +48,11 @@ from eztaskmanager.services.sync import sync_schedules
 
 logger = logging.getLogger(__name__)
 
-# Claim a firing: only if the job is still due at the score this scheduler read, move it to its
-# next due time (or drop it) and answer 1; another scheduler that read the same score gets 0.
-CLAIM_SCRIPT = """
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if (not score) or score ~= ARGV[2] then
-    return 0
-end
-if ARGV[3] == '' then
-    redis.call('ZREM', KEYS[1], ARGV[1])
-else
-    redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-end
-return 1
-"""
-
-
 REDIS_TICK = 0.1
 SEEN_EVERY = 5.0  # seconds between two "last seen" stamps of a scheduler
+# Claims of one firing lost in a row, its due time unchanged, before it is reported overdue
+# (when no other scheduler is alive to explain it).
+LOST_CLAIMS = 3
 
 
 class TaskScheduler(Scheduler):
@@ -69,13 +61,11 @@ class TaskScheduler(Scheduler):
     def __init__(self, *args, sync_interval: float = 60.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.sync_interval = sync_interval
-        self._next_sync = 0.0
-        self._next_reap = 0.0
-        self._next_sweep = 0.0
-        self._claim = self.connection.register_script(CLAIM_SCRIPT)
+        self._next_sync = self._next_reap = self._next_sweep = 0.0
         self._claimed: list = []  # firings not yet on their queue: task ids, or recorded Jobs
         self.backend = RQBackend(self.queue_name, connection=self.connection)
         self._seen_at = 0.0
+        self._overdue = OverdueWatch(self.backend)
 
     def run(self, burst=False):
         run_through_outages(self, burst=burst)
@@ -102,23 +92,24 @@ class TaskScheduler(Scheduler):
         self.housekeeping()
         enqueued = [job for job in self._send_claimed() if job is not None]
         now = time.time()
-        due = self.connection.zrangebyscore(
-            self.scheduled_jobs_key, "-inf", now, withscores=True, score_cast_func=bytes.decode
-        )
-        for raw_id, raw_score in due:
+        due = unwrapped(self.backend.due_firings, now)
+        for job_id, raw_score in due:
             try:
-                job = self._fire_due(raw_id.decode(), raw_score, now)
+                job = self._fire_due(job_id, raw_score, now)
             except OUTAGES:
                 raise
             except Exception as exc:  # one bad task must not stop the others
-                set_aside(self.connection, raw_id.decode(), exc)
+                set_aside(self.connection, job_id, exc)
                 continue
             if job is not None:
                 enqueued.append(job)
+        self._overdue.keep({job_id for job_id, _ in due})
+        self._overdue.look()  # after the claims: a firing only late is not overdue
         return enqueued
 
     def _fire_due(self, job_id: str, raw_score: str, now: float):
-        """Claim one due job and send its run; return the job sent, if any."""
+        """Claim one due job (``raw_score``: its due time as Redis wrote it) and send its run;
+        return the job sent, if any."""
         try:
             job = self.job_class.fetch(job_id, connection=self.connection)
         except NoSuchJobError:
@@ -128,8 +119,13 @@ class TaskScheduler(Scheduler):
             self.enqueue_job(job)  # not ours: rq-scheduler's rules
             return job
         next_due, wanted = self.next_due(job, float(raw_score), now)
-        if not self._claim(keys=[self.scheduled_jobs_key], args=[job_id, raw_score, next_due]):
+        won = unwrapped(self.backend.claim, job_id, raw_score, next_due)
+        if not won:
+            self._overdue.lost(job_id, float(raw_score), now)
             return None
+        self._overdue.won(job_id)
+        if won == 2:  # it had been reported overdue: the all-clear
+            guarded("All-clear", alerts.firing_fired, job_id, float(raw_score), now)
         if not next_due:
             job.delete()  # no next firing; each firing runs as a job of its own
         if not wanted:
@@ -188,8 +184,9 @@ class TaskScheduler(Scheduler):
             guarded("Sweep of lost launches", sweep, self.backend)
 
     def wait_for_work(self, longest: float) -> None:
-        """Sleep until the next job is due, a schedule is written, or ``longest`` seconds."""
-        wait_for_work(self.connection, self.scheduled_jobs_key, longest)
+        """Sleep until the next job is due, a schedule is written, or ``longest`` seconds (a
+        firing whose claim was lost, its due time unchanged, is tried again after that)."""
+        wait_for_work(self.connection, self.scheduled_jobs_key, longest, skip=self._overdue.ids())
 
     def after_outage(self) -> None:
         # Runs could not beat while the database was away: give them a period to show up
@@ -205,9 +202,58 @@ class TaskScheduler(Scheduler):
         # The marker first: a wipe during the sync removes it, and the next pass syncs again.
         guarded("Marking Redis", self.backend.set_marker)
         result = guarded("Schedule sync", sync_schedules, self.backend)
-        if result is not None:
-            if result.changed:
-                logger.info("Schedule sync: %s", result)
+        if result is not None and result.changed:
+            logger.info("Schedule sync: %s", result)
+
+
+class OverdueWatch:
+    """The firings whose claim this scheduler lost though their due time did not move.
+
+    A lost claim is normal when another scheduler moved the job first. One whose due time did
+    not move is a firing that cannot be made: it is reported (``alerts.firing_overdue``, once)
+    when it is overdue, or before when its claims were lost ``LOST_CLAIMS`` times in a row with
+    no other scheduler alive. Every heartbeat period ``alerts.check_overdue_firings`` also
+    looks at the whole schedule, and sends the all-clear of firings that left it.
+    """
+
+    def __init__(self, backend: RQBackend):
+        self.backend = backend
+        self._lost: dict[str, tuple[float, int]] = {}  # job id -> (due time, lost in a row)
+        self._next_look = 0.0
+
+    def look(self) -> None:
+        """Every heartbeat period, ``alerts.check_overdue_firings``."""
+        if time.monotonic() >= self._next_look:
+            self._next_look = time.monotonic() + conf.get("HEARTBEAT_SECONDS")
+            guarded("Checking for overdue firings", alerts.check_overdue_firings, self.backend)
+
+    def ids(self) -> set[str]:
+        return set(self._lost)
+
+    def won(self, job_id: str) -> None:
+        self._lost.pop(job_id, None)
+
+    def keep(self, job_ids: set[str]) -> None:
+        """Forget the firings no longer due."""
+        self._lost = {job_id: lost for job_id, lost in self._lost.items() if job_id in job_ids}
+
+    def lost(self, job_id: str, due: float, now: float) -> None:
+        still = unwrapped(self.backend.due_score, job_id)
+        if still is None or abs(still - due) > 1e-6:  # moved on: another scheduler won
+            self.won(job_id)
+            return
+        seen, count = self._lost.get(job_id, (due, 0))
+        count = count + 1 if seen == due else 1
+        self._lost[job_id] = (due, count % LOST_CLAIMS)
+        late_after = conf.get("OVERDUE_FIRING_SECONDS")
+        if late_after and now - due >= late_after:
+            reason = "its claim lost"
+        elif count >= LOST_CLAIMS and unwrapped(self.backend.schedulers_alive) <= 1:
+            reason = f"{LOST_CLAIMS} claims lost in a row, its due time unchanged"
+        else:
+            return
+        if unwrapped(self.backend.mark_overdue, job_id, due):
+            guarded("Overdue alert", alerts.firing_overdue, job_id, due, now, reason)
 
 
 def set_aside(connection, job_id: str, exc: Exception) -> None:
@@ -235,9 +281,11 @@ def guarded(what: str, func, *args):
     return None
 
 
-def wait_for_work(connection, scheduled_key: str, longest: float) -> None:
-    """``TaskScheduler.wait_for_work`` on ``connection``."""
-    first = connection.zrange(scheduled_key, 0, 0, withscores=True)
+def wait_for_work(connection, scheduled_key: str, longest: float, skip=frozenset()) -> None:
+    """``TaskScheduler.wait_for_work`` on ``connection``; the jobs in ``skip`` are not waited
+    for."""
+    first = connection.zrange(scheduled_key, 0, len(skip), withscores=True)
+    first = [(raw, score) for raw, score in first if raw.decode() not in skip]
     until = time.time() + longest
     if first:
         until = min(until, first[0][1])
@@ -261,14 +309,20 @@ def record_firing(task_id: int, backend: RQBackend) -> Job | None:
     return job
 
 
-def send(backend: RQBackend, job: Job):
-    """Enqueue ``job``; an unreachable Redis is raised as Redis's own error (an outage)."""
+def unwrapped(func, *args):
+    """``func(*args)`` of the backend; an unreachable Redis is raised as Redis's own error (an
+    outage, which the loop waits out)."""
     try:
-        return backend.enqueue(job)
+        return func(*args)
     except BackendError as exc:
         if exc.unreachable and exc.__cause__ is not None:
             raise exc.__cause__ from None
         raise
+
+
+def send(backend: RQBackend, job: Job):
+    """Enqueue ``job``; an unreachable Redis is raised as Redis's own error (an outage)."""
+    return unwrapped(backend.enqueue, job)
 
 
 def run_scheduler(
