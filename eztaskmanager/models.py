@@ -583,7 +583,7 @@ class Task(models.Model):
     def _split_args(self) -> tuple[list[str], dict[str, str]]:
         parser = self._parser()
         argv = self.tokens(parser)
-        actions = {o: a for a in (parser._actions if parser else []) for o in a.option_strings}
+        actions = arguments.option_actions(parser) if parser else {}
         positional: list[str] = []
         options: dict[str, str] = {}
         i = 0
