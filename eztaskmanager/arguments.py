@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from eztaskmanager.internals import argparse as argparse_internals
+from eztaskmanager.internals.django import get_commands, load_command_class
 
 
 class ArgumentsError(ValueError):
@@ -174,8 +175,6 @@ def refuse_exiting_options(argv: list[str]) -> None:
 
 def command_parser(command_name: str, app_name: str | None = None) -> argparse.ArgumentParser:
     """Build the argparse parser of a management command."""
-    from django.core.management import get_commands, load_command_class
-
     if app_name is None:
         app_name = get_commands()[command_name]
     command = load_command_class(app_name, command_name)

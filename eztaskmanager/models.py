@@ -12,7 +12,6 @@ from datetime import UTC
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management import load_command_class
 from django.db import models, transaction
 from django.db.models import F, Max, Subquery
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from eztaskmanager import arguments, bounds, conf, policy, schedules
 from eztaskmanager.compat import logs as legacy_logs
+from eztaskmanager.internals.django import load_command_class
 from eztaskmanager.statements import raw_delete
 
 
