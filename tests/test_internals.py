@@ -12,6 +12,7 @@ import argparse
 import ast
 import inspect
 import sys
+import threading
 import time
 import tomllib
 from datetime import UTC, datetime, timedelta
@@ -73,11 +74,12 @@ def takes(function, names: list[str]) -> bool:
 # -- rq: the worker's methods that HookedWorker overrides or calls ------------------------------
 
 RQ_WORKER_METHODS = {
-    # name: the leading parameters HookedWorker passes on or reads
+    # name: the leading parameters its callers pass (rq 2 and 3 alike; rq 3 added `execution`
+    # to maintain_heartbeats, which HookedWorker passes on untouched)
     "check_for_suspension": ["burst"],
     "run_maintenance_tasks": [],
     "set_state": ["state"],
-    "maintain_heartbeats": ["job", "execution"],
+    "maintain_heartbeats": ["job"],
     "execute_job": ["job", "queue"],
     "heartbeat": [],
     "fork_work_horse": ["job", "queue"],
@@ -445,6 +447,43 @@ def test_django_admin_unquote_and_missing_object_redirect(admin_client):
     messages = [str(m) for m in response.context["messages"]]
     if response.redirect_chain[0][0] != reverse("admin:index") or "999999" not in messages[0]:
         broken(DJANGO, f"a missing task's button gives {response.redirect_chain} {messages}", where)
+
+
+def test_django_connection_state_read_without_connecting(transactional_db):
+    from django.db import connection, connections, transaction
+
+    where = "internals/django.py"
+    seen = {}
+
+    def in_a_new_thread():
+        seen["before"] = list(django_internals.open_connections())
+        connections["default"].alias  # noqa: B018 (its wrapper is made for this thread)
+        seen["after"] = [c.alias for c in django_internals.open_connections()]
+        connections.close_all()
+
+    thread = threading.Thread(target=in_a_new_thread)
+    thread.start()
+    thread.join()
+    if seen != {"before": [], "after": ["default"]}:
+        broken(DJANGO, f"connections.all(initialized_only=True) lists {seen}", where)
+    connection.close()
+    if django_internals.in_atomic_block(connection) is not False or connection.connection:
+        broken(DJANGO, "connection.in_atomic_block is not False, or reading it connects", where)
+    with transaction.atomic():
+        if django_internals.in_atomic_block(connection) is not True:
+            broken(DJANGO, "connection.in_atomic_block is not True inside atomic()", where)
+
+
+def test_django_backend_operations_for_the_log_rows(db):
+    from django.db import connection
+
+    where = "internals/django.py (used by services/logger.py)"
+    quoted = django_internals.quote_name(connection, "eztaskmanager_log")
+    if "eztaskmanager_log" not in quoted or quoted == "eztaskmanager_log":
+        broken(DJANGO, f"connection.ops.quote_name gives {quoted!r}", where)
+    value = django_internals.db_datetime(connection, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    if value is None or "2026" not in str(value):
+        broken(DJANGO, f"connection.ops.adapt_datetimefield_value gives {value!r}", where)
 
 
 # -- dependencies: every third-party import is declared -----------------------------------------

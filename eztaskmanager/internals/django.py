@@ -18,6 +18,15 @@ each against the installed Django:
   admin lists, checks and parses commands without running them.
 * ``unquote``: the admin's decoding of an object id taken from its URLs, as its own views do
   before ``ModelAdmin.get_object``.
+* ``in_atomic_block`` and ``open_connections``: ``connection.in_atomic_block`` and
+  ``connections.all(initialized_only=True)``, read to close broken connections after a database
+  outage and to defer a Redis write to the commit. The documented ``get_autocommit()`` opens a
+  connection (what must not happen while the database is away) and cannot tell an atomic block
+  from autocommit turned off by hand; a plain ``connections.all()`` makes a connection object
+  for every database of the settings, used or not, in the calling thread.
+* ``quote_name`` and ``db_datetime``: the database backend's ``connection.ops.quote_name`` and
+  ``adapt_datetimefield_value``, for the log rows written with one ``executemany`` (the ORM's
+  ``bulk_create`` caps a statement at the backend's parameter limit).
 * ``missing_object_redirect``: ``ModelAdmin._get_obj_does_not_exist_redirect``, what the
   admin's own views answer for an object id with no object (a warning, in the admin's words
   and translations, and the admin's index); the task's launch and stop buttons answer alike.
@@ -26,16 +35,20 @@ each against the installed Django:
 from __future__ import annotations
 
 from django.core.management import get_commands, load_command_class
-from django.db import router
+from django.db import connections, router
 from django.db.models import QuerySet
 from django.db.models.sql import DeleteQuery, InsertQuery
 
 __all__ = [
     "delete_sql",
     "get_commands",
+    "db_datetime",
+    "in_atomic_block",
     "insert_sql",
     "load_command_class",
     "missing_object_redirect",
+    "open_connections",
+    "quote_name",
     "raw_delete",
     "unquote",
 ]
@@ -46,6 +59,26 @@ def unquote(object_id: str) -> str:
     from django.contrib.admin.utils import unquote as admin_unquote  # the admin, when used
 
     return admin_unquote(object_id)
+
+
+def in_atomic_block(connection) -> bool:
+    """Whether ``connection`` is inside ``transaction.atomic()`` (it is not opened to tell)."""
+    return connection.in_atomic_block
+
+
+def open_connections() -> list:
+    """The connections this thread has used (databases it never touched are left alone)."""
+    return connections.all(initialized_only=True)
+
+
+def quote_name(connection, name: str) -> str:
+    """``name`` quoted as a table or column name for ``connection``'s database."""
+    return connection.ops.quote_name(name)
+
+
+def db_datetime(connection, value):
+    """An aware datetime as ``connection``'s driver takes it for a datetime column."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def missing_object_redirect(model_admin, request, object_id: str):
