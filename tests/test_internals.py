@@ -311,6 +311,34 @@ def test_redis_pool_settings_and_a_quick_client_like_it(real_redis):
         quick.connection_pool.disconnect()
 
 
+def test_redis_quick_client_of_a_sentinel_client(tmp_path):
+    from redis.sentinel import Sentinel, SentinelConnectionPool
+
+    from tests.integration.sentinel import MASTER_NAME, SentinelCluster, missing_binaries
+
+    if missing_binaries():
+        pytest.skip(f"no {', '.join(missing_binaries())} on this machine")
+    where = "backends/internals/redis.py"
+    for name in ("service_name", "sentinel_manager", "is_master", "check_connection"):
+        pool = SentinelConnectionPool(MASTER_NAME, Sentinel([("127.0.0.1", 1)]))
+        if not hasattr(pool, name):
+            broken(REDIS_PY, f"SentinelConnectionPool.{name} is gone", where)
+    cluster = SentinelCluster(tmp_path)
+    cluster.start()
+    try:
+        client = Sentinel(cluster.sentinels, socket_timeout=5).master_for(MASTER_NAME)
+        client.set("contract", "1")
+        try:
+            quick = redis_internals.quick_client(client, 1.5)
+            answer = quick.get("contract")
+        except (TypeError, redis.RedisError) as exc:
+            broken(REDIS_PY, f"a quick client of a Sentinel client fails: {exc!r}", where)
+        if answer != b"1" or redis_internals.pool_settings(quick)["socket_timeout"] != 1.5:
+            broken(REDIS_PY, "a quick client of a Sentinel client is not on its master", where)
+    finally:
+        cluster.stop()
+
+
 # -- fakeredis (the devserver's embedded Redis) --------------------------------------------------
 
 

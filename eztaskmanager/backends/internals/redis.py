@@ -2,8 +2,10 @@
 
 redis-py documents how to build a client, not how to read back what a client was built with.
 ``ConnectionPool.connection_kwargs`` (where a client points, its time-outs) and
-``ConnectionPool.connection_class`` are undocumented attributes; this module is the only place
-that reads them, and ``tests/test_internals.py`` checks them against the installed redis-py.
+``ConnectionPool.connection_class`` are undocumented attributes (and, for a Sentinel client,
+``SentinelConnectionPool.service_name``, ``sentinel_manager``, ``is_master`` and
+``check_connection``); this module is the only place that reads them, and
+``tests/test_internals.py`` checks them against the installed redis-py.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import SentinelConnectionPool
 
 
 def pool_settings(client) -> dict:
@@ -27,6 +30,18 @@ def quick_client(client, timeout: float):
         "socket_timeout": timeout,
         "retry": Retry(NoBackoff(), 0),  # a status must not wait seconds on a Redis that is down
     }
-    return redis.Redis(
-        connection_pool=pool.__class__(connection_class=pool.connection_class, **kwargs)
-    )
+    if isinstance(pool, SentinelConnectionPool):
+        # Its master's address comes from the sentinels: a pool of its own kind, on the same
+        # sentinels (the pool's proxy, in its connection_kwargs, is made anew).
+        kwargs.pop("connection_pool", None)
+        quick = SentinelConnectionPool(
+            pool.service_name,
+            pool.sentinel_manager,
+            is_master=pool.is_master,
+            check_connection=pool.check_connection,
+            connection_class=pool.connection_class,
+            **kwargs,
+        )
+    else:
+        quick = pool.__class__(connection_class=pool.connection_class, **kwargs)
+    return redis.Redis(connection_pool=quick)
