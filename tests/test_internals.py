@@ -188,6 +188,17 @@ def test_rq_jobs_read_back_with_their_status_and_times(fake_redis):
         broken(RQ, f"a fetched job's started_at reads {job.started_at!r}", "backends/rq.py")
 
 
+def test_rq_job_is_gone_once_its_hash_is_deleted(fake_redis):
+    service_backend = rq_backend.RQBackend("default", connection=fake_redis)
+    job = Job(job_id="eztm-6-cancelled", task_id=6, description="cancelled")
+    service_backend.schedule_at(job, datetime.now(UTC) + timedelta(hours=1))
+    service_backend.cancel(job.job_id)  # ZREM and DEL of Job.key_for(id), one round trip
+    if RQJob.exists(job.job_id, connection=fake_redis):
+        broken(RQ, "a job whose Job.key_for(id) hash is deleted still exists", "backends/rq.py")
+    if service_backend.due_time(job.job_id) is not None:
+        broken(RQ_SCHEDULER, "a cancelled job is still in the scheduled set", "backends/rq.py")
+
+
 # -- rq-scheduler --------------------------------------------------------------------------------
 
 RQ_SCHEDULER_METHODS = {
@@ -213,6 +224,23 @@ def test_rq_scheduler_methods_that_task_scheduler_overrides_or_calls(name):
         broken(
             RQ_SCHEDULER,
             f"Scheduler.{name} takes {parameters(method)}, no longer {wanted}",
+            "services/scheduler.py",
+        )
+
+
+def test_rq_scheduler_attributes_task_scheduler_reads(fake_redis):
+    from rq_scheduler.utils import setup_loghandlers
+
+    scheduler = Scheduler(queue=Queue("default", connection=fake_redis), connection=fake_redis)
+    for name in ("key", "job_class", "queue_name", "log", "scheduled_jobs_key", "connection"):
+        if not hasattr(scheduler, name):
+            broken(RQ_SCHEDULER, f"a Scheduler has no {name} any more", "services/scheduler.py")
+    if scheduler.job_class is not RQJob or scheduler.queue_name != "default":
+        broken(RQ_SCHEDULER, "Scheduler.job_class / queue_name changed", "services/scheduler.py")
+    if list(inspect.signature(setup_loghandlers).parameters)[:1] != ["level"]:
+        broken(
+            RQ_SCHEDULER,
+            "rq_scheduler.utils.setup_loghandlers(level) changed",
             "services/scheduler.py",
         )
 
