@@ -27,6 +27,7 @@ from eztaskmanager.admin_operations import (
     TaskButtonsMixin,
     TaskOperationsMixin,
     TaskSaveMixin,
+    column_names,
     find_command,
     schedule_fields,
 )
@@ -198,14 +199,13 @@ class ReportFormSet(BaseInlineFormSet):
         return []
 
     def get_queryset(self):
-        if not getattr(self, "_latest_reports", False):
+        if getattr(self, "latest_reports", None) is None:
             limit = conf.get("N_REPORTS_INLINE") or DEFAULT_INLINE_REPORTS
             # The task comes along: a report's name (its __str__) shows it.
             reports = super().get_queryset().select_related("task").order_by("-id")[:limit]
             attach_log_tails(reports, conf.get("N_LINES_IN_REPORT_LOG"))
-            self._queryset = reports
-            self._latest_reports = True
-        return self._queryset
+            self.latest_reports = reports
+        return self.latest_reports
 
 
 class ReadOnly:
@@ -440,7 +440,7 @@ class LaunchReportAdmin(ReportOriginMixin, ReadOnly, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         """The main facts first, then every other stored field of the report."""
         hidden = {"id", "invocation_result", "arguments", "triggered_by", *self.shown_first}
-        rest = [f.name for f in LaunchReport._meta.concrete_fields if f.name not in hidden]
+        rest = [name for name in column_names(LaunchReport) if name not in hidden]
         return [*self.shown_first, *rest]
 
     def get_readonly_fields(self, request, obj=None):

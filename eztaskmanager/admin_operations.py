@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
@@ -16,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from eztaskmanager import audit, operations, permissions
 from eztaskmanager.backends import BackendError, get_backend
+from eztaskmanager.internals.django import missing_object_redirect, unquote
 from eztaskmanager.models import AppCommand, Task
 
 # Fields that set when a task runs; those the Task model has are used.
@@ -187,6 +187,19 @@ class TaskOperationsMixin:
             )
 
 
+def column_names(model) -> list[str]:
+    """Names of ``model``'s fields that are columns of its table, in their order.
+
+    From the documented ``Model._meta.get_fields()`` and field flags (not the undocumented
+    ``_meta.concrete_fields``).
+    """
+    return [
+        field.name
+        for field in model._meta.get_fields()
+        if field.concrete and not field.many_to_many
+    ]
+
+
 class TaskButtonsMixin:
     """The change form's launch and stop buttons: POST only, with the launch permission."""
 
@@ -210,7 +223,7 @@ class TaskButtonsMixin:
             raise PermissionDenied
         task = self.get_object(request, unquote(object_id))
         if task is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         if not self.has_view_or_change_permission(request, task):
             raise PermissionDenied
         do(request, [task])
@@ -250,7 +263,7 @@ class TaskSaveMixin:
         held = change and permissions.is_held(obj)
         if change:
             # Only what the form edits: the worker may be updating status and caches meanwhile.
-            names = {field.name for field in obj._meta.concrete_fields}
+            names = set(column_names(type(obj)))
             obj.save(update_fields=[name for name in form.fields if name in names])
         else:
             obj.save()

@@ -20,6 +20,9 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from eztaskmanager.internals import argparse as argparse_internals
+from eztaskmanager.internals.django import get_commands, load_command_class
+
 
 class ArgumentsError(ValueError):
     """The arguments text cannot be split or is refused by the command's parser."""
@@ -83,7 +86,7 @@ def _single_value_options(parser: argparse.ArgumentParser | None) -> set[str]:
     if parser is None:
         return set()
     names: set[str] = set()
-    for action in parser._actions:
+    for action in argparse_internals.actions(parser):
         if action.option_strings and action.nargs in (None, "?") and not _is_flag(action):
             names.update(action.option_strings)
     return names
@@ -123,15 +126,14 @@ def tokenize(text: str, parser: argparse.ArgumentParser | None = None) -> list[s
 def validate(argv: Iterable[str], parser: argparse.ArgumentParser) -> argparse.Namespace:
     """Parse ``argv`` with ``parser`` and return the namespace, or raise ArgumentsError.
 
-    Django's CommandParser prints usage and exits on error when called from the command line,
-    and raises CommandError when ``called_from_command_line`` is false; both are turned into an
-    ArgumentsError carrying the parser's own message.
+    The parser's ``error`` is replaced while it parses, so its own message becomes an
+    ArgumentsError; a subcommand's parser (Django's CommandParser, built outside the command
+    line) raises CommandError, turned into an ArgumentsError too.
     """
     from django.core.management.base import CommandError
 
     argv = list(argv)
     refuse_exiting_options(argv)
-    parser.called_from_command_line = False  # type: ignore[attr-defined]
 
     def error(message: str):  # argparse's contract: must not return
         raise ArgumentsError(message)
@@ -140,7 +142,7 @@ def validate(argv: Iterable[str], parser: argparse.ArgumentParser) -> argparse.N
         raise ArgumentsError(EXITING_MESSAGE)
 
     # Instance attributes, so that nothing is printed on the web server's output.
-    overrides = {"error": error, "print_help": printing, "_print_message": printing}
+    overrides = dict.fromkeys(argparse_internals.QUIET_METHODS, printing) | {"error": error}
     for name, value in overrides.items():
         setattr(parser, name, value)
     try:
@@ -173,17 +175,24 @@ def refuse_exiting_options(argv: list[str]) -> None:
 
 def command_parser(command_name: str, app_name: str | None = None) -> argparse.ArgumentParser:
     """Build the argparse parser of a management command."""
-    from django.core.management import get_commands, load_command_class
-
     if app_name is None:
         app_name = get_commands()[command_name]
     command = load_command_class(app_name, command_name)
     return command.create_parser("manage.py", command_name)
 
 
+def option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """Map every option string of ``parser`` to its action."""
+    return {
+        opt: action
+        for action in argparse_internals.actions(parser)
+        for opt in action.option_strings
+    }
+
+
 def option_dest_map(parser: argparse.ArgumentParser) -> dict[str, str]:
     """Map every option string of ``parser`` to its destination name."""
-    return {opt: action.dest for action in parser._actions for opt in action.option_strings}
+    return {opt: action.dest for opt, action in option_actions(parser).items()}
 
 
 # -- the 0.5.x rule, kept for tasks created before the upgrade (Task.legacy_arguments) ----------

@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.db import InterfaceError, OperationalError, connections
+from django.db import InterfaceError, OperationalError
 
 from eztaskmanager import conf
+from eztaskmanager.internals.django import in_atomic_block, open_connections
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ T = TypeVar("T")
 
 def reconnect() -> None:
     """Close this thread's broken connections, so that the next query opens a new one."""
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
+    for connection in open_connections():
+        if not in_atomic_block(connection):
             connection.close()
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from eztaskmanager.backends import rq as rq_backend
+from eztaskmanager.backends.internals import fakeredis as fakeredis_internals
 
 # Keys of an RQ_QUEUES entry that say where Redis is; they give way to the embedded URL.
 CONNECTION_KEYS = {
@@ -77,14 +78,9 @@ class EmbeddedRedis:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         try:
-            from fakeredis import TcpFakeServer
+            self.server = fakeredis_internals.tcp_server((host, port))
         except ImportError as exc:
-            raise CommandError(
-                "No Redis is reachable and fakeredis is not installed: start Redis, or "
-                "pip install 'fakeredis[lua]' for an embedded one."
-            ) from exc
-        self.server = TcpFakeServer((host, port))
-        self.server.RequestHandlerClass = _redis_like_handler(self.server.RequestHandlerClass)
+            raise CommandError(str(exc)) from exc
         # A client's blocking read (a worker waiting for jobs) holds its thread until it times
         # out, even after the client is gone: stopping must not wait for those threads.
         self.server.daemon_threads = True
@@ -105,46 +101,6 @@ class EmbeddedRedis:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def _redis_like_handler(base):
-    """fakeredis's request handler, made to answer two things as a real Redis server does.
-
-    * ``CLIENT INFO``: fakeredis writes client addresses as Python tuples
-      (``addr=('127.0.0.1', 5000)``); the blank inside breaks redis-py's parser of the reply (a
-      ValueError in ``parse_client_info``), and every RQ worker asks for it at start to record
-      its address. Here they are ``addr=127.0.0.1:5000``, as Redis writes them.
-    * Error replies: fakeredis's TCP handler closes the connection after sending one (an
-      unknown command such as ``INFO``, which RQ tries; ``NOSCRIPT`` before a script is
-      loaded). Redis keeps the connection open, and clients expect it to; so does this handler.
-    """
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    class RedisLikeHandler(base):
-        def setup(self):
-            super().setup()
-            client = self.current_client
-            for info in (
-                getattr(client, "_client_info", None),
-                getattr(getattr(client, "_sock", None), "_client_info", None),
-            ):
-                for key in ("addr", "laddr"):
-                    value = info.get(key) if info is not None else None
-                    if isinstance(value, (tuple, list)):
-                        info[key] = f"{value[0]}:{value[1]}"
-            read_response = client.read_response
-
-            def read_reply(**kwargs):
-                try:
-                    return read_response(**kwargs)
-                except RedisConnectionError:
-                    raise
-                except Exception as exc:  # an error reply: sent to the client as it is
-                    return exc
-
-            client.read_response = read_reply
-
-    return RedisLikeHandler
 
 
 def descendants(pid: int) -> list[int]:

@@ -12,7 +12,6 @@ from datetime import UTC
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management import load_command_class
 from django.db import models, transaction
 from django.db.models import F, Max, Subquery
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from eztaskmanager import arguments, bounds, conf, policy, schedules
 from eztaskmanager.compat import logs as legacy_logs
+from eztaskmanager.internals.django import load_command_class
 from eztaskmanager.statements import raw_delete
 
 
@@ -583,7 +583,7 @@ class Task(models.Model):
     def _split_args(self) -> tuple[list[str], dict[str, str]]:
         parser = self._parser()
         argv = self.tokens(parser)
-        actions = {o: a for a in (parser._actions if parser else []) for o in a.option_strings}
+        actions = arguments.option_actions(parser) if parser else {}
         positional: list[str] = []
         options: dict[str, str] = {}
         i = 0

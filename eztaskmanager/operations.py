@@ -24,6 +24,7 @@ from django.db import transaction
 from eztaskmanager import arguments as task_arguments
 from eztaskmanager import audit, launches, permissions, policy, taskstate
 from eztaskmanager.backends import Backend, BackendError, cannot_schedule, get_backend
+from eztaskmanager.internals.django import in_atomic_block
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.runs import close_run
 
@@ -104,7 +105,7 @@ def after_commit(
     sends at once even inside a transaction (the 0.5.x queue-service API did). ``undo_later``,
     when given, replaces ``undo`` for a deferred send that fails.
     """
-    if not (defer and transaction.get_connection().in_atomic_block):
+    if not (defer and in_atomic_block(transaction.get_connection())):
         try:
             send()
         except BackendError:

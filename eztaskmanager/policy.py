@@ -25,9 +25,9 @@ from pathlib import Path
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.core.management import get_commands
 
 from eztaskmanager import conf
+from eztaskmanager.internals.django import get_commands
 
 # Commands that open a shell or a database shell, flush, load or dump data or settings, manage
 # users or passwords, start servers or workers, enqueue arbitrary callables, change the schema

@@ -15,7 +15,8 @@ from typing import Any
 
 from django.db import connections
 from django.db.models import QuerySet
-from django.db.models.sql import DeleteQuery
+
+from eztaskmanager.internals import django as django_internals
 
 STAND_IN = -7_364_519  # an id no row has: it marks the parameters that carry the real id
 
@@ -23,21 +24,19 @@ _compiled: dict[tuple[Any, str], tuple[str, tuple] | None] = {}
 
 
 def compile_delete(queryset: QuerySet, using: str) -> tuple[str, tuple] | None:
-    """The SQL of ``queryset._raw_delete(using)`` and its parameters, or None.
+    """The SQL of ``django_internals.raw_delete(queryset, using)`` and its parameters, or None.
 
     None when no parameter is the stand-in id (the id was written into the SQL): then the SQL
     cannot be reused.
     """
-    query = queryset.query.clone()
-    query.__class__ = DeleteQuery  # what QuerySet._raw_delete runs
-    sql, params = query.get_compiler(using).as_sql()
+    sql, params = django_internals.delete_sql(queryset, using)
     if STAND_IN not in params:
         return None
     return sql, tuple(params)
 
 
 def raw_delete(key: Any, build: Callable[[int], QuerySet], ident: int, using: str) -> int:
-    """``build(ident)._raw_delete(using)``, compiled once per ``key``; return the rows deleted.
+    """``raw_delete(build(ident), using)``, compiled once per ``key``; return the rows deleted.
 
     ``build`` must give querysets of the same shape whatever the id: ``key`` names that shape.
     """
@@ -45,7 +44,7 @@ def raw_delete(key: Any, build: Callable[[int], QuerySet], ident: int, using: st
         _compiled[(key, using)] = compile_delete(build(STAND_IN), using)
     compiled = _compiled[(key, using)]
     if compiled is None:
-        return build(ident)._raw_delete(using)
+        return django_internals.raw_delete(build(ident), using)
     sql, params = compiled
     with connections[using].cursor() as cursor:
         cursor.execute(sql, [ident if param == STAND_IN else param for param in params])

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management import get_commands
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -29,6 +28,7 @@ from django.utils.dateparse import parse_datetime
 from eztaskmanager import audit, conf, operations, policy
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.commands import available_commands
+from eztaskmanager.internals.django import get_commands
 from eztaskmanager.models import AppCommand, Task, TaskCategory
 
 FIELDS = (

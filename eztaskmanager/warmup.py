@@ -23,14 +23,13 @@ import gc
 import logging
 import time
 
-from django.core.management import load_command_class
-from django.db import DatabaseError, connections, router
-from django.db.models import sql
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from eztaskmanager import conf, taskstate
 from eztaskmanager.backends import get_backend
 from eztaskmanager.commands import available_commands
+from eztaskmanager.internals.django import insert_sql, load_command_class
 from eztaskmanager.models import AppCommand, LaunchReport, Task
 from eztaskmanager.runs import OUTCOME_FIELDS
 from eztaskmanager.services.notifications import build_handler
@@ -67,20 +66,6 @@ def import_commands(commands: list[tuple[str, str]]) -> int:
     return loaded
 
 
-def compile_insert(obj) -> None:
-    """Compile the INSERT that saving the new ``obj`` runs, without running it."""
-    model = type(obj)
-    meta = model._meta
-    fields = [
-        f
-        for f in meta.local_concrete_fields
-        if f is not meta.auto_field and not getattr(f, "generated", False)
-    ]
-    query = sql.InsertQuery(model)
-    query.insert_values(fields, [obj])
-    query.get_compiler(using=router.db_for_write(model)).as_sql()
-
-
 def prime_orm() -> None:
     """Run once the statements a run runs, so that their SQL compiler and metadata are ready.
 
@@ -91,7 +76,7 @@ def prime_orm() -> None:
     task = Task(pk=NO_SUCH_ID, name="warm-up")
     now = timezone.now()
     report = LaunchReport(task=task, started_at=now, heartbeat_at=now, worker="warm-up")
-    compile_insert(report)
+    insert_sql(report)
     taskstate.started(NO_SUCH_ID)
     outcome = {name: getattr(report, name) for name in OUTCOME_FIELDS}
     LaunchReport.objects.filter(pk=NO_SUCH_ID).update(**outcome)

@@ -16,13 +16,10 @@ also:
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
 import time
-
-from rq import Worker
 
 # Imported here, in the worker, not in each job's work horse nor inside a signal handler (an
 # import interrupted by a signal leaves a half-initialised module behind).
@@ -31,9 +28,9 @@ from eztaskmanager import (
     liveness,
     runs,  # noqa: F401
 )
+from eztaskmanager.backends.internals.rq import HookedWorker
 from eztaskmanager.services import guard
 from eztaskmanager.services.guard import REASON_INTERRUPTED, REASON_WORKER_DIED
-from eztaskmanager.services.outage import REDIS_DOWN
 from eztaskmanager.warmup import Warmer
 
 logger = logging.getLogger(__name__)
@@ -44,58 +41,40 @@ def close_runs_of_job(job_id: str | None, reason: str) -> None:
     guard.close_runs_of_job(job_id, reason, retry=reason == REASON_WORKER_DIED)
 
 
-def outliving_redis(step):
-    """``step`` of the worker loop, logging a Redis outage instead of raising it."""
+class TaskWorker(HookedWorker):
+    """An RQ worker that never leaves a run of ours without a result.
 
-    @functools.wraps(step)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return step(self, *args, **kwargs)
-        except REDIS_DOWN as exc:
-            logger.warning(
-                "Worker %s: %s skipped, Redis unreachable: %s", self.name, step.__name__, exc
-            )
-            time.sleep(0.5)  # do not spin while Redis is away
-            return None
+    The rq internals it builds on are named in ``HookedWorker``
+    (``eztaskmanager.backends.internals.rq``) only; here are its hooks. rq's loop steps that
+    talk to Redis miss their turn while Redis is away instead of ending the worker (a run in a
+    horse goes on: its report is in the database, or closed by the heartbeat check).
+    """
 
-    return wrapper
+    # An idle worker beats (and looks for the scheduler) at least once a minute.
+    longest_idle_wait = 60
 
+    def __init__(self, *args, work_horse_killed_handler=None, **kwargs):
+        # rq's public hook for a horse that died (killed, out of memory); one given by the
+        # project still runs first.
+        def horse_killed(job, retpid, ret_val, rusage):
+            if work_horse_killed_handler is not None:
+                work_horse_killed_handler(job, retpid, ret_val, rusage)
+            reason = REASON_INTERRUPTED if self._interrupting else REASON_WORKER_DIED
+            close_runs_of_job(job.id, reason)
 
-class TaskWorker(Worker):
-    """An RQ worker that never leaves a run of ours without a result."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, work_horse_killed_handler=horse_killed, **kwargs)
         self._interrupting = False
         self._grace_timer: threading.Timer | None = None
         self.warmer = Warmer()
         self._watching = (os.getpid(), time.time())
         self._next_watch = 0.0
 
-    def fork_work_horse(self, job, queue):
+    def before_fork(self) -> None:
         # What every run would do in its fresh horse, done once here (eztaskmanager.warmup).
         self.warmer.before_fork()
-        super().fork_work_horse(job, queue)
 
-    # rq's loop quits on a Redis error outside its dequeue; these steps miss their turn instead,
-    # and the next dequeue waits for Redis (a run in a horse goes on: its report is in the
-    # database, or closed by the heartbeat check).
-    check_for_suspension = outliving_redis(Worker.check_for_suspension)
-    run_maintenance_tasks = outliving_redis(Worker.run_maintenance_tasks)
-    _heartbeat = outliving_redis(Worker.heartbeat)
-    set_state = outliving_redis(Worker.set_state)
-    maintain_heartbeats = outliving_redis(Worker.maintain_heartbeats)
-    execute_job = outliving_redis(Worker.execute_job)
-
-    def heartbeat(self, *args, **kwargs):
-        result = self._heartbeat(*args, **kwargs)
+    def after_heartbeat(self) -> None:
         self.watch_scheduler()
-        return result
-
-    @property
-    def dequeue_timeout(self) -> int:
-        # An idle worker beats (and looks for the scheduler) at least once a minute.
-        return min(super().dequeue_timeout, 60)
 
     def watch_scheduler(self) -> None:
         """Every ``liveness.CHECK_EVERY`` s, in the worker itself (not a horse): warn the
@@ -109,29 +88,21 @@ class TaskWorker(Worker):
         except Exception:  # watching must never stop the worker
             logger.exception("Worker %s: looking for a scheduler failed", self.name)
 
-    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
-        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        close_runs_of_job(job.id, REASON_INTERRUPTED if self._interrupting else REASON_WORKER_DIED)
-
-    def handle_warm_shutdown_request(self):
-        super().handle_warm_shutdown_request()
+    def warm_shutdown_requested(self) -> None:
         grace = conf.get("SHUTDOWN_GRACE_SECONDS")
-        if grace is not None and self.horse_pid:
+        if grace is not None and self.has_horse:
             self._grace_timer = threading.Timer(grace, self._interrupt_current_run)
             self._grace_timer.daemon = True
             self._grace_timer.start()
 
     def _interrupt_current_run(self) -> None:
-        if self.horse_pid:
+        if self.has_horse:
             logger.warning("Worker %s: grace period over, interrupting the current run", self.name)
             self._interrupting = True
-            self.kill_horse()
+            self.stop_horse()
 
-    def request_force_stop(self, signum, frame):
-        job_id = self.get_current_job_id()
+    def cold_shutdown_requested(self) -> None:
         self._interrupting = True
-        try:
-            super().request_force_stop(signum, frame)
-        except SystemExit:  # the horse was taken down: its run ends here
-            close_runs_of_job(job_id, REASON_INTERRUPTED)
-            raise
+
+    def horse_taken_down(self, job_id: str | None) -> None:
+        close_runs_of_job(job_id, REASON_INTERRUPTED)

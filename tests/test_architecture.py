@@ -11,6 +11,10 @@ EXTERNAL = ("rq", "rq_scheduler", "redis", "django_rq")
 # The modules that may speak to RQ, rq-scheduler, redis and django-rq.
 TRANSPORT_MODULES = {
     "backends/rq.py",
+    "backends/internals/rq.py",
+    "backends/internals/rq_scheduler.py",
+    "backends/internals/redis.py",
+    "backends/internals/fakeredis.py",
     "services/scheduler.py",
     "worker.py",
     "devserver.py",

@@ -3,9 +3,10 @@
 It owns the job-id scheme (``eztm-<task>-<random>``, ``eztmr-...`` for retries) and everything
 this package knows about RQ and Redis: the other modules speak to it, never to Redis. It uses
 rq's and rq-scheduler's public API: jobs are built with ``Job.create`` (which takes the
-``on_stopped`` callback that rq-scheduler's own helpers do not), and saved with their exact due
-time as score in ``Scheduler.scheduled_jobs_key`` (rq-scheduler's helpers round it down to the
-second).
+``on_stopped`` callback that rq-scheduler's own helpers do not), read with ``Job.fetch_many``,
+and saved with their exact due time as score in ``Scheduler.scheduled_jobs_key``
+(rq-scheduler's helpers round it down to the second). What it relies on beyond that is in
+``eztaskmanager.backends.internals`` (see docs/internals.rst).
 """
 
 from __future__ import annotations
@@ -15,23 +16,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import django_rq
-import redis
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_rq.queues import get_redis_connection
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 from rq import Callback, Queue, Worker, get_current_job
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.timeouts import JobTimeoutException
-from rq.utils import utcparse
 from rq_scheduler import Scheduler
 
 from eztaskmanager import conf
@@ -45,13 +42,15 @@ from eztaskmanager.backends.base import (
     Job,
     task_id_of,
 )
+from eztaskmanager.backends.internals import rq_scheduler as rq_scheduler_data
+from eztaskmanager.backends.internals.redis import pool_settings, quick_client
 
 logger = logging.getLogger(__name__)
 
 META_TASK_ID = "eztaskmanager_task_id"
 META_RETRY_OF = "eztaskmanager_retry_of"
-SCHEDULED_KEY = Scheduler.scheduled_jobs_key
-SCHEDULER_KEY_PREFIX = "rq:scheduler_instance:"
+SCHEDULED_KEY = rq_scheduler_data.SCHEDULED_KEY
+SCHEDULER_KEY_PREFIX = rq_scheduler_data.INSTANCE_KEY_PREFIX
 LOCK_KEY = "eztaskmanager:run-lock:{}"
 # Written by the scheduler after each sync; gone means Redis lost its data (FLUSHALL, a new
 # empty server), so the schedule is rebuilt at once.
@@ -152,7 +151,7 @@ def shared_connection(queue_name: str):
 
 def location(connection) -> str:
     """Where ``connection`` points, without any password: ``host:port/db``."""
-    kwargs = connection.connection_pool.connection_kwargs
+    kwargs = pool_settings(connection)
     if kwargs.get("path"):
         return f"{kwargs['path']}/{kwargs.get('db', 0)}"
     return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
@@ -160,16 +159,7 @@ def location(connection) -> str:
 
 def quick_connection(connection, timeout: float = 2.0):
     """A client like ``connection`` that tries once and gives up after ``timeout`` seconds."""
-    pool = connection.connection_pool
-    kwargs = {
-        **pool.connection_kwargs,
-        "socket_connect_timeout": timeout,
-        "socket_timeout": timeout,
-        "retry": Retry(NoBackoff(), 0),  # a status must not wait seconds on a Redis that is down
-    }
-    return redis.Redis(
-        connection_pool=pool.__class__(connection_class=pool.connection_class, **kwargs)
-    )
+    return quick_client(connection, timeout)
 
 
 def problem(connection, timeout: float = 2.0) -> str:
@@ -339,18 +329,18 @@ class RQBackend(Firings, Backend):
         if not job_id:
             return None
         score = self.guard(self.connection.zscore, SCHEDULED_KEY, job_id)
-        return None if score is None else datetime.fromtimestamp(float(score), tz=UTC)
+        return None if score is None else rq_scheduler_data.due_time(score)
 
     def set_due_time(self, job_id: str, when: datetime) -> None:
         pipe = self.connection.pipeline()
-        pipe.zadd(SCHEDULED_KEY, {job_id: when.timestamp()}, xx=True)
+        pipe.zadd(SCHEDULED_KEY, {job_id: rq_scheduler_data.due_score(when)}, xx=True)
         wake_schedulers(pipe)
         self.guard(pipe.execute)
 
     def scheduled(self) -> dict[str, datetime]:
         """Every job in the scheduled set with its due time."""
         entries = self.guard(self.connection.zrange, SCHEDULED_KEY, 0, -1, withscores=True)
-        return {raw.decode(): datetime.fromtimestamp(s, tz=UTC) for raw, s in entries}
+        return {raw.decode(): rq_scheduler_data.due_time(s) for raw, s in entries}
 
     def on_their_way(self, job_ids: list[str]) -> set[str]:
         """The ids among ``job_ids`` whose job is queued, running or deferred (one round trip)."""
@@ -358,8 +348,8 @@ class RQBackend(Firings, Backend):
 
     def live_jobs(self, job_ids: list[str], older_than: datetime) -> set[str]:
         names = sorted({*queue_names(), self.queue_name})
-        keys = [Queue(name, connection=self.connection).key for name in names]
-        return self.guard(live_job_ids, self.connection, keys, job_ids, older_than)
+        queues = [Queue(name, connection=self.connection) for name in names]
+        return self.guard(live_job_ids, self.connection, queues, job_ids, older_than)
 
     def has_marker(self) -> bool:
         return bool(self.guard(self.connection.exists, MARKER_KEY))
@@ -418,7 +408,7 @@ def write_scheduled(connection, queue_name: str, jobs, chunk: int = 1000) -> Non
         with connection.pipeline() as pipe:
             for job, when in jobs[start : start + chunk]:
                 scheduled_rq_job(job, connection, job.queue or queue_name).save(pipeline=pipe)
-                pipe.zadd(SCHEDULED_KEY, {job.job_id: when.timestamp()})
+                pipe.zadd(SCHEDULED_KEY, {job.job_id: rq_scheduler_data.due_score(when)})
             wake_schedulers(pipe)
             pipe.execute()
 
@@ -437,50 +427,58 @@ def wake_schedulers(pipe) -> None:
 
 
 def jobs_on_their_way(connection, job_ids: list[str]) -> set[str]:
-    with connection.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hget(RQJob.key_for(job_id), "status")
-        found = pipe.execute()
-    waiting = {status.value for status in ON_ITS_WAY}
+    found = fetch_jobs(connection, job_ids)
     return {
-        job_id
-        for job_id, raw in zip(job_ids, found, strict=True)
-        if raw and raw.decode() in waiting
+        job.id for job in found if job is not None and job.get_status(refresh=False) in ON_ITS_WAY
     }
 
 
-def live_job_ids(
-    connection, queue_keys: list[str], job_ids: list[str], older_than: datetime
-) -> set:
-    """``RQBackend.live_jobs``, read in one round trip (every queue of the settings looked at)."""
+def fetch_jobs(connection, job_ids: list[str]) -> list[RQJob | None]:
+    """The RQ jobs ``job_ids`` (None for a missing one), read in one round trip.
+
+    A hash rq cannot read back (half written: a heartbeat that outlived its job) counts as
+    missing, and only that one.
+    """
+    try:
+        return RQJob.fetch_many(job_ids, connection=connection)
+    except (NoSuchJobError, ValueError):
+        return [_fetch_or_none(connection, job_id) for job_id in job_ids]
+
+
+def _fetch_or_none(connection, job_id: str) -> RQJob | None:
+    try:
+        return RQJob.fetch(job_id, connection=connection)
+    except (NoSuchJobError, ValueError):
+        return None
+
+
+def live_job_ids(connection, queues: list[Queue], job_ids: list[str], older_than: datetime) -> set:
+    """``RQBackend.live_jobs``: every queue of the settings looked at."""
+    queued = {job_id for queue in queues for job_id in queue.get_job_ids()}
     with connection.pipeline(transaction=False) as pipe:
-        for key in queue_keys:
-            pipe.lrange(key, 0, -1)
         for job_id in job_ids:
             pipe.zscore(SCHEDULED_KEY, job_id)
-            pipe.hmget(RQJob.key_for(job_id), "status", "started_at", "last_heartbeat")
-        found = pipe.execute()
-    queued = {raw.decode() for listed in found[: len(queue_keys)] for raw in listed}
-    per_job = found[len(queue_keys) :]
+        scores = pipe.execute()
+    jobs = fetch_jobs(connection, job_ids)
     live = set()
-    for index, job_id in enumerate(job_ids):
-        score, (status, started, beat) = per_job[2 * index], per_job[2 * index + 1]
-        status = status.decode() if status else ""
+    for job_id, score, job in zip(job_ids, scores, jobs, strict=True):
+        status = job.get_status(refresh=False) if job is not None else None
         if job_id in queued or score is not None or status == JobStatus.DEFERRED:
             live.add(job_id)
-        elif status == JobStatus.STARTED and _after(beat or started, older_than):
+        elif status == JobStatus.STARTED and _after(
+            job.last_heartbeat or job.started_at, older_than
+        ):
             live.add(job_id)
     return live
 
 
-def _after(raw: bytes | None, moment: datetime) -> bool:
-    """Whether an RQ timestamp (``raw``) is later than ``moment``."""
-    if not raw:
+def _after(moment: datetime | None, limit: datetime) -> bool:
+    """Whether an RQ time (naive UTC in rq 2, aware in later ones) is later than ``limit``."""
+    if moment is None:
         return False
-    when = utcparse(raw.decode())
-    if when.tzinfo is None:  # rq 2 parses to a naive UTC time, rq 3 to an aware one
-        when = when.replace(tzinfo=UTC)
-    return when > moment
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment > limit
 
 
 def _meta(job: Job) -> dict:

@@ -3,11 +3,11 @@ then launches or stops it, with the permission checks of the Launch and Stop but
 
 from __future__ import annotations
 
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 
 from eztaskmanager.compat import deprecated
+from eztaskmanager.internals.django import unquote
 
 BUTTONS = {"_start-task": "launch", "_stop-task": "stop"}
 

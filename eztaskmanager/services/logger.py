@@ -23,6 +23,7 @@ from django.db.models import F
 
 from eztaskmanager import conf
 from eztaskmanager.dbretry import DATABASE_DOWN, reconnect, until_database_answers
+from eztaskmanager.internals.django import db_datetime, in_atomic_block, quote_name
 
 T = TypeVar("T")
 
@@ -60,8 +61,8 @@ def insert_log_rows(rows: list[tuple]) -> None:
     from eztaskmanager.models import Log
 
     connection = connections[router.db_for_write(Log)]
-    table = connection.ops.quote_name(Log._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in LOG_COLUMNS)
+    table = quote_name(connection, Log._meta.db_table)
+    columns = ", ".join(quote_name(connection, c) for c in LOG_COLUMNS)
     if connection.vendor == "postgresql":
         types = [Log._meta.get_field(c).db_type(connection) for c in LOG_COLUMNS]
         arrays = ", ".join(f"%s::{db_type}[]" for db_type in types)
@@ -69,10 +70,10 @@ def insert_log_rows(rows: list[tuple]) -> None:
         with connection.cursor() as cursor:
             cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
         return
-    adapt = connection.ops.adapt_datetimefield_value
     sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s)"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(r[0], adapt(r[1]), r[2], r[3], r[4]) for r in rows])
+        rows = [(r[0], db_datetime(connection, r[1]), r[2], r[3], r[4]) for r in rows]
+        cursor.executemany(sql, rows)
 
 
 class DatabaseLogHandler(logging.Handler):
@@ -204,7 +205,7 @@ class DatabaseLogHandler(logging.Handler):
 
     def flush_if_due(self) -> None:
         """From another thread: write the buffer if its oldest record waited ``flush_seconds``."""
-        if self._owner_connection.in_atomic_block:
+        if in_atomic_block(self._owner_connection):
             # The report row may not be committed yet: rows written from this thread's
             # connection could not refer to it. The run's own thread flushes instead.
             return

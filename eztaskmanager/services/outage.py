@@ -13,6 +13,7 @@ import logging
 import signal
 import time
 
+from eztaskmanager.backends.internals.rq_scheduler import interval_of
 from eztaskmanager.backends.rq import RedisConnectionError, RedisTimeoutError
 from eztaskmanager.dbretry import DATABASE_DOWN, reconnect
 
@@ -50,12 +51,8 @@ class Backoff:
 
 
 def run_through_outages(scheduler, burst: bool = False, backoff: Backoff | None = None) -> None:
-    """rq-scheduler's ``Scheduler.run`` loop, retried while Redis cannot be reached.
-
-    ``_interval`` and ``_lock_acquired`` are rq-scheduler's own (0.14 has no public names for
-    them); this module is the only place that uses them.
-    """
-    backoff = backoff or Backoff(first=min(scheduler._interval, 1.0))
+    """rq-scheduler's ``Scheduler.run`` loop, retried while Redis cannot be reached."""
+    backoff = backoff or Backoff(first=min(interval_of(scheduler), 1.0))
     _install_stop_handlers()
     _until_redis_answers(scheduler.register_birth, backoff)
     try:
@@ -96,7 +93,7 @@ def run_through_outages(scheduler, burst: bool = False, backoff: Backoff | None 
 def pause(scheduler, started: float) -> None:
     """Wait before the next pass: until the next due time or a schedule change when the
     scheduler can block on Redis for it, else what remains of its interval."""
-    left = max(scheduler._interval - (time.time() - started), 0)
+    left = max(interval_of(scheduler) - (time.time() - started), 0)
     if hasattr(scheduler, "wait_for_work"):
         scheduler.wait_for_work(left)
     else:
@@ -116,9 +113,9 @@ def _install_stop_handlers() -> None:
 
 def _one_pass(scheduler) -> bool:
     """One round of the loop; True when it held the lock and looked for due jobs."""
-    if scheduler._lock_acquired:
-        # Its release failed when Redis went away; the promoted replica may still hold it.
-        scheduler.remove_lock()
+    # A no-op unless this scheduler still holds the lock: its release failed when Redis went
+    # away, and the promoted replica may still hold it.
+    scheduler.remove_lock()
     scheduler.heartbeat()
     if not scheduler.acquire_lock():
         return False

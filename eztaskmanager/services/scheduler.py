@@ -39,6 +39,7 @@ from rq_scheduler.utils import setup_loghandlers
 
 from eztaskmanager import alerts, conf, launches, liveness, taskstate
 from eztaskmanager.backends import BackendError, Job, task_id_of
+from eztaskmanager.backends.internals.redis import pool_settings
 from eztaskmanager.backends.rq import META_TASK_ID, MISSING_KEY, SEEN_KEY, WAKE_KEY, RQBackend
 from eztaskmanager.models import Task
 from eztaskmanager.services.guard import reap_orphans
@@ -292,7 +293,7 @@ def wait_for_work(connection, scheduled_key: str, longest: float, skip=frozenset
     # Redis ends a blocking wait on its own clock tick (10 per second by default): block until
     # a tick before the due time, then sleep the rest here. A block longer than the socket's
     # time-out would end as a read error: block in pieces.
-    socket_timeout = connection.connection_pool.connection_kwargs.get("socket_timeout")
+    socket_timeout = pool_settings(connection).get("socket_timeout")
     piece = socket_timeout / 2 if socket_timeout else longest
     while (coarse := until - time.time() - REDIS_TICK) >= 0.001:
         if connection.blpop([WAKE_KEY], timeout=min(coarse, piece)):
