@@ -110,11 +110,13 @@ def test_hooked_worker_wraps_every_step_it_names():
             pytest.fail(f"HookedWorker does not wrap {name}")
 
 
-def test_rq_worker_properties_horse_pid_and_dequeue_timeout(fake_redis):
+# Workers are built on the real Redis: rq 2.0 reads CLIENT LIST at start, which fakeredis answers
+# without the client addresses rq expects.
+def test_rq_worker_properties_horse_pid_and_dequeue_timeout(real_redis):
     for name in ("horse_pid", "dequeue_timeout"):
         if not isinstance(inspect.getattr_static(Worker, name, None), property):
             broken(RQ, f"Worker.{name} is no longer a property", "backends/internals/rq.py")
-    worker = Worker([Queue("default", connection=fake_redis)], connection=fake_redis)
+    worker = Worker([Queue("default", connection=real_redis)], connection=real_redis)
     if worker.horse_pid != 0 or not isinstance(worker.dequeue_timeout, int):
         broken(
             RQ,
@@ -124,32 +126,31 @@ def test_rq_worker_properties_horse_pid_and_dequeue_timeout(fake_redis):
         )
 
 
-def test_rq_worker_takes_a_work_horse_killed_handler(fake_redis):
+def test_rq_worker_takes_a_work_horse_killed_handler(real_redis):
     if "work_horse_killed_handler" not in inspect.signature(Worker.__init__).parameters:
         broken(RQ, "Worker() takes no work_horse_killed_handler any more", "worker.py")
     from eztaskmanager.worker import TaskWorker
 
     seen = []
     worker = TaskWorker(
-        [Queue("default", connection=fake_redis)],
-        connection=fake_redis,
+        [Queue("default", connection=real_redis)],
+        connection=real_redis,
         work_horse_killed_handler=lambda *args: seen.append(args),
     )
-    job = RQJob.create("eztaskmanager.tests.nothing", connection=fake_redis, id="eztm-0-x")
+    job = RQJob.create("eztaskmanager.tests.nothing", connection=real_redis, id="eztm-0-x")
     worker.handle_work_horse_killed(job, 1, 9, None)  # rq's own call of the handler
     if len(seen) != 1:
         broken(RQ, "the work_horse_killed_handler is not called with (job, ...)", "worker.py")
 
 
-def test_hooked_worker_steps_miss_their_turn_while_redis_is_away(monkeypatch):
-    server = fakeredis.FakeServer()
-    connection = fakeredis.FakeRedis(server=server)
+def test_hooked_worker_steps_miss_their_turn_while_redis_is_away(monkeypatch, real_redis):
     worker = rq_internals.HookedWorker(
-        [Queue("default", connection=connection)], connection=connection
+        [Queue("default", connection=real_redis)], connection=real_redis
     )
     skipped = []
     monkeypatch.setattr(worker, "step_skipped", lambda step, exc: skipped.append(step))
-    server.connected = False
+    # Redis goes away: nothing listens on port 1.
+    worker.connection = redis.Redis(port=1, socket_connect_timeout=0.2, retry_on_timeout=False)
     worker.heartbeat()
     worker.set_state("idle")
     if skipped != ["heartbeat", "set_state"]:

@@ -142,13 +142,13 @@ def test_embedded_redis_answers_like_redis(settings):
         assert re.fullmatch(r"127\.0\.0\.1:\d+", info["addr"])
         with pytest.raises(redis.ResponseError, match="unknown command"):
             client.execute_command("NO-SUCH-COMMAND")
-        connection = client.connection_pool.get_connection()
+        connection = client.connection_pool.make_connection()  # one connection of our own
         connection.send_command("NO-SUCH-COMMAND")
         with pytest.raises(redis.ResponseError):
             connection.read_response()
         connection.send_command("PING")
         assert connection.read_response() in (b"PONG", "PONG", True)  # same connection, still open
-        client.connection_pool.release(connection)
+        connection.disconnect()
     finally:
         server.stop()
 
