@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.core.management.base import CommandError
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.db.models import Max
 from django.utils import timezone
 
@@ -28,6 +28,42 @@ from eztaskmanager.runs import run_task
 from eztaskmanager.status import collect_status
 
 Write = Callable[[str], None]
+
+# The exit status when Redis or the database cannot be reached (1 is any other error, 2 a
+# command line that does not parse, as argparse has it).
+UNREACHABLE = 3
+
+
+def unreachable(message: str) -> CommandError:
+    """An error that exits with ``UNREACHABLE``."""
+    return CommandError(message, returncode=UNREACHABLE)
+
+
+def exit_code(exc: BackendError) -> int:
+    """``UNREACHABLE`` when the backend could not be reached at all, else 1."""
+    return UNREACHABLE if getattr(exc, "unreachable", False) else 1
+
+
+def require_database() -> None:
+    """Raise an ``UNREACHABLE`` error unless the database answers."""
+    try:
+        connections[DEFAULT_DB_ALIAS].ensure_connection()
+    except (OperationalError, InterfaceError) as exc:
+        raise unreachable(f"The database is not reachable: {exc}".strip()) from exc
+
+
+def require_redis(queue_name: str | None = None) -> None:
+    """Raise an ``UNREACHABLE`` error unless the Redis of queue ``queue_name`` answers (when
+    the backend in use is RQ's)."""
+    from eztaskmanager.backends.rq import RQBackend, location, problem
+
+    backend = RQBackend(queue_name) if queue_name else get_backend()
+    if not isinstance(backend, RQBackend):
+        return
+    trouble = problem(backend.connection)
+    if trouble:
+        where = location(backend.connection).rsplit("/", 1)[0]
+        raise unreachable(f"Redis at {where} is not reachable: {trouble}")
 
 
 def local_text(value: datetime | None) -> str:
@@ -264,11 +300,31 @@ def launch(ref: str, user: str | None = None, arguments: str | None = None) -> s
     try:
         outcome = operations.launch(task, get_backend(), user=who, arguments=arguments)
     except BackendError as exc:
-        raise CommandError(f"{task.name!r} was not launched: {exc}") from exc
+        raise CommandError(
+            f"{task.name!r} was not launched: {exc}", returncode=exit_code(exc)
+        ) from exc
     if outcome.report is not None:
         report = outcome.report
-        return f"Ran {task.name!r}: run {report.pk}, result {report.invocation_result}."
-    return f"Queued {task.name!r} (task {task.pk}) for a worker as job {outcome.job_id}."
+        return (
+            f"Ran {task.name!r}: report {report.pk}, result {report.invocation_result}.\n"
+            f"Log: {log_address(report)}"
+        )
+    report = LaunchReport.objects.filter(rq_job_id=outcome.job_id).order_by("-pk").first()
+    if report is None:  # a backend that keeps no queued report
+        return f"Queued {task.name!r} (task {task.pk}) for a worker as job {outcome.job_id}."
+    return (
+        f"Queued {task.name!r} (task {task.pk}) for a worker as job {outcome.job_id}: "
+        f"report {report.pk}.\n"
+        f"Log: {log_address(report)}\n"
+        f"Follow it here with: taskmanager logs {report.pk} --follow"
+    )
+
+
+def log_address(report) -> str:
+    """The live log's URL: absolute with ``EZTASKMANAGER_BASE_URL``, its path otherwise."""
+    from eztaskmanager.services.notifications import log_url
+
+    return log_url(report) or "-"
 
 
 def runnable_task(ref: str):
@@ -374,7 +430,9 @@ def stop(ref: str, user: str | None = None) -> str:
     try:
         outcome = operations.stop(task, by, get_backend(), user=who)
     except BackendError as exc:
-        raise CommandError(f"{task.name!r} was not stopped: {exc}") from exc
+        raise CommandError(
+            f"{task.name!r} was not stopped: {exc}", returncode=exit_code(exc)
+        ) from exc
     runs = f"; {outcome.stopped_runs} running run(s) asked to stop" if outcome.stopped_runs else ""
     return f"Stopped {task.name!r}: unscheduled, queued runs dropped{runs}."
 
