@@ -22,9 +22,11 @@ from django.utils import timezone
 
 from eztaskmanager import audit, conf, operations, permissions, policy
 from eztaskmanager.backends import BackendError, get_backend
+from eztaskmanager.backends.rq import RQBackend, location, problem
 from eztaskmanager.models import LaunchReport, Log, Task
 from eztaskmanager.reporting import QUEUED, RESULTS, RUNNING, line_dict, local_iso, report_dict
 from eztaskmanager.runs import run_task
+from eztaskmanager.services.notifications import log_url
 from eztaskmanager.status import collect_status
 
 Write = Callable[[str], None]
@@ -55,8 +57,6 @@ def require_database() -> None:
 def require_redis(queue_name: str | None = None) -> None:
     """Raise an ``UNREACHABLE`` error unless the Redis of queue ``queue_name`` answers (when
     the backend in use is RQ's)."""
-    from eztaskmanager.backends.rq import RQBackend, location, problem
-
     backend = RQBackend(queue_name) if queue_name else get_backend()
     if not isinstance(backend, RQBackend):
         return
@@ -322,8 +322,6 @@ def launch(ref: str, user: str | None = None, arguments: str | None = None) -> s
 
 def log_address(report) -> str:
     """The live log's URL: absolute with ``EZTASKMANAGER_BASE_URL``, its path otherwise."""
-    from eztaskmanager.services.notifications import log_url
-
     return log_url(report) or "-"
 
 

@@ -609,7 +609,7 @@ class Task(models.Model):
 
     def clean(self):
         super().clean()
-        errors = {}
+        errors = bounds.text_errors(self)  # first: such text never reaches a parser or a query
         if self.queue and self.queue not in configured_queues():
             errors["queue"] = _("No queue %(queue)s in RQ_QUEUES: use one of %(queues)s.") % {
                 "queue": repr(self.queue),
@@ -638,7 +638,7 @@ class Task(models.Model):
         refused = policy.explain(self.command) if self.command_id else None
         if refused:  # never load a command the policy refuses, not even for its parser
             errors["command"] = f"{policy.refusal(self.command)}: {refused}"
-        elif self.command_id:
+        elif self.command_id and "arguments" not in errors:
             try:
                 parser = self.command.get_parser()
             except Exception as exc:

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import transaction
 
 from eztaskmanager import arguments as task_arguments
-from eztaskmanager import audit, launches, permissions, policy, taskstate
+from eztaskmanager import audit, bounds, launches, permissions, policy, taskstate
 from eztaskmanager.backends import Backend, BackendError, cannot_schedule, get_backend
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.runs import close_run
@@ -67,8 +67,10 @@ def check_arguments(task: Task, text: str) -> None:
     """Raise BadArguments unless the task's command accepts ``text`` as its arguments.
 
     The same checks as ``Task.clean``: the command's own parser, and no option that prints
-    help or the version and exits.
+    help or the version and exits; and no NUL character, which no database column stores.
     """
+    if bounds.has_nul(text):
+        raise BadArguments(bounds.nul_message())
     try:
         parser = task.command.get_parser()
     except Exception as exc:  # the command may be gone from the project
