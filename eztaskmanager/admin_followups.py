@@ -64,7 +64,6 @@ class FollowUpFormSet(BaseInlineFormSet):
                 code="cycle",
             )
 
-
     def check_unique(self) -> None:
         """A form error on each row whose follow-up the task has already: in another row, or
         saved meanwhile (from another tab) though this page does not show it."""
