@@ -30,6 +30,7 @@ from eztaskmanager.admin_operations import (
     find_command,
     schedule_fields,
 )
+from eztaskmanager.commands import offered_rows
 from eztaskmanager.compat.admin import LegacyButtonsMixin
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
 
@@ -309,6 +310,11 @@ class TaskAdmin(
             fieldsets.append((_("State"), {"fields": state, "classes": ["collapse"]}))
         return fieldsets
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "command":  # what the policy allows now, not only active rows
+            kwargs["queryset"] = offered_rows(current_command_id(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("command", "category")
         return admin_display.annotate_task_list(queryset)
@@ -375,6 +381,14 @@ class TaskAdmin(
             run_history=run_history(obj) if obj is not None else None,
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def current_command_id(request):
+    """The command of the task whose change page ``request`` is for, if any."""
+    object_id = getattr(request.resolver_match, "kwargs", {}).get("object_id")
+    if not object_id or not str(object_id).isdigit():
+        return None
+    return Task.objects.filter(pk=int(object_id)).values_list("command_id", flat=True).first()
 
 
 def command_help(command: AppCommand | None) -> str:

@@ -328,9 +328,9 @@ def log_address(report) -> str:
 def runnable_task(ref: str):
     """The task ``ref`` names, when the command policy allows its command."""
     task = resolve_task(ref)
-    refused = policy.refusal(task.command)
+    refused = policy.refusal_explained(task.command)
     if refused:
-        raise CommandError(f"{task.name!r} was not launched: {refused}.")
+        raise CommandError(f"{task.name!r} was not launched: {refused}")
     return task
 
 

@@ -635,9 +635,9 @@ class Task(models.Model):
                 )
         for field, message in bounds.task_errors(self).items():
             errors.setdefault(field, message)
-        refused = policy.explain(self.command) if self.command_id else None
+        refused = policy.refusal_explained(self.command) if self.command_id else None
         if refused:  # never load a command the policy refuses, not even for its parser
-            errors["command"] = f"{policy.refusal(self.command)}: {refused}"
+            errors["command"] = refused
         elif self.command_id and "arguments" not in errors:
             try:
                 parser = self.command.get_parser()

@@ -83,7 +83,7 @@ def check_arguments(task: Task, text: str) -> None:
 
 def allowed(task: Task) -> None:
     """Raise NotAllowed unless the policy lets ``task``'s command run."""
-    refused = policy.refusal(task.command)
+    refused = policy.refusal_explained(task.command)
     if refused:
         raise NotAllowed(refused)
 
