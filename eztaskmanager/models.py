@@ -645,6 +645,8 @@ class Task(models.Model):
                 errors["command"] = _("The command cannot be loaded: %(error)s") % {"error": exc}
             else:
                 try:
+                    if not self.legacy_arguments:  # the 0.5.x rule reads values its own way
+                        arguments.refuse_swallowed_options(self.arguments, parser)
                     arguments.validate(self.tokens(parser), parser)
                 except arguments.ArgumentsError as exc:
                     errors["arguments"] = str(exc)
