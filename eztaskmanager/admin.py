@@ -9,6 +9,7 @@ permission, separate from editing.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.forms.models import BaseInlineFormSet
@@ -296,6 +297,12 @@ class TaskAdmin(
             fields += schedule_fields()
         return fields
 
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or ())
+        if obj is None or not obj.legacy_arguments:  # only tasks migrated from 0.5.x have it
+            exclude.append("legacy_arguments")
+        return exclude
+
     def get_fieldsets(self, request, obj=None):
         """What the task does, when it runs, any other option, and its state (collapsed)."""
         fields = list(self.get_fields(request, obj))
@@ -462,6 +469,13 @@ class LaunchReportAdmin(ReportOriginMixin, ReadOnly, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("task")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        report = self.get_object(request, unquote(object_id))
+        if report is not None:  # a sentence, where str(report) keeps 0.5.x's form
+            title = admin_display.report_title(report)
+            extra_context = {**(extra_context or {}), "subtitle": title}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=gettext_lazy("report"), ordering="id")
     def report(self, report):

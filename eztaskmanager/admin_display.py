@@ -168,11 +168,10 @@ def last_run_cell(task: Task, now: datetime | None = None):
         label = format_html(
             '<a href="{}" title="{}">{}</a>',
             reverse("eztaskmanager:log_viewer", args=[report_id]),
-            _("%(errors)s errors, %(warnings)s warnings: open the log")
-            % {
-                "errors": task.cached_last_invocation_n_errors or 0,
-                "warnings": task.cached_last_invocation_n_warnings or 0,
-            },
+            counts_text(
+                task.cached_last_invocation_n_errors or 0,
+                task.cached_last_invocation_n_warnings or 0,
+            ),
             label,
         )
     when = task.cached_last_invocation_datetime
@@ -236,4 +235,25 @@ def schedule_words(task: Task) -> str:
             "day": start.day,
             "time": at,
         }
+    return text
+
+
+def counts_text(errors: int, warnings: int) -> str:
+    """``1 error, 2 warnings: open the log``, in the plural forms of the language."""
+    return _("%(errors)s, %(warnings)s: open the log") % {
+        "errors": ngettext("%(n)d error", "%(n)d errors", errors) % {"n": errors},
+        "warnings": ngettext("%(n)d warning", "%(n)d warnings", warnings) % {"n": warnings},
+    }
+
+
+def report_title(report: LaunchReport) -> str:
+    """A report as a sentence: ``Long import, ok, 4 Dec 2026 06:12`` (task, result, start)."""
+    if report.is_finished:
+        state = report.get_invocation_result_display()
+    else:
+        state = _("queued") if report.is_queued else _("running")
+    when = report.started_at or report.invocation_datetime
+    text = f"{report.task.name}, {state}"
+    if when is not None:
+        text += ", " + date_format(timezone.localtime(when), "j M Y H:i")
     return text

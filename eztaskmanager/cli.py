@@ -408,12 +408,17 @@ def echo_lines(report_id: int, after: int, write: Write, as_json: bool = False) 
         after = chunk[-1].lineno
 
 
+def plural(n: int, word: str) -> str:
+    """``1 line``, ``2 lines``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def report_summary(report) -> str:
     result = report.invocation_result or "no result yet"
     duration = f", {report.duration:.1f} s" if report.duration is not None else ""
     text = (
-        f"Run {report.pk} of {report.task.name!r}: {result} ({report.n_lines} lines, "
-        f"{report.n_errors} errors, {report.n_warnings} warnings{duration})"
+        f"Run {report.pk} of {report.task.name!r}: {result} ({plural(report.n_lines, 'line')}, "
+        f"{plural(report.n_errors, 'error')}, {plural(report.n_warnings, 'warning')}{duration})"
     )
     if report.failure_reason:
         text += f"\nFailure: {report.failure_reason}"

@@ -148,9 +148,10 @@ def launch(
     if triggered_by is not None:
         origin["triggered_by"] = triggered_by
     backend = backend or get_backend()
-    record(task, user, launch_message(arguments, triggered_by))
+    message = launch_message(arguments, triggered_by)
     job_id = backend.new_job_id(task.pk)
     if backend.runs_in_process:
+        record(task, user, message)
         job = taskstate.job_for(task, job_id, **origin)
         return Outcome(task, RAN, job_id=job_id, report=backend.enqueue(job))
     job, report = launches.prepare(task, job_id, **origin)
@@ -162,6 +163,8 @@ def launch(
 
     # An accepted launch whose send fails after the commit stays queued: the sweep sends it.
     deferred = after_commit(lambda: backend.enqueue(job), undo, defer, undo_later=lambda: None)
+    # Recorded once accepted: a launch the queue refused (Redis down) is no launch.
+    record(task, user, message)
     return Outcome(task, QUEUED, job_id=job_id, deferred=deferred)
 
 
