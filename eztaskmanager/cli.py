@@ -20,7 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connec
 from django.db.models import Max
 from django.utils import timezone
 
-from eztaskmanager import audit, conf, operations, permissions, policy
+from eztaskmanager import audit, bounds, conf, operations, permissions, policy
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.backends.rq import RQBackend, location, problem
 from eztaskmanager.models import LaunchReport, Log, Task
@@ -94,6 +94,8 @@ def resolve_task(ref: str):
     """The task with id ``ref``, or else the one task named ``ref``."""
 
     ref = str(ref).strip()
+    if bounds.has_nul(ref):  # PostgreSQL refuses it even in a query
+        raise CommandError(f"No task has the id or name {ref!r}: {bounds.nul_message()}")
     tasks = Task.objects.select_related("command")
     if ref.isdigit():
         task = tasks.filter(pk=int(ref)).first()

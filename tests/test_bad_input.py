@@ -54,6 +54,10 @@ def test_the_command_line_refuses_arguments_with_a_nul(make_task):
             )
         assert err.value.returncode == 1
     assert not LaunchReport.objects.filter(task=task).exists()
+    for subcommand in ("run", "stop"):
+        with pytest.raises(CommandError, match="NUL character") as err:
+            call_command("taskmanager", subcommand, f"echo{NUL}", stdout=io.StringIO())
+        assert err.value.returncode == 1
 
 
 def test_a_log_search_with_a_nul_is_an_error_message(admin_client, make_task):
@@ -93,7 +97,7 @@ def test_the_admin_form_refuses_a_nul_in_a_task(admin_client, make_task):
 
 def test_the_admin_search_and_filters_take_a_nul(admin_client, make_task):
     make_task(name="echo")
-    for path in ("task", "launchreport", "taskcategory"):
+    for path in ("task", "launchreport", "taskcategory", "appcommand"):
         url = reverse(f"admin:eztaskmanager_{path}_changelist")
         assert admin_client.get(url, {"q": f"a{NUL}"}).status_code == 200, path
 

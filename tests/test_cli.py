@@ -321,6 +321,10 @@ def test_subcommands_that_need_redis_exit_with_3_when_it_is_down(settings, make_
             taskmanager(*args)
         assert err.value.returncode == 3, args
     assert not LaunchReport.objects.filter(task=task).exists()
+    from eztaskmanager import audit
+
+    launches = [e for e in audit.history(task) if e.change_message.startswith("Launched")]
+    assert launches == []  # refused by the queue: no launch in the history
 
 
 @pytest.mark.django_db(transaction=True)
