@@ -54,6 +54,14 @@ def require_database() -> None:
         raise unreachable(f"The database is not reachable: {exc}".strip()) from exc
 
 
+def uses_redis() -> bool:
+    """Whether the backend in use is RQ's (the ``immediate`` one needs no Redis)."""
+    try:
+        return isinstance(get_backend(), RQBackend)
+    except BackendError:
+        return True
+
+
 def require_redis(queue_name: str | None = None) -> None:
     """Raise an ``UNREACHABLE`` error unless the Redis of queue ``queue_name`` answers (when
     the backend in use is RQ's)."""

@@ -328,6 +328,14 @@ def test_subcommands_that_need_redis_exit_with_3_when_it_is_down(settings, make_
 
 
 @pytest.mark.django_db(transaction=True)
+def test_status_exits_0_without_redis_when_the_backend_needs_none(settings):
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
+    settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "immediate"
+
+    assert "NOT REACHABLE" in taskmanager("status")  # said, but no failure
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_scheduler_pass_fails_at_once_when_redis_is_down(settings):
     settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
 

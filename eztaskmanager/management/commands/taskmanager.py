@@ -182,7 +182,7 @@ class Command(BaseCommand):
     def handle_status(self, **options):
         data = cli.status()
         self.stdout.write(cli.to_json(data) if options["json"] else cli.format_status(data))
-        if not data["redis"]["reachable"]:
+        if not data["redis"]["reachable"] and cli.uses_redis():
             raise cli.unreachable(f"Redis at {data['redis']['location']} is not reachable.")
 
     def handle_run(self, task, sync, user, arguments=None, **options):
