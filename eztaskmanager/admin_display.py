@@ -93,15 +93,20 @@ def state_badge(task: Task):
     if task.status == Task.STATUS_STARTED:
         return running_badge(task)
     if task.status == Task.STATUS_SPOOLED:
-        return badge("queued", _("queued"), _("waiting for a worker"))
+        return badge("queued", task.get_status_display(), _("waiting for a worker"))
     if task.schedule_error:  # the scheduler set the task aside: its next run cannot be planned
         return badge("error", _("schedule error"), task.schedule_error)
     if task.cached_last_invocation_result in ERROR_RESULTS:
         result = dict(LaunchReport.RESULT_CHOICES)[task.cached_last_invocation_result]
         return badge("error", _("error"), _("the last run ended %(result)s") % {"result": result})
     if task.status == Task.STATUS_SCHEDULED:
-        return badge("scheduled", _("scheduled"), _("waits for its next run"))
-    return badge("idle", _("idle"), _("not scheduled"))
+        return badge("scheduled", task.get_status_display(), _("waits for its next run"))
+    return badge("idle", status_word(Task.STATUS_IDLE), _("not scheduled"))
+
+
+def status_word(status: str) -> str:
+    """The label of a task status: the same word in the list filter, the column and the viewer."""
+    return str(dict(Task.STATUS_CHOICES)[status])
 
 
 def badge(state: str, label: str, hint: str):
@@ -117,7 +122,7 @@ def running_badge(task: Task):
     hint = _("running since %(when)s") % {
         "when": date_format(timezone.localtime(started), "DATETIME_FORMAT") if started else "-"
     }
-    label = badge("running", _("running"), hint)
+    label = badge("running", status_word(Task.STATUS_STARTED), hint)
     if total:
         percent = round(100 * min(done or 0, total) / total)
         return format_html(
