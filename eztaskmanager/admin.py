@@ -9,6 +9,7 @@ permission, separate from editing.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.forms.models import BaseInlineFormSet
@@ -31,6 +32,7 @@ from eztaskmanager.admin_operations import (
     find_command,
     schedule_fields,
 )
+from eztaskmanager.commands import offered_rows
 from eztaskmanager.compat.admin import LegacyButtonsMixin
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
 
@@ -295,6 +297,12 @@ class TaskAdmin(
             fields += schedule_fields()
         return fields
 
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or ())
+        if obj is None or not obj.legacy_arguments:  # only tasks migrated from 0.5.x have it
+            exclude.append("legacy_arguments")
+        return exclude
+
     def get_fieldsets(self, request, obj=None):
         """What the task does, when it runs, any other option, and its state (collapsed)."""
         fields = list(self.get_fields(request, obj))
@@ -308,6 +316,11 @@ class TaskAdmin(
         if obj is not None:
             fieldsets.append((_("State"), {"fields": state, "classes": ["collapse"]}))
         return fieldsets
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "command":  # what the policy allows now, not only active rows
+            kwargs["queryset"] = offered_rows(current_command_id(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("command", "category")
@@ -375,6 +388,14 @@ class TaskAdmin(
             run_history=run_history(obj) if obj is not None else None,
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def current_command_id(request):
+    """The command of the task whose change page ``request`` is for, if any."""
+    object_id = getattr(request.resolver_match, "kwargs", {}).get("object_id")
+    if not object_id or not str(object_id).isdigit():
+        return None
+    return Task.objects.filter(pk=int(object_id)).values_list("command_id", flat=True).first()
 
 
 def command_help(command: AppCommand | None) -> str:
@@ -448,6 +469,13 @@ class LaunchReportAdmin(ReportOriginMixin, ReadOnly, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("task")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        report = self.get_object(request, unquote(object_id))
+        if report is not None:  # a sentence, where str(report) keeps 0.5.x's form
+            title = admin_display.report_title(report)
+            extra_context = {**(extra_context or {}), "subtitle": title}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=gettext_lazy("report"), ordering="id")
     def report(self, report):

@@ -93,15 +93,20 @@ def state_badge(task: Task):
     if task.status == Task.STATUS_STARTED:
         return running_badge(task)
     if task.status == Task.STATUS_SPOOLED:
-        return badge("queued", _("queued"), _("waiting for a worker"))
+        return badge("queued", task.get_status_display(), _("waiting for a worker"))
     if task.schedule_error:  # the scheduler set the task aside: its next run cannot be planned
         return badge("error", _("schedule error"), task.schedule_error)
     if task.cached_last_invocation_result in ERROR_RESULTS:
         result = dict(LaunchReport.RESULT_CHOICES)[task.cached_last_invocation_result]
         return badge("error", _("error"), _("the last run ended %(result)s") % {"result": result})
     if task.status == Task.STATUS_SCHEDULED:
-        return badge("scheduled", _("scheduled"), _("waits for its next run"))
-    return badge("idle", _("idle"), _("not scheduled"))
+        return badge("scheduled", task.get_status_display(), _("waits for its next run"))
+    return badge("idle", status_word(Task.STATUS_IDLE), _("not scheduled"))
+
+
+def status_word(status: str) -> str:
+    """The label of a task status: the same word in the list filter, the column and the viewer."""
+    return str(dict(Task.STATUS_CHOICES)[status])
 
 
 def badge(state: str, label: str, hint: str):
@@ -117,7 +122,7 @@ def running_badge(task: Task):
     hint = _("running since %(when)s") % {
         "when": date_format(timezone.localtime(started), "DATETIME_FORMAT") if started else "-"
     }
-    label = badge("running", _("running"), hint)
+    label = badge("running", status_word(Task.STATUS_STARTED), hint)
     if total:
         percent = round(100 * min(done or 0, total) / total)
         return format_html(
@@ -168,11 +173,10 @@ def last_run_cell(task: Task, now: datetime | None = None):
         label = format_html(
             '<a href="{}" title="{}">{}</a>',
             reverse("eztaskmanager:log_viewer", args=[report_id]),
-            _("%(errors)s errors, %(warnings)s warnings: open the log")
-            % {
-                "errors": task.cached_last_invocation_n_errors or 0,
-                "warnings": task.cached_last_invocation_n_warnings or 0,
-            },
+            counts_text(
+                task.cached_last_invocation_n_errors or 0,
+                task.cached_last_invocation_n_warnings or 0,
+            ),
             label,
         )
     when = task.cached_last_invocation_datetime
@@ -236,4 +240,25 @@ def schedule_words(task: Task) -> str:
             "day": start.day,
             "time": at,
         }
+    return text
+
+
+def counts_text(errors: int, warnings: int) -> str:
+    """``1 error, 2 warnings: open the log``, in the plural forms of the language."""
+    return _("%(errors)s, %(warnings)s: open the log") % {
+        "errors": ngettext("%(n)d error", "%(n)d errors", errors) % {"n": errors},
+        "warnings": ngettext("%(n)d warning", "%(n)d warnings", warnings) % {"n": warnings},
+    }
+
+
+def report_title(report: LaunchReport) -> str:
+    """A report as a sentence: ``Long import, ok, 4 Dec 2026 06:12`` (task, result, start)."""
+    if report.is_finished:
+        state = report.get_invocation_result_display()
+    else:
+        state = _("queued") if report.is_queued else _("running")
+    when = report.started_at or report.invocation_datetime
+    text = f"{report.task.name}, {state}"
+    if when is not None:
+        text += ", " + date_format(timezone.localtime(when), "j M Y H:i")
     return text

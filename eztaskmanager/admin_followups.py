@@ -46,6 +46,9 @@ class FollowUpFormSet(BaseInlineFormSet):
         super().clean()
         if any(self.errors) or self.instance.pk is None:
             return
+        self.check_unique()
+        if any(self.errors):
+            return
         thens = [
             form.cleaned_data["then"].pk
             for form in self.forms
@@ -60,6 +63,36 @@ class FollowUpFormSet(BaseInlineFormSet):
                 % {"cycle": cycle_text(cycle)},
                 code="cycle",
             )
+
+    def check_unique(self) -> None:
+        """A form error on each row whose follow-up the task has already: in another row, or
+        saved meanwhile (from another tab) though this page does not show it."""
+        kept = [
+            form
+            for form in self.forms
+            if form.cleaned_data
+            and form.cleaned_data.get("then") is not None
+            and not form.cleaned_data.get("DELETE")
+        ]
+        shown = {form.instance.pk for form in self.forms if form.instance.pk}
+        saved = set(
+            FollowUp.objects.filter(task=self.instance)
+            .exclude(pk__in=shown)
+            .values_list("then_id", flat=True)
+        )
+        seen = set()
+        for form in kept:
+            then = form.cleaned_data["then"]
+            if then.pk in saved or then.pk in seen:
+                form.add_error(
+                    "then",
+                    _(
+                        "“%(task)s” is already a follow-up of this task (maybe added in another "
+                        "tab or window): reload the page to see it."
+                    )
+                    % {"task": then.name},
+                )
+            seen.add(then.pk)
 
 
 class FollowUpInline(admin.TabularInline):

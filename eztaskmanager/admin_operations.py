@@ -182,7 +182,7 @@ class TaskOperationsMixin:
             when = date_format(timezone.localtime(outcome.when), "DATETIME_FORMAT")
             self.message_user(
                 request,
-                _("“%(task)s” is scheduled; next run at %(when)s.")
+                _("“%(task)s” is scheduled; next run at %(when)s")
                 % {"task": task.name, "when": when},
             )
 

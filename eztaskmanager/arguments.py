@@ -20,6 +20,8 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 from eztaskmanager.internals import argparse as argparse_internals
 from eztaskmanager.internals.django import get_commands, load_command_class
 
@@ -121,6 +123,48 @@ def tokenize(text: str, parser: argparse.ArgumentParser | None = None) -> list[s
             tokens = [tokens[0], " ".join(tokens[1:])]
         argv.extend(tokens)
     return argv
+
+
+def refuse_swallowed_options(text: str, parser: argparse.ArgumentParser | None) -> None:
+    """Raise ArgumentsError when an unquoted value of a one-value option holds another option
+    of the command: ``--source backup --rows 3`` would run with ``source="backup --rows 3"``.
+
+    ``--title hello world`` keeps its meaning (one value of blank-separated words); checked on
+    save and on launch, not when a stored task runs.
+    """
+    if parser is None:
+        return
+    single = _single_value_options(parser)
+    known = [o for action in parser._actions for o in action.option_strings]
+    for raw in split_pieces(text):
+        piece = _tokenize_piece(raw)
+        tokens = piece.tokens
+        if not (piece.is_option and len(tokens) > 2 and tokens[0] in single):
+            continue
+        for token in tokens[2:]:
+            if _names_an_option(token, known):
+                raise ArgumentsError(
+                    _(
+                        "%(option)s would get the value %(value)s, which holds the option "
+                        "%(other)s: put a comma before %(other)s, or quote the value."
+                    )
+                    % {
+                        "option": tokens[0],
+                        "value": repr(" ".join(tokens[1:])),
+                        "other": token.partition("=")[0],
+                    }
+                )
+
+
+def _names_an_option(token: str, known: list[str]) -> bool:
+    """Whether ``token`` is one of the ``known`` option strings, or an abbreviation of a long
+    one (argparse accepts those), with or without ``=value``."""
+    name = token.partition("=")[0]
+    if not name.startswith("-") or name in ("-", "--"):
+        return False
+    if name in known:
+        return True
+    return name.startswith("--") and any(o.startswith(name) for o in known if o.startswith("--"))
 
 
 def validate(argv: Iterable[str], parser: argparse.ArgumentParser) -> argparse.Namespace:

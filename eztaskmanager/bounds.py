@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from croniter import CroniterBadDateError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from eztaskmanager import schedules
 
@@ -88,6 +89,28 @@ def schedule_errors(task, now: datetime | None = None) -> dict[str, str]:
     if first is not None and first >= LATEST_FIRST_RUN:
         return {field: "The first run must come before the year 9999."}
     return {}
+
+
+# The one character no database text column of PostgreSQL can store.
+NUL = "\x00"
+
+
+def nul_message() -> str:
+    return _("The text contains a NUL character (\\0), which cannot be stored: remove it.")
+
+
+def has_nul(*values) -> bool:
+    """True when any of the strings among ``values`` holds a NUL character."""
+    return any(isinstance(value, str) and NUL in value for value in values)
+
+
+def text_errors(instance) -> dict[str, str]:
+    """Form errors for the text fields of ``instance`` that hold a NUL character."""
+    return {
+        field.attname: nul_message()
+        for field in instance._meta.concrete_fields
+        if has_nul(getattr(instance, field.attname, None))
+    }
 
 
 def task_errors(task, now: datetime | None = None) -> dict[str, str]:

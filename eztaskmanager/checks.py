@@ -116,6 +116,20 @@ def _arguments(handler_class) -> tuple[set, set, bool]:
     return required, optional, any_keyword
 
 
+@register()
+def check_allowed_commands(app_configs, **kwargs):
+    """Commands EZTASKMANAGER_ALLOWED_COMMANDS allows in vain (the deny list wins)."""
+    return [
+        Warning(
+            f"EZTASKMANAGER_ALLOWED_COMMANDS names {name!r}, but the built-in deny list "
+            "refuses it: no task may run it, whatever the settings say.",
+            hint=f"Remove {name!r} from EZTASKMANAGER_ALLOWED_COMMANDS.",
+            id="eztaskmanager.W031",
+        )
+        for name in policy.overridden_allowed()
+    ]
+
+
 @register(Tags.database)
 def check_task_commands(app_configs, databases=None, **kwargs):
     """Tasks whose command the policy no longer allows (kept, never run): say which, and why.

@@ -16,18 +16,62 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.core.management.base import CommandError
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.db.models import Max
 from django.utils import timezone
 
-from eztaskmanager import audit, conf, operations, permissions, policy
+from eztaskmanager import audit, bounds, conf, operations, permissions, policy
 from eztaskmanager.backends import BackendError, get_backend
+from eztaskmanager.backends.rq import RQBackend, location, problem
 from eztaskmanager.models import LaunchReport, Log, Task
 from eztaskmanager.reporting import QUEUED, RESULTS, RUNNING, line_dict, local_iso, report_dict
 from eztaskmanager.runs import run_task
+from eztaskmanager.services.notifications import log_url
 from eztaskmanager.status import collect_status
 
 Write = Callable[[str], None]
+
+# The exit status when Redis or the database cannot be reached (1 is any other error, 2 a
+# command line that does not parse, as argparse has it).
+UNREACHABLE = 3
+
+
+def unreachable(message: str) -> CommandError:
+    """An error that exits with ``UNREACHABLE``."""
+    return CommandError(message, returncode=UNREACHABLE)
+
+
+def exit_code(exc: BackendError) -> int:
+    """``UNREACHABLE`` when the backend could not be reached at all, else 1."""
+    return UNREACHABLE if getattr(exc, "unreachable", False) else 1
+
+
+def require_database() -> None:
+    """Raise an ``UNREACHABLE`` error unless the database answers."""
+    try:
+        connections[DEFAULT_DB_ALIAS].ensure_connection()
+    except (OperationalError, InterfaceError) as exc:
+        raise unreachable(f"The database is not reachable: {exc}".strip()) from exc
+
+
+def uses_redis() -> bool:
+    """Whether the backend in use is RQ's (the ``immediate`` one needs no Redis)."""
+    try:
+        return isinstance(get_backend(), RQBackend)
+    except BackendError:
+        return True
+
+
+def require_redis(queue_name: str | None = None) -> None:
+    """Raise an ``UNREACHABLE`` error unless the Redis of queue ``queue_name`` answers (when
+    the backend in use is RQ's)."""
+    backend = RQBackend(queue_name) if queue_name else get_backend()
+    if not isinstance(backend, RQBackend):
+        return
+    trouble = problem(backend.connection)
+    if trouble:
+        where = location(backend.connection).rsplit("/", 1)[0]
+        raise unreachable(f"Redis at {where} is not reachable: {trouble}")
 
 
 def local_text(value: datetime | None) -> str:
@@ -58,6 +102,8 @@ def resolve_task(ref: str):
     """The task with id ``ref``, or else the one task named ``ref``."""
 
     ref = str(ref).strip()
+    if bounds.has_nul(ref):  # PostgreSQL refuses it even in a query
+        raise CommandError(f"No task has the id or name {ref!r}: {bounds.nul_message()}")
     tasks = Task.objects.select_related("command")
     if ref.isdigit():
         task = tasks.filter(pk=int(ref)).first()
@@ -278,19 +324,37 @@ def launch(ref: str, user: str | None = None, arguments: str | None = None) -> s
     try:
         outcome = operations.launch(task, get_backend(), user=who, arguments=arguments)
     except BackendError as exc:
-        raise CommandError(f"{task.name!r} was not launched: {exc}") from exc
+        raise CommandError(
+            f"{task.name!r} was not launched: {exc}", returncode=exit_code(exc)
+        ) from exc
     if outcome.report is not None:
         report = outcome.report
-        return f"Ran {task.name!r}: run {report.pk}, result {report.invocation_result}."
-    return f"Queued {task.name!r} (task {task.pk}) for a worker as job {outcome.job_id}."
+        return (
+            f"Ran {task.name!r}: report {report.pk}, result {report.invocation_result}.\n"
+            f"Log: {log_address(report)}"
+        )
+    report = LaunchReport.objects.filter(rq_job_id=outcome.job_id).order_by("-pk").first()
+    if report is None:  # a backend that keeps no queued report
+        return f"Queued {task.name!r} (task {task.pk}) for a worker as job {outcome.job_id}."
+    return (
+        f"Queued {task.name!r} (task {task.pk}) for a worker as job {outcome.job_id}: "
+        f"report {report.pk}.\n"
+        f"Log: {log_address(report)}\n"
+        f"Follow it here with: taskmanager logs {report.pk} --follow"
+    )
+
+
+def log_address(report) -> str:
+    """The live log's URL: absolute with ``EZTASKMANAGER_BASE_URL``, its path otherwise."""
+    return log_url(report) or "-"
 
 
 def runnable_task(ref: str):
     """The task ``ref`` names, when the command policy allows its command."""
     task = resolve_task(ref)
-    refused = policy.refusal(task.command)
+    refused = policy.refusal_explained(task.command)
     if refused:
-        raise CommandError(f"{task.name!r} was not launched: {refused}.")
+        raise CommandError(f"{task.name!r} was not launched: {refused}")
     return task
 
 
@@ -368,12 +432,17 @@ def echo_lines(report_id: int, after: int, write: Write, as_json: bool = False) 
         after = chunk[-1].lineno
 
 
+def plural(n: int, word: str) -> str:
+    """``1 line``, ``2 lines``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def report_summary(report) -> str:
     result = report.invocation_result or "no result yet"
     duration = f", {report.duration:.1f} s" if report.duration is not None else ""
     text = (
-        f"Run {report.pk} of {report.task.name!r}: {result} ({report.n_lines} lines, "
-        f"{report.n_errors} errors, {report.n_warnings} warnings{duration})"
+        f"Run {report.pk} of {report.task.name!r}: {result} ({plural(report.n_lines, 'line')}, "
+        f"{plural(report.n_errors, 'error')}, {plural(report.n_warnings, 'warning')}{duration})"
     )
     if report.failure_reason:
         text += f"\nFailure: {report.failure_reason}"
@@ -388,7 +457,9 @@ def stop(ref: str, user: str | None = None) -> str:
     try:
         outcome = operations.stop(task, by, get_backend(), user=who)
     except BackendError as exc:
-        raise CommandError(f"{task.name!r} was not stopped: {exc}") from exc
+        raise CommandError(
+            f"{task.name!r} was not stopped: {exc}", returncode=exit_code(exc)
+        ) from exc
     runs = f"; {outcome.stopped_runs} running run(s) asked to stop" if outcome.stopped_runs else ""
     return f"Stopped {task.name!r}: unscheduled, queued runs dropped{runs}."
 

@@ -8,11 +8,28 @@ CORE_PREFIXES = ("django.core", "django.contrib")
 
 
 def available_commands(exclude_core: bool = False) -> dict[str, str]:
-    """``{command name: app name}`` of the commands offered as tasks: those the policy allows."""
+    """``{command name: app name}`` of the commands offered as tasks: those the policy allows.
+
+    ``exclude_core`` leaves out Django's own commands, except those that
+    ``EZTASKMANAGER_ALLOWED_COMMANDS`` names: a command allowed by name is always offered.
+    """
     commands = policy.allowed_commands()
     if exclude_core:
-        commands = {n: a for n, a in commands.items() if not a.startswith(CORE_PREFIXES)}
+        named = policy.explicitly_allowed()
+        commands = {
+            n: a for n, a in commands.items() if n in named or not a.startswith(CORE_PREFIXES)
+        }
     return commands
+
+
+def offered_rows(keep_pk=None):
+    """The active ``AppCommand`` rows the policy allows now, for a task form's choices;
+    ``keep_pk`` (the command a task has already) stays, so that its form shows why not."""
+    from eztaskmanager.models import AppCommand
+
+    rows = AppCommand.objects.filter(active=True).order_by("name")
+    allowed = [row.pk for row in rows if policy.explain(row) is None]
+    return AppCommand.objects.filter(pk__in=[*allowed, keep_pk]).order_by("name", "app_name")
 
 
 def collect_commands(exclude_core: bool = False) -> dict[str, list[str]]:

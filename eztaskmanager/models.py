@@ -65,7 +65,7 @@ class TaskCategory(models.Model):
 
     class Meta:
         verbose_name = _("Task category")
-        verbose_name_plural = _("Tasks categories")
+        verbose_name_plural = _("task categories")
 
     def __str__(self) -> str:
         return self.name
@@ -81,18 +81,20 @@ class LaunchReport(models.Model):
     RESULT_WARNINGS = "warnings"
     RESULT_CHOICES = (
         (RESULT_NO, "---"),
-        (RESULT_OK, _("OK")),
-        (RESULT_FAILED, _("FAILED")),
-        (RESULT_ERRORS, _("ERRORS")),
-        (RESULT_WARNINGS, _("WARNINGS")),
+        (RESULT_OK, _("ok")),
+        (RESULT_FAILED, _("failed")),
+        (RESULT_ERRORS, _("errors")),
+        (RESULT_WARNINGS, _("warnings")),
     )
     # Results from mildest to most severe: the one order (``reporting.RESULTS``) that
     # notifications, figures and pages read.
     RESULT_LEVELS = (RESULT_OK, RESULT_WARNINGS, RESULT_ERRORS, RESULT_FAILED)
 
     task = models.ForeignKey("Task", on_delete=models.CASCADE)
-    invocation_result = models.CharField(max_length=20, choices=RESULT_CHOICES, default=RESULT_NO)
-    invocation_datetime = models.DateTimeField(auto_now_add=True)
+    invocation_result = models.CharField(
+        _("result"), max_length=20, choices=RESULT_CHOICES, default=RESULT_NO
+    )
+    invocation_datetime = models.DateTimeField(_("launched at"), auto_now_add=True)
 
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -298,23 +300,24 @@ class Task(models.Model):
     REPETITION_PERIOD_WEEK = "week"
     REPETITION_PERIOD_MONTH = "month"
     REPETITION_PERIOD_CHOICES = (
-        (REPETITION_PERIOD_SECOND, _("SECOND")),
-        (REPETITION_PERIOD_MINUTE, _("MINUTE")),
-        (REPETITION_PERIOD_HOUR, _("HOUR")),
-        (REPETITION_PERIOD_DAY, _("DAY")),
-        (REPETITION_PERIOD_WEEK, _("WEEK")),
-        (REPETITION_PERIOD_MONTH, _("MONTH")),
+        (REPETITION_PERIOD_SECOND, _("second")),
+        (REPETITION_PERIOD_MINUTE, _("minute")),
+        (REPETITION_PERIOD_HOUR, _("hour")),
+        (REPETITION_PERIOD_DAY, _("day")),
+        (REPETITION_PERIOD_WEEK, _("week")),
+        (REPETITION_PERIOD_MONTH, _("month")),
     )
 
     STATUS_IDLE = "idle"
     STATUS_SPOOLED = "spooled"
     STATUS_SCHEDULED = "scheduled"
     STATUS_STARTED = "started"
+    # The stored values are 0.5.x's; the labels are the words of the state column and viewer.
     STATUS_CHOICES = (
-        (STATUS_IDLE, _("IDLE")),
-        (STATUS_SPOOLED, _("SPOOLED")),
-        (STATUS_SCHEDULED, _("SCHEDULED")),
-        (STATUS_STARTED, _("STARTED")),
+        (STATUS_IDLE, _("idle")),
+        (STATUS_SPOOLED, _("queued")),
+        (STATUS_SCHEDULED, _("scheduled")),
+        (STATUS_STARTED, _("running")),
     )
 
     name = models.CharField(max_length=255)
@@ -468,7 +471,7 @@ class Task(models.Model):
         permissions = [("launch_task", "Can launch and stop tasks")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.status})"
+        return self.name
 
     # -- scheduling -------------------------------------------------------------------------
 
@@ -609,7 +612,7 @@ class Task(models.Model):
 
     def clean(self):
         super().clean()
-        errors = {}
+        errors = bounds.text_errors(self)  # first: such text never reaches a parser or a query
         if self.queue and self.queue not in configured_queues():
             errors["queue"] = _("No queue %(queue)s in RQ_QUEUES: use one of %(queues)s.") % {
                 "queue": repr(self.queue),
@@ -635,16 +638,18 @@ class Task(models.Model):
                 )
         for field, message in bounds.task_errors(self).items():
             errors.setdefault(field, message)
-        refused = policy.explain(self.command) if self.command_id else None
+        refused = policy.refusal_explained(self.command) if self.command_id else None
         if refused:  # never load a command the policy refuses, not even for its parser
-            errors["command"] = f"{policy.refusal(self.command)}: {refused}"
-        elif self.command_id:
+            errors["command"] = refused
+        elif self.command_id and "arguments" not in errors:
             try:
                 parser = self.command.get_parser()
             except Exception as exc:
                 errors["command"] = _("The command cannot be loaded: %(error)s") % {"error": exc}
             else:
                 try:
+                    if not self.legacy_arguments:  # the 0.5.x rule reads values its own way
+                        arguments.refuse_swallowed_options(self.arguments, parser)
                     arguments.validate(self.tokens(parser), parser)
                 except arguments.ArgumentsError as exc:
                     errors["arguments"] = str(exc)

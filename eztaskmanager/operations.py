@@ -22,7 +22,7 @@ from typing import Any
 from django.db import transaction
 
 from eztaskmanager import arguments as task_arguments
-from eztaskmanager import audit, launches, permissions, policy, taskstate
+from eztaskmanager import audit, bounds, launches, permissions, policy, taskstate
 from eztaskmanager.backends import Backend, BackendError, cannot_schedule, get_backend
 from eztaskmanager.internals.django import in_atomic_block
 from eztaskmanager.models import LaunchReport, Task
@@ -68,13 +68,16 @@ def check_arguments(task: Task, text: str) -> None:
     """Raise BadArguments unless the task's command accepts ``text`` as its arguments.
 
     The same checks as ``Task.clean``: the command's own parser, and no option that prints
-    help or the version and exits.
+    help or the version and exits; and no NUL character, which no database column stores.
     """
+    if bounds.has_nul(text):
+        raise BadArguments(bounds.nul_message())
     try:
         parser = task.command.get_parser()
     except Exception as exc:  # the command may be gone from the project
         raise BadArguments(f"the command cannot be loaded: {exc}") from exc
     try:
+        task_arguments.refuse_swallowed_options(text, parser)
         task_arguments.validate(task_arguments.tokenize(text, parser), parser)
     except task_arguments.ArgumentsError as exc:
         raise BadArguments(str(exc)) from exc
@@ -82,7 +85,7 @@ def check_arguments(task: Task, text: str) -> None:
 
 def allowed(task: Task) -> None:
     """Raise NotAllowed unless the policy lets ``task``'s command run."""
-    refused = policy.refusal(task.command)
+    refused = policy.refusal_explained(task.command)
     if refused:
         raise NotAllowed(refused)
 
@@ -146,9 +149,10 @@ def launch(
     if triggered_by is not None:
         origin["triggered_by"] = triggered_by
     backend = backend or get_backend()
-    record(task, user, launch_message(arguments, triggered_by))
+    message = launch_message(arguments, triggered_by)
     job_id = backend.new_job_id(task.pk)
     if backend.runs_in_process:
+        record(task, user, message)
         job = taskstate.job_for(task, job_id, **origin)
         return Outcome(task, RAN, job_id=job_id, report=backend.enqueue(job))
     job, report = launches.prepare(task, job_id, **origin)
@@ -160,6 +164,8 @@ def launch(
 
     # An accepted launch whose send fails after the commit stays queued: the sweep sends it.
     deferred = after_commit(lambda: backend.enqueue(job), undo, defer, undo_later=lambda: None)
+    # Recorded once accepted: a launch the queue refused (Redis down) is no launch.
+    record(task, user, message)
     return Outcome(task, QUEUED, job_id=job_id, deferred=deferred)
 
 

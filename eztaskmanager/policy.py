@@ -158,7 +158,7 @@ def why_refused(name: str, app_name: str | None = None) -> str | None:
         return f"{name!r} is not a management command of this project."
     if app_name is not None and app_name != provider:
         return f"{name!r} is provided by {provider!r}, not by {app_name!r}."
-    if name in set(conf.get("ALLOWED_COMMANDS") or ()):
+    if name in explicitly_allowed():
         return None
     if _app_keys(provider) & set(conf.get("ALLOWED_APPS") or ()):
         return None
@@ -187,12 +187,32 @@ def refusal(command) -> str | None:
     return NOT_ALLOWED.format(name=name)
 
 
+def refusal_explained(command) -> str | None:
+    """``refusal()`` followed by why, with the setting that would allow it when one can:
+    what a save, a launch and a schedule say when they are refused."""
+    reason = explain(command)
+    if reason is None:
+        return None
+    name = command if isinstance(command, str) else command.name
+    return f"{NOT_ALLOWED.format(name=name)}: {reason}"
+
+
 def check(command) -> None:
     """Raise ``CommandNotAllowed`` when ``command`` (row or name) may not run."""
-    reason = explain(command)
-    if reason is not None:
-        name = command if isinstance(command, str) else command.name
-        raise CommandNotAllowed(f"{NOT_ALLOWED.format(name=name)}: {reason}", code="not_allowed")
+    refused = refusal_explained(command)
+    if refused is not None:
+        raise CommandNotAllowed(refused, code="not_allowed")
+
+
+def explicitly_allowed() -> set[str]:
+    """The commands ``EZTASKMANAGER_ALLOWED_COMMANDS`` names."""
+    return set(conf.get("ALLOWED_COMMANDS") or ())
+
+
+def overridden_allowed() -> list[str]:
+    """Commands that ``EZTASKMANAGER_ALLOWED_COMMANDS`` allows in vain: the built-in deny list
+    refuses them all the same."""
+    return sorted(explicitly_allowed() & DENIED_COMMANDS)
 
 
 def allowed_commands() -> dict[str, str]:

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from eztaskmanager import audit, conf, operations, policy
+from eztaskmanager import audit, bounds, conf, operations, policy
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.commands import available_commands
 from eztaskmanager.internals.django import get_commands
@@ -190,6 +190,9 @@ def normalise(declarations: Any) -> tuple[list[dict], list[str]]:
             errors.append(f"{where}: 'name' is required (a non-empty string).")
             continue
         where = f"Task {name!r}"
+        if any(bounds.has_nul(key, value) for key, value in item.items()):
+            errors.append(f"{where}: {bounds.nul_message()}")  # before any query sees it
+            continue
         found = []
         unknown = sorted(set(item) - set(FIELDS))
         if unknown:

@@ -22,6 +22,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from eztaskmanager import bounds
 from eztaskmanager.models import LaunchReport, Log
 from eztaskmanager.reporting import line_dict, report_dict
 
@@ -71,8 +72,10 @@ def json_response(data: dict) -> HttpResponse:
 
 
 def search_text(request) -> tuple[str, str]:
-    """The ``q`` parameter, and an error message when it is too long to search for."""
+    """The ``q`` parameter, and an error message when it cannot be searched for."""
     search = request.GET.get("q", "").strip()
+    if bounds.has_nul(search):
+        return "", _("The search text contains a NUL character (\\0): remove it.")
     if len(search) > MAX_SEARCH_LENGTH:
         return "", _("The search text is longer than %(n)d characters: shorten it.") % {
             "n": MAX_SEARCH_LENGTH

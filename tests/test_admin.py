@@ -327,7 +327,7 @@ def test_launch_with_the_immediate_service_reports_the_result(admin_client, make
         response = admin_client.post(
             reverse("admin:eztaskmanager_task_launch", args=[task.pk]), follow=True
         )
-    assert messages_of(response) == ["“warner” ran: WARNINGS."]
+    assert messages_of(response) == ["“warner” ran: warnings."]
     assert task.launchreport_set.get().invocation_result == "warnings"
 
 
@@ -432,6 +432,11 @@ def test_redis_down_gives_a_message_not_a_500(admin_client, make_task, redis_dow
         assert f":{ClosedPortService.port}) is not reachable" in message
     task.refresh_from_db()
     assert task.status == Task.STATUS_IDLE
+    # The history holds no launch: the queue refused it, nothing was launched.
+    from eztaskmanager import audit
+
+    assert [e.change_message for e in audit.history(task)] == []
+    assert not LaunchReport.objects.filter(task=task).exists()
 
 
 def test_redis_down_action_gives_up_after_the_first_task(admin_client, make_task, redis_down):

@@ -103,3 +103,70 @@ def test_missing_required_argument_message():
     parser = arguments.command_parser("eztm_lines")
     with pytest.raises(ArgumentsError, match="the following arguments are required: n"):
         validate([], parser)
+
+
+# -- an option swallowed by the value of another -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, other",
+    [
+        ("--title backup --count 3", "--count"),
+        ("--title backup --shout", "--shout"),
+        ("--title a b --count=3", "--count"),
+        ("--title backup --cou 3", "--cou"),  # an abbreviation argparse would accept
+        ("x, --title backup --tag y, --shout", "--tag"),
+    ],
+)
+def test_an_unquoted_value_holding_another_option_is_refused(text, other):
+    with pytest.raises(ArgumentsError) as err:
+        arguments.refuse_swallowed_options(text, echo_parser())
+    assert f"put a comma before {other}, or quote the value." in str(err.value)
+    assert str(err.value).startswith("--title would get the value ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "--title hello world",  # one value of several words, as documented
+        "--title backup, --count 3",
+        '--title "backup --count 3"',
+        "--title 'a --shout'",
+        "--title a - b",
+        "--pair a --shout",  # two values: argparse sees --shout as the next option
+        "--title a --nonsense",  # not an option of the command: part of the value
+    ],
+)
+def test_values_without_another_option_of_the_command_pass(text):
+    arguments.refuse_swallowed_options(text, echo_parser())
+
+
+@pytest.mark.django_db
+def test_the_task_save_refuses_it_and_the_legacy_rule_keeps_its_reading(make_task):
+    from django.core.exceptions import ValidationError
+
+    task = make_task("eztm_echo", name="echo")
+    task.arguments = "--title backup --count 3"
+    with pytest.raises(ValidationError) as err:
+        task.full_clean()
+    assert err.value.message_dict["arguments"] == [
+        "--title would get the value 'backup --count 3', which holds the option --count: put "
+        "a comma before --count, or quote the value."
+    ]
+    task.arguments = "--title backup, --count 3"
+    task.full_clean()
+    assert task.complete_args == ["--title", "backup", "--count", "3"]
+
+    task.legacy_arguments = True  # a task from 0.5.x: its words, read as 0.5.x read them
+    task.arguments = "--title backup --count 3"
+    task.full_clean()
+    assert task.complete_args == ["--title", "backup --count 3"]
+
+
+@pytest.mark.django_db
+def test_run_once_arguments_are_checked_the_same_way(make_task):
+    from eztaskmanager import operations
+
+    task = make_task("eztm_echo", name="echo")
+    with pytest.raises(operations.BadArguments, match="put a comma before --count"):
+        operations.check_arguments(task, "--title backup --count 3")

@@ -2,9 +2,13 @@
 
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -21,11 +25,26 @@ from eztaskmanager.services.scheduler import TaskScheduler
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parent.parent
 
-def taskmanager(*args) -> str:
-    out = io.StringIO()
+
+def taskmanager(*args, out=None) -> str:
+    out = out or io.StringIO()
     call_command("taskmanager", *args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
+
+
+def manage(*args, env=None, timeout=60):
+    """``python -m django taskmanager ...`` in a subprocess, with no settings in its environment."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "django", "taskmanager", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.redis  # the run takes its lock in the real Redis
@@ -211,13 +230,21 @@ def test_status_json_counts_queues_workers_schedulers_and_runs(
 def test_status_says_when_redis_is_down(settings, make_task):
     settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
 
-    data = json.loads(taskmanager("status", "--json"))
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="not reachable") as err:
+        taskmanager("status", "--json", out=out)
+    assert err.value.returncode == cli.UNREACHABLE == 3
+    data = json.loads(out.getvalue())  # printed all the same
     assert data["redis"]["reachable"] is False
     assert data["redis"]["location"] == "127.0.0.1:1/0"
     assert data["workers"] == [] and data["runs_24h"]["ok"] == 0
-    assert "NOT REACHABLE" in taskmanager("status")
-    with pytest.raises(CommandError, match="was not launched: The task queue"):
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="not reachable"):
+        taskmanager("status", out=out)
+    assert "NOT REACHABLE" in out.getvalue()
+    with pytest.raises(CommandError, match="was not launched: The task queue") as err:
         taskmanager("run", str(make_task().pk))
+    assert err.value.returncode == 3
 
 
 def test_run_and_stop_are_recorded_as_the_command_line_or_the_named_user(
@@ -241,3 +268,99 @@ def test_run_and_stop_are_recorded_as_the_command_line_or_the_named_user(
 
     entries = [(e.user.username, e.change_message) for e in audit.history(task)]
     assert entries == [("eztaskmanager-cli", "Launched"), ("bob", "Stopped by bob (command line)")]
+
+
+# -- Django's options and exit statuses -----------------------------------------------------------
+
+
+def test_djangos_options_are_accepted_after_the_subcommand(make_task):
+    make_task(name="listed")
+
+    assert "listed" in taskmanager("list", "--verbosity", "2", "--no-color", "--traceback")
+    assert "listed" in taskmanager("list", "--settings", "tests.settings", "--pythonpath", ".")
+    assert "listed" in taskmanager("-v", "0", "list", "--skip-checks", "--force-color")
+
+
+def test_settings_and_pythonpath_after_the_subcommand_and_an_unreachable_database(tmp_path):
+    """A settings module found through ``--pythonpath``, both given after the subcommand; its
+    database cannot be opened: the exit status says so (3), and no usage error is printed."""
+    (tmp_path / "nodb_settings.py").write_text(
+        "from tests.settings import *  # noqa\n"
+        "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3',\n"
+        f"    'NAME': {str(tmp_path / 'missing' / 'db.sqlite3')!r}}}}}\n"
+    )
+
+    for subcommand in (["status"], ["list"], ["logs", "1"]):
+        done = manage(*subcommand, "--settings", "nodb_settings", "--pythonpath", str(tmp_path))
+        assert done.returncode == 3, done.stderr
+        assert "The database is not reachable" in done.stderr
+        assert "unrecognized arguments" not in done.stderr
+
+
+def test_a_usage_error_exits_with_2_and_an_unknown_task_with_1(make_task):
+    assert manage("status", "--no-such-option", "--settings", "tests.settings").returncode == 2
+    with pytest.raises(CommandError, match="No task has the id or name") as err:
+        taskmanager("run", "nothing of the kind")
+    assert err.value.returncode == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_subcommands_that_need_redis_exit_with_3_when_it_is_down(settings, make_task):
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
+    task = make_task(name="needs redis")
+
+    for args in (
+        ["status"],
+        ["status", "--json"],
+        ["run", "needs redis"],
+        ["run", "needs redis", "--sync"],
+        ["stop", "needs redis"],
+        ["sync"],
+    ):
+        with pytest.raises(CommandError, match="not reachable") as err:
+            taskmanager(*args)
+        assert err.value.returncode == 3, args
+    assert not LaunchReport.objects.filter(task=task).exists()
+    from eztaskmanager import audit
+
+    launches = [e for e in audit.history(task) if e.change_message.startswith("Launched")]
+    assert launches == []  # refused by the queue: no launch in the history
+
+
+@pytest.mark.django_db(transaction=True)
+def test_status_exits_0_without_redis_when_the_backend_needs_none(settings):
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
+    settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "immediate"
+
+    assert "NOT REACHABLE" in taskmanager("status")  # said, but no failure
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scheduler_pass_fails_at_once_when_redis_is_down(settings):
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
+
+    started = time.monotonic()
+    with pytest.raises(CommandError, match=r"Redis at 127.0.0.1:1 is not reachable") as err:
+        taskmanager("scheduler", "--burst")
+    assert err.value.returncode == 3
+    assert time.monotonic() - started < 10
+
+
+def test_run_prints_the_report_id_and_the_live_log_address(
+    make_task, real_redis, settings, django_capture_on_commit_callbacks
+):
+    settings.EZTASKMANAGER_BASE_URL = ""
+    task = make_task(name="printed")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        output = taskmanager("run", "printed")
+    report = LaunchReport.objects.get(task=task)
+    assert f"report {report.pk}." in output
+    assert f"Log: /eztaskmanager/livelogviewer/{report.pk}/" in output
+    assert f"taskmanager logs {report.pk} --follow" in output
+
+    settings.EZTASKMANAGER_BASE_URL = "https://ops.example.com/"
+    with django_capture_on_commit_callbacks(execute=True):
+        output = taskmanager("run", "printed")
+    second = LaunchReport.objects.filter(task=task).latest("pk")
+    assert f"Log: https://ops.example.com/eztaskmanager/livelogviewer/{second.pk}/" in output

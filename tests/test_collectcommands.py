@@ -62,12 +62,12 @@ def test_allowed_apps_setting_adds_their_commands_but_never_denied_ones():
     assert not names & {"rqworker", "rqenqueue", "rqscheduler"}
 
 
-@override_settings(EZTASKMANAGER_ALLOWED_COMMANDS=["check"])
+@override_settings(EZTASKMANAGER_ALLOWED_APPS=["sessions", "staticfiles"])
 def test_excludecore_leaves_out_django_commands():
     collect("--excludecore")
     names = set(AppCommand.objects.values_list("name", flat=True))
     assert "eztm_echo" in names
-    assert "check" not in names and "collectstatic" not in names
+    assert "clearsessions" not in names and "collectstatic" not in names
 
 
 def test_vanished_command_is_deactivated_not_deleted(make_task):
@@ -104,3 +104,35 @@ def test_forged_rows_are_deactivated():
     ]
     collect()
     assert not AppCommand.objects.filter(pk__in=[row.pk for row in forged], active=True).exists()
+
+
+@override_settings(EZTASKMANAGER_ALLOWED_COMMANDS=["clearsessions", "dumpdata"])
+def test_excludecore_keeps_the_core_commands_the_settings_name():
+    err = io.StringIO()
+    call_command("collectcommands", "--excludecore", stdout=io.StringIO(), stderr=err)
+    names = set(AppCommand.objects.values_list("name", flat=True))
+    assert "clearsessions" in names and "dumpdata" not in names
+    assert "'dumpdata' is in EZTASKMANAGER_ALLOWED_COMMANDS, but the built-in deny list" in (
+        err.getvalue()
+    )
+
+
+def test_the_task_form_offers_only_commands_the_policy_allows_now(admin_client, make_task):
+    from django.urls import reverse
+
+    with override_settings(EZTASKMANAGER_ALLOWED_COMMANDS=["clearsessions"]):
+        collect()
+    task = make_task("clearsessions", name="sessions")
+    add = reverse("admin:eztaskmanager_task_add")
+    change = reverse("admin:eztaskmanager_task_change", args=[task.pk])
+    with override_settings(EZTASKMANAGER_ALLOWED_COMMANDS=["clearsessions"]):
+        assert "django.contrib.sessions: clearsessions" in admin_client.get(add).content.decode()
+
+    # The setting is gone; the row is still active until collectcommands runs again.
+    assert AppCommand.objects.get(name="clearsessions").active
+    assert "django.contrib.sessions: clearsessions" not in admin_client.get(add).content.decode()
+    assert "tests.testapp: eztm_echo" in admin_client.get(add).content.decode()
+    page = admin_client.get(change).content.decode()
+    assert (
+        "django.contrib.sessions: clearsessions" in page
+    )  # the task's own command stays, to say why it is refused

@@ -114,11 +114,19 @@ def english_patterns(language: str) -> list[tuple[str, re.Pattern]]:
         for english in filter(None, (entry.msgid, entry.msgid_plural)):
             if english in entry.msgstr.values():
                 continue  # the same word in both languages ("Task", "log", "Redis")
-            pieces = re.split(r"%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[sdfr]|%[sd]", english)
+            placeholder = r"%\(\w+\)[-#0 +]*\d*(?:\.\d+)?([sdfr])|%([sd])"
+            pieces = re.split(placeholder, english)[::3]
+            kinds = [a or b for a, b in re.findall(placeholder, english)]
             if len("".join(pieces).replace(" ", "")) < 4:
                 continue  # mostly placeholders ("%(every)s at %(time)s"): it would match anything
-            # Blanks around a placeholder stay: "%(a)s at %(b)s" must not match "laterale".
-            text = ".+".join(re.escape(re.sub(r"\s+", " ", piece)) for piece in pieces).strip()
+            # Blanks around a placeholder stay: "%(a)s at %(b)s" must not match "laterale". A
+            # number placeholder (%d) matches a number only: "%(n)d warning" is not "level warning".
+            text = re.escape(re.sub(r"\s+", " ", pieces[0]))
+            for kind, piece in zip(kinds, pieces[1:], strict=True):
+                text += (r"\d[\d.,\s]*" if kind == "d" else ".+") + re.escape(
+                    re.sub(r"\s+", " ", piece)
+                )
+            text = text.strip()
             patterns.append((english, re.compile(text.replace("&ndash;", "–"))))
     return patterns
 

@@ -627,3 +627,28 @@ def test_manage_py_check_fails_on_bad_handlers(handlers):
     assert "eztaskmanager.E011" in text and "no.such.Handler" in text
     assert "eztaskmanager.E012" in text and "'often'" in text
     assert "eztaskmanager.E013" in text and "has no 'token'" in text
+
+
+def test_a_changed_setting_applies_to_the_next_run_in_the_same_process(
+    make_task, handlers, mailoutbox
+):
+    """The handlers are built from the setting at the end of each run: nothing built at
+    import or by a worker's warm-up is kept, so the next run in the same process (a worker
+    that did not restart) uses the setting as it is then."""
+    from eztaskmanager.warmup import warm_up
+
+    task = make_task("eztm_echo", name="nightly")
+    handlers(mail=email(level="warnings", recipients=["first@example.com"]))
+    warm_up()  # what a TaskWorker does when it starts
+    get_task_service().launch(task)
+    assert [m.to for m in mailoutbox] == [["first@example.com"]]
+
+    handlers(mail=email(level="warnings", recipients=["second@example.com"]))
+    get_task_service().launch(task)
+    assert [m.to for m in mailoutbox][1:] == [["second@example.com"]]
+
+    handlers(mail=email(level="errors", recipients=["second@example.com"]))
+    get_task_service().launch(task)  # warnings: below the new level
+    handlers()
+    get_task_service().launch(task)
+    assert len(mailoutbox) == 2

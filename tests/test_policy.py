@@ -254,3 +254,38 @@ def test_hold_unschedules_only_for_users_without_launch_permission(make_task):
     task.refresh_from_db()
     assert task.status == Task.STATUS_IDLE and task.scheduled_job_id is None
     assert permissions.is_held(task)
+
+
+# -- settings that do not do what they seem to ------------------------------------------------
+
+
+@override_settings(EZTASKMANAGER_ALLOWED_COMMANDS=["dumpdata", "check", "shell"])
+def test_a_warning_names_each_allowed_command_the_deny_list_overrides():
+    warnings = [m for m in run_checks() if m.id == "eztaskmanager.W031"]
+    assert [m.msg.split("'")[1] for m in warnings] == ["dumpdata", "shell"]
+    assert "built-in deny list" in warnings[0].msg
+    assert warnings[0].hint == "Remove 'dumpdata' from EZTASKMANAGER_ALLOWED_COMMANDS."
+    with override_settings(EZTASKMANAGER_ALLOWED_COMMANDS=["check"]):
+        assert not [m for m in run_checks() if m.id == "eztaskmanager.W031"]
+
+
+@override_settings(EZTASKMANAGER_ALLOWED_COMMANDS=["clearsessions"])
+def test_a_refused_launch_says_why_and_which_setting_would_allow_it(make_task):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    task = make_task("clearsessions", name="sessions")
+    with override_settings(EZTASKMANAGER_ALLOWED_COMMANDS=[]):
+        with pytest.raises(operations.NotAllowed) as launched:
+            operations.launch(task)
+        with pytest.raises(ValidationError) as saved:
+            task.full_clean()
+        with pytest.raises(CommandError) as ran:
+            call_command("taskmanager", "run", "sessions", stdout=io.StringIO())
+    hint = "add 'clearsessions' to EZTASKMANAGER_ALLOWED_COMMANDS to allow it."
+    assert (
+        str(launched.value) == f"command not allowed: clearsessions: 'clearsessions' comes "
+        f"from 'django.contrib.sessions', which is not one of the project's own apps; {hint}"
+    )
+    assert saved.value.message_dict["command"] == [str(launched.value)]
+    assert str(ran.value) == f"'sessions' was not launched: {launched.value}"

@@ -143,7 +143,7 @@ def test_admin_post_with_arguments_runs_once(admin_client, make_task, immediate)
     task = make_task("eztm_echo", "own", name="echo")
     response = admin_client.post(launch_url(task), {"arguments": "other, --count 2"}, follow=True)
     assert response.status_code == 200
-    assert messages_of(response) == ["“echo” ran: WARNINGS."]
+    assert messages_of(response) == ["“echo” ran: warnings."]
     report = LaunchReport.objects.get(task=task)
     assert report.arguments == "other, --count 2"
     assert "items=['other']" in messages_logged(report)

@@ -47,10 +47,39 @@ def test_result_derived_from_levels(make_task, level, result, errors, warnings):
 
 
 def test_verbosity_filters_levels_like_050(make_task):
-    task = make_task("eztm_lines", "2, --level info")  # verbosity 1: WARNING and above
+    task = make_task("eztm_lines", "2, --level info, --verbosity 1")  # WARNING and above
     report = run_management_command(task.pk)
     assert report.n_lines == 0
     assert report.invocation_result == "ok"
+
+
+@pytest.mark.parametrize(
+    "verbosity, kept",
+    [
+        ("", ["INFO", "WARNING"]),
+        (", --verbosity 0", []),
+        (", --verbosity 3", ["DEBUG", "INFO", "WARNING"]),
+    ],
+)
+def test_a_run_keeps_info_lines_unless_the_task_gives_a_verbosity(make_task, verbosity, kept):
+    levels = ("debug", "info", "warning")
+    task = make_task("eztm_lines", f"1, --level debug{verbosity}")
+    by_level = {}
+    for level in levels:
+        task.arguments = f"1, --level {level}{verbosity}"
+        task.save(update_fields=["arguments"])
+        report = run_management_command(task.pk)
+        by_level[level.upper()] = report.n_lines
+    assert [level for level, n in by_level.items() if n] == kept
+
+
+def test_a_shell_keeps_warnings_by_default(capsys):
+    from django.core.management import call_command
+
+    call_command("eztm_lines", "1", "--level", "info")
+    call_command("eztm_lines", "1", "--level", "warning")
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "INFO" not in err
 
 
 @pytest.mark.parametrize(

@@ -300,12 +300,29 @@ def run_logger(name: str) -> logging.Logger:
     return logger
 
 
+class DefaultVerbosity(int):
+    """Django's default ``--verbosity`` (1), told apart from a ``--verbosity 1`` given."""
+
+
+# A task run keeps INFO records unless the task gives a --verbosity of its own.
+RUN_LEVEL = logging.INFO
+
+
+def command_level(verbosity, in_run: bool) -> int:
+    """The level of ``self.logger``: ``RUN_LEVEL`` in a task run that gives no ``--verbosity``,
+    else the level of the verbosity."""
+    if in_run and isinstance(verbosity, DefaultVerbosity):
+        return RUN_LEVEL
+    return verbosity2loglevel(verbosity)
+
+
 class LoggerEnabledCommand(BaseCommand):
     """A management command with ``self.logger`` and ``self.progress()``.
 
     Inside a task run, log records and ``self.stdout`` / ``self.stderr`` lines are stored as the
     report's log (stdout lines at INFO, stderr lines at ERROR); from a shell they go to the
-    console. ``--verbosity`` sets the level: 0 ERROR, 1 WARNING, 2 INFO, 3 DEBUG.
+    console. ``--verbosity`` sets the level: 0 ERROR, 1 WARNING, 2 INFO, 3 DEBUG; a task run
+    that gives none keeps INFO, a shell WARNING.
     """
 
     logger: logging.Logger | None = None
@@ -315,6 +332,7 @@ class LoggerEnabledCommand(BaseCommand):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         # 0.5.x passed the report through this option; it is accepted and ignored.
         parser.add_argument("--launch_report_id", type=int, nargs="?", help=argparse.SUPPRESS)
+        parser.set_defaults(verbosity=DefaultVerbosity(1))  # still 1 for the command's code
         return parser
 
     def execute(self, *args, **options):
@@ -334,7 +352,7 @@ class LoggerEnabledCommand(BaseCommand):
             console = logging.StreamHandler(options.get("stderr") or sys.stderr)
             console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
             self.logger.handlers = [console]
-        self.logger.setLevel(verbosity2loglevel(options.get("verbosity", 1)))
+        self.logger.setLevel(command_level(options.get("verbosity", 1), handler is not None))
         self._progress_at = 0.0
         try:
             return super().execute(*args, **options)

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from eztaskmanager import policy
 from eztaskmanager.commands import collect_commands
 
 
@@ -15,10 +16,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--excludecore",
             action="store_true",
-            help="Leave out Django's own commands (django.core and django.contrib apps).",
+            help="Leave out Django's own commands (django.core and django.contrib apps), "
+            "except those EZTASKMANAGER_ALLOWED_COMMANDS names.",
         )
 
     def handle(self, *args, **options):
+        for name in policy.overridden_allowed():
+            self.stderr.write(
+                f"{name!r} is in EZTASKMANAGER_ALLOWED_COMMANDS, but the built-in deny list "
+                "refuses it all the same: it is not collected, and no task may run it."
+            )
         outcome = collect_commands(exclude_core=options["excludecore"])
         for label, names in outcome.items():
             if names:

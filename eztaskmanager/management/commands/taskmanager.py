@@ -4,6 +4,7 @@ The work is done in ``eztaskmanager.cli``, ``eztaskmanager.tasks_as_code`` and
 ``eztaskmanager.devserver``; this command parses options and prints.
 """
 
+import argparse
 import json
 
 from django.core.management.base import BaseCommand, CommandError
@@ -116,6 +117,21 @@ def declaration_and_devserver_parsers(sub) -> None:
     )
 
 
+def django_options(parser) -> None:
+    """Django's own options, accepted after the subcommand too (``status --settings x``).
+
+    Given here, they replace the value given before the subcommand; not given, they leave it.
+    """
+    keep = argparse.SUPPRESS  # no default: the value before the subcommand stays
+    parser.add_argument(
+        "-v", "--verbosity", type=int, choices=[0, 1, 2, 3], default=keep, help=keep
+    )
+    parser.add_argument("--settings", default=keep, help=keep)
+    parser.add_argument("--pythonpath", default=keep, help=keep)
+    for flag in ("--traceback", "--no-color", "--force-color", "--skip-checks"):
+        parser.add_argument(flag, action="store_true", default=keep, help=keep)
+
+
 class Command(BaseCommand):
     help = (
         "Operate django-eztaskmanager: list tasks, show status, run, stop, read logs, load and "
@@ -127,8 +143,12 @@ class Command(BaseCommand):
         scheduling_parsers(sub)
         task_parsers(sub)
         declaration_and_devserver_parsers(sub)
+        for subparser in sub.choices.values():
+            django_options(subparser)
 
     def handle(self, *args, **options):
+        if options["subcommand"] != "devserver":  # the devserver waits for what is missing
+            cli.require_database()
         handler = getattr(self, f"handle_{options['subcommand']}")
         return handler(**options)
 
@@ -137,6 +157,8 @@ class Command(BaseCommand):
 
         if interval <= 0:
             raise CommandError("--interval must be positive.")
+        if burst:  # one pass: no waiting for Redis to come back
+            cli.require_redis(queue or conf.get("QUEUE_NAME"))
         run_scheduler(
             queue_name=queue or conf.get("QUEUE_NAME"),
             interval=interval,
@@ -146,10 +168,11 @@ class Command(BaseCommand):
         )
 
     def handle_sync(self, **options):
+        cli.require_redis(conf.get("QUEUE_NAME"))
         try:
             result = sync_schedules()
         except BackendError as exc:
-            raise CommandError(str(exc)) from exc
+            raise CommandError(str(exc), returncode=cli.exit_code(exc)) from exc
         self.stdout.write(f"Schedules synced: {result}.")
 
     def handle_list(self, **options):
@@ -159,11 +182,14 @@ class Command(BaseCommand):
     def handle_status(self, **options):
         data = cli.status()
         self.stdout.write(cli.to_json(data) if options["json"] else cli.format_status(data))
+        if not data["redis"]["reachable"] and cli.uses_redis():
+            raise cli.unreachable(f"Redis at {data['redis']['location']} is not reachable.")
 
     def handle_run(self, task, sync, user, arguments=None, **options):
         if not sync:
             self.stdout.write(cli.launch(task, user, arguments=arguments))
             return
+        cli.require_redis()  # the run lock is taken in Redis
         report = cli.run_in_foreground(task, self.stdout.write, user=user, arguments=arguments)
         self.stdout.write(cli.report_summary(report))
         if report.invocation_result in ("errors", "failed"):
