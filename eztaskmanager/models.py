@@ -126,6 +126,30 @@ class LaunchReport(models.Model):
         verbose_name=_("triggered by"),
         help_text=_("The run whose end launched this one, for a follow-up task."),
     )
+    # What the launch authorised, recorded when it was launched: the run executes these, not
+    # what the task says when a worker takes it. Reports from before they were recorded have
+    # no command name; their runs read the task.
+    command = models.ForeignKey(
+        AppCommand,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("command"),
+        help_text=_("The command this run was launched with."),
+    )
+    command_name = models.CharField(_("command name"), max_length=100, blank=True, default="")
+    run_arguments = models.TextField(
+        _("arguments run"),
+        null=True,
+        blank=True,
+        help_text=_("The arguments this run was launched with."),
+    )
+    legacy_arguments = models.BooleanField(
+        _("0.5.x argument rule"),
+        default=False,
+        help_text=_("The run read its arguments as version 0.5 did."),
+    )
 
     class Meta:
         verbose_name = _("Launch report")
@@ -152,6 +176,47 @@ class LaunchReport(models.Model):
     def is_queued(self) -> bool:
         """Accepted, on its way to a worker: no worker has started it yet."""
         return self.started_at is None and not self.is_finished
+
+    @property
+    def is_recorded(self) -> bool:
+        """Whether the launch recorded what it runs (every launch since migration 0015)."""
+        return bool(self.command_name)
+
+    @property
+    def ran_command_name(self) -> str:
+        """The command of this run: the recorded one, else the task's."""
+        if self.is_recorded:
+            return self.command_name
+        return self.task.command.name
+
+    @property
+    def ran_arguments(self) -> str:
+        """The arguments of this run as text: the recorded ones, else the task's (or the
+        one-off arguments of a report from before they were recorded)."""
+        if self.is_recorded:
+            return self.run_arguments or ""
+        if self.arguments is not None:
+            return self.arguments
+        return self.task.arguments or ""
+
+    def record_launch(self, task: Task, arguments: str | None = None) -> None:
+        """Set what this launch of ``task`` runs: its command and its arguments as they are
+        now, or the one-off ``arguments`` (read by the current rule)."""
+        self.command = task.command
+        self.command_name = task.command.name
+        if arguments is None:
+            self.run_arguments = task.arguments or ""
+            self.legacy_arguments = task.legacy_arguments
+        else:
+            self.run_arguments = arguments
+            self.legacy_arguments = False
+
+    def copy_launch(self, other: LaunchReport) -> None:
+        """Run what ``other`` ran (a retry runs what its first attempt was launched with)."""
+        self.command_id = other.command_id
+        self.command_name = other.command_name
+        self.run_arguments = other.run_arguments
+        self.legacy_arguments = other.legacy_arguments
 
     @property
     def n_log_lines(self) -> int:
@@ -461,6 +526,21 @@ class Task(models.Model):
             "(EZTASKMANAGER_QUEUE_NAME)."
         ),
     )
+    # Authorisation, written by ``authorisation`` only: since when what the task runs waits for
+    # somebody who may launch tasks (changed by somebody who may not), who changed it, and who
+    # last approved what it runs. The admin history tells people; these fields decide.
+    held_since = models.DateTimeField(_("held since"), null=True, blank=True, editable=False)
+    held_by = models.CharField(_("held by"), max_length=150, blank=True, default="", editable=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("Task")
@@ -765,3 +845,23 @@ class FollowUp(models.Model):
                 }
             )
         self.results = ", ".join(r for r in known if r in self.result_list)
+
+
+class InternalActor(models.Model):
+    """The user that stands for one of the package's own processes (``audit.actor``).
+
+    Only code creates these rows (no admin page, no form): a user named like an actor is not
+    one unless a row here says so.
+    """
+
+    name = models.CharField(max_length=50, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="eztaskmanager_actor"
+    )
+
+    class Meta:
+        verbose_name = _("internal actor")
+        verbose_name_plural = _("internal actors")
+
+    def __str__(self) -> str:
+        return self.name
