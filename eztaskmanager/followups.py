@@ -3,9 +3,9 @@
 A ``FollowUp`` row says "when a run of ``task`` ends with one of ``results``, launch ``then``".
 The run lifecycle sends ``signals.run_finished`` once a run's outcome is stored; the receiver
 here launches the follow-ups through ``operations.launch`` as the ``follow-up`` actor, with the
-finished report as the new run's ``triggered_by``. A failed run that still has a retry planned
-launches nothing: its last attempt decides. Follow-ups may not form a cycle (a task would launch
-itself forever); ``cycle_through`` finds one before it is saved.
+finished report as the new run's ``triggered_by``. A failed run whose retry was planned (the
+report records it) launches nothing: its last attempt decides. Follow-ups may not form a cycle
+(a task would launch itself forever); ``cycle_through`` finds one before it is saved.
 
 Launching a follow-up starts a run as a schedule does, so the rule of scheduled tasks applies:
 a held follow-up task (what it runs was changed by somebody who may not launch tasks, see
@@ -74,12 +74,10 @@ def cycle_text(cycle: list[int]) -> str:
 
 
 def fires(report: LaunchReport) -> bool:
-    """Whether ``report``'s end is one that follow-ups react to (not a failure still retried)."""
-    result = report.invocation_result
-    if not result:
-        return False
-    retried = result == LaunchReport.RESULT_FAILED and report.attempt < report.max_attempts
-    return not retried
+    """Whether ``report``'s end is one that follow-ups react to: any result, unless a retry of
+    the run was planned (``retry_planned``, recorded when the run ended), whatever ended it:
+    a stopped run plans no retry, so it fires as it would without retries."""
+    return bool(report.invocation_result) and not report.retry_planned
 
 
 def unapproved_change(task: Task) -> str | None:

@@ -150,6 +150,9 @@ class LaunchReport(models.Model):
         default=False,
         help_text=_("The run read its arguments as version 0.5 did."),
     )
+    # Whether a retry of this run was planned (set as its outcome is announced): a run with a
+    # retry planned is not its launch's last word, and its follow-ups wait for the last attempt.
+    retry_planned = models.BooleanField(_("retry planned"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Launch report")

@@ -238,33 +238,15 @@ class Run:
         stdout = LogWriter(self.log, logging.INFO)
         stderr = LogWriter(self.log, logging.ERROR)
         try:
-            call_command(self.command_name(), *self.argv(), stdout=stdout, stderr=stderr)
+            # The command the launch recorded (the task's, for a report from before 0015).
+            name = self.report.command_name or self.task.command.name
+            call_command(name, *self.argv(), stdout=stdout, stderr=stderr)
         finally:
             stdout.flush()
             stderr.flush()
 
-    def command_name(self) -> str:
-        """The command the launch recorded (the task's, for a report from before 0015)."""
-        return self.report.command_name or self.task.command.name
-
     def argv(self) -> list[str]:
-        """The arguments the launch recorded, read by the rule it recorded (for a report from
-        before they were recorded: the task's, or this run's own); one-off arguments never
-        print help and exit."""
-        report = self.report
-        if not report.is_recorded:
-            if self.arguments is None:
-                return self.task.complete_args
-            argv = arguments.tokenize(self.arguments, self.task._parser())
-        elif report.legacy_arguments:
-            argv = arguments.legacy_tokenize(report.run_arguments or "")
-        elif not (report.run_arguments or "").strip():
-            argv = []
-        else:
-            argv = arguments.tokenize(report.run_arguments, recorded_parser(report))
-        if self.arguments is not None:
-            arguments.refuse_exiting_options(argv)
-        return argv
+        return launch_argv(self.report, self.task, self.arguments)
 
     def finish(self, result: str) -> None:
         """Store the last log lines, the outcome and the task's new state: one commit."""
@@ -285,6 +267,25 @@ class Run:
         self.stored = True
         if failure is not None:
             raise failure
+
+
+def launch_argv(report: LaunchReport, task: Task, one_off: str | None) -> list[str]:
+    """The arguments the launch recorded, read by the rule it recorded (for a report from
+    before they were recorded: the task's, or the run's own ``one_off``); one-off arguments
+    never print help and exit."""
+    if not report.is_recorded:
+        if one_off is None:
+            return task.complete_args
+        argv = arguments.tokenize(one_off, task._parser())
+    elif report.legacy_arguments:
+        argv = arguments.legacy_tokenize(report.run_arguments or "")
+    elif not (report.run_arguments or "").strip():
+        argv = []
+    else:
+        argv = arguments.tokenize(report.run_arguments, recorded_parser(report))
+    if one_off is not None:
+        arguments.refuse_exiting_options(argv)
+    return argv
 
 
 def recorded_parser(report: LaunchReport):
@@ -359,26 +360,12 @@ def run_task(
         logger.warning("Task %s does not exist any more; nothing to run.", task_id)
         return None
     backend = get_backend()
-    launch = None
-    if report_id is not None:
-        launch = LaunchReport.objects.select_related("command").filter(pk=report_id).first()
-    command = recorded_command(launch, task)
-    refused = policy.refusal(command)
     origin = {"arguments": arguments, "triggered_by": existing_report(triggered_by)}
+    refused, command = refusal(task, report_id, scheduled)
     if refused:  # whatever the database says, only what the policy allows runs
         return refuse(
-            task,
-            refused,
-            backend,
-            attempt,
-            scheduled,
-            report_id=report_id,
-            command=command,
-            **origin,
+            task, refused, backend, attempt, scheduled, report_id, command=command, **origin
         )
-    if scheduled and held_before(task, launch):
-        reason = REASON_HELD % {"user": task.held_by}
-        return refuse(task, reason, backend, attempt, scheduled, report_id=report_id, **origin)
     run = Run.start(task, scheduled, attempt, backend, report_id=report_id, **origin)
     if run is None:
         return None
@@ -392,6 +379,21 @@ def run_task(
             return run.report
         # The database went away as the run ended: its outcome is stored once it is back.
         return until_database_answers(lambda: store_outcome(run), "storing a run's outcome")
+
+
+def refusal(task: Task, report_id: int | None, scheduled: bool):
+    """Why the launch ``report_id`` of ``task`` may not run (None when it may), and the command
+    it records: the policy refuses that command, or the firing came after the task was held."""
+    launch = None
+    if report_id is not None:
+        launch = LaunchReport.objects.select_related("command").filter(pk=report_id).first()
+    command = recorded_command(launch, task)
+    refused = policy.refusal(command)
+    if refused:
+        return refused, command
+    if scheduled and held_before(task, launch):
+        return REASON_HELD % {"user": task.held_by}, None
+    return None, command
 
 
 def held_before(task: Task, launch: LaunchReport | None) -> bool:
@@ -468,6 +470,7 @@ def refuse(
         "invocation_result": LaunchReport.RESULT_FAILED,
         "failure_reason": reason,
         "max_attempts": attempt,
+        "retry_planned": False,
     }
     with transaction.atomic():
         if report_id is not None:
@@ -579,16 +582,28 @@ def close_run(report: LaunchReport, reason: str, retry: bool = True, backend=Non
     emit_notifications(report)
     if retry:
         plan_retry(report.task, report, backend)
+    else:
+        retry_planned(report, False)
     finished(report)
     return True
 
 
+def retry_planned(report: LaunchReport, planned: bool) -> None:
+    """Record on ``report`` whether a retry of it was planned (follow-ups read it)."""
+    report.retry_planned = planned
+    LaunchReport.objects.filter(pk=report.pk).update(retry_planned=planned)
+
+
 def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None) -> None:
-    """Plan the next attempt of a failed run, when the task has attempts left."""
+    """Plan the next attempt of a failed run, when the task has attempts left; record on the
+    report whether one was planned."""
     if report.invocation_result != LaunchReport.RESULT_FAILED:
         return
     if report.attempt >= report.max_attempts:
+        retry_planned(report, False)
         return
+    # Recorded first: a retry run in this process at once ends before this function does.
+    retry_planned(report, True)
     attempt = report.attempt + 1
     delay = task.retry_delay(report.attempt)
     backend = backend or get_backend()
@@ -615,6 +630,7 @@ def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None)
     except BackendError as exc:
         if retry is not None:
             launches.withdraw(retry)
+        retry_planned(report, False)
         report.append_line("ERROR", f"Retry {attempt} of {report.max_attempts} not planned: {exc}")
         return
     report.append_line("INFO", f"Attempt {attempt} of {report.max_attempts} planned in {delay} s.")

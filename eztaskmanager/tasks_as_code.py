@@ -392,16 +392,27 @@ def _apply(
     except ValidationError as exc:
         raise DeclarationError([f"{where}: {_messages(exc)}"]) from exc
 
-    user = audit.actor(audit.CLI)
     if created:
         task.save()
-        audit.record(task, user, "Created by taskmanager load", kind="add")
-        authorisation.created(task, user)
+        _record(task, [], {})
         return Change(name, "created", task_id=task.pk), task, task.is_scheduled
     changed = [key for key in FIELDS[1:] if not _same(key, before[key], _current_value(task, key))]
     if not changed:
         return Change(name, "unchanged", task_id=task.pk), task, False
     task.save(update_fields=changed)
+    _record(task, changed, runs_before)
+    retime = bool(set(changed) & set(TIMING_FIELDS))
+    return Change(name, "updated", fields=changed, task_id=task.pk), task, retime
+
+
+def _record(task: Task, changed: list[str], runs_before: dict) -> None:
+    """Write what the load did to ``task`` in its history; approve what it runs (the load is
+    the operators' doing). ``changed`` is empty for a task the load created."""
+    user = audit.actor(audit.CLI)
+    if not changed:
+        audit.record(task, user, "Created by taskmanager load", kind="add")
+        authorisation.created(task, user)
+        return
     message = audit.run_change(runs_before, audit.run_values(task))
     others = [key for key in changed if key not in authorisation.RUN_FIELDS]
     if others:
@@ -409,8 +420,6 @@ def _apply(
         message += f"Changed {', '.join(others)}."
     audit.record(task, user, f"taskmanager load: {message}")
     authorisation.changed(task, user, changed)
-    retime = bool(set(changed) & set(TIMING_FIELDS))
-    return Change(name, "updated", fields=changed, task_id=task.pk), task, retime
 
 
 def _messages(exc: ValidationError) -> str:

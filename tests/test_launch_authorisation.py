@@ -453,3 +453,35 @@ def test_the_migration_derives_the_hold_from_the_history():
         assert Actor.objects.get(name="cli").user_id == actor.pk
     finally:
         migrate(head())
+
+
+# -- 3. the retry decision is recorded, and follow-ups read it ----------------------------------
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_stopped_run_fires_its_failed_follow_ups_with_or_without_retries(
+    retries, make_task, immediate_backend
+):
+    task = make_task("eztm_echo", name="stopped", max_retries=retries)
+    cleanup = make_task("eztm_echo", "cleanup", name="cleanup")
+    FollowUp.objects.create(task=task, then=cleanup, results="failed")
+    now = timezone.now()
+    running = LaunchReport.objects.create(
+        task=task, started_at=now, heartbeat_at=now, max_attempts=retries + 1, worker="elsewhere"
+    )
+    operations.stop(task, "ops")
+    running.refresh_from_db()
+    assert running.invocation_result == "failed" and running.retry_planned is False
+    [run] = LaunchReport.objects.filter(task=cleanup)
+    assert run.triggered_by_id == running.pk
+    assert LaunchReport.objects.filter(task=task).count() == 1  # and no retry
+
+
+def test_a_failed_run_records_its_planned_retry(make_task, fake_rq_service):
+    task = make_task("eztm_fail", name="t", max_retries=1, retry_delays="600")
+    operations.launch(task, fake_rq_service.backend, defer=False)
+    first = run_management_command(task.pk, **only_job(fake_rq_service).kwargs)
+    assert first.retry_planned is True and not followups.fires(first)
+    retry = LaunchReport.objects.filter(task=task).latest("pk")
+    last = run_management_command(task.pk, **launches.job_of(retry).kwargs)
+    assert last.retry_planned is False and followups.fires(last)

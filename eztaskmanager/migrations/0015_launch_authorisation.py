@@ -1,6 +1,6 @@
-"""What a launch runs is recorded on its report; who may decide what a task runs is recorded on
-the task (held, approved) instead of being read back from the admin history; the package's own
-actors are marked by a row only code creates.
+"""What a launch runs (and whether a retry of it was planned) is recorded on its report; who
+may decide what a task runs is recorded on the task (held, approved) instead of being read back
+from the admin history; the package's own actors are marked by a row only code creates.
 
 The data step derives the new fields once from the history, as the rules of 0.6 read it:
 
@@ -143,6 +143,11 @@ class Migration(migrations.Migration):
             model_name='launchreport',
             name='run_arguments',
             field=models.TextField(blank=True, help_text='The arguments this run was launched with.', null=True, verbose_name='arguments run'),
+        ),
+        migrations.AddField(
+            model_name='launchreport',
+            name='retry_planned',
+            field=models.BooleanField(blank=True, null=True, verbose_name='retry planned'),
         ),
         migrations.AddField(
             model_name='task',
