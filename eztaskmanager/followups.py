@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from django.db import transaction
 from django.dispatch import receiver
 
 from eztaskmanager import audit, authorisation, operations, permissions
-from eztaskmanager.backends import BackendError
+from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.models import FollowUp, LaunchReport, Task
 from eztaskmanager.signals import run_finished
 
@@ -108,6 +109,21 @@ def launch_follow_ups(sender, report: LaunchReport, **kwargs) -> list[operations
     ]
     if not follow_ups:
         return []
+    try:
+        backend = get_backend()
+    except BackendError:  # said on each follow-up below
+        backend = None
+    if backend is None or backend.runs_in_process:
+        return launch_each(report, follow_ups, backend)
+    # Recorded as queued launches in one transaction; their jobs go to Redis when it commits,
+    # and one whose send fails stays queued for the scheduler's sweep: nothing is lost, and a
+    # stop in a web request does not fail on a follow-up's send.
+    with transaction.atomic():
+        return launch_each(report, follow_ups, backend)
+
+
+def launch_each(report: LaunchReport, follow_ups: list[FollowUp], backend=None) -> list:
+    """Launch each of ``follow_ups`` of ``report`` that may be launched; say so in its log."""
     actor = audit.actor(ACTOR)
     outcomes = []
     for follow_up in follow_ups:
@@ -119,7 +135,7 @@ def launch_follow_ups(sender, report: LaunchReport, **kwargs) -> list[operations
                     f"its command or arguments, or how it runs, were changed by {changed_by!r}, "
                     "who may not launch tasks; it runs again once somebody who may approves it"
                 )
-            outcomes.append(operations.launch(task, user=actor, triggered_by=report.pk))
+            outcomes.append(operations.launch(task, backend, user=actor, triggered_by=report.pk))
         except BackendError as exc:
             message = f"Follow-up task {task.name!r} not launched: {exc}"
             logger.warning("Report %s: %s", report.pk, message)

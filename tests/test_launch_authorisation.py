@@ -18,10 +18,10 @@ from eztaskmanager import audit, authorisation, followups, launches, operations,
 from eztaskmanager.models import AppCommand, FollowUp, InternalActor, LaunchReport, Task
 from eztaskmanager.services import run_management_command
 from eztaskmanager.services.scheduler import record_firing
-from tests.test_admin import EDITOR, LAUNCHER, change_url, form_data, staff_client
+from tests.test_admin import EDITOR, LAUNCHER, change_url, fake_queue, form_data, staff_client
 
 pytestmark = pytest.mark.django_db
-__all__ = ["staff_client"]  # fixture used here
+__all__ = ["fake_queue", "staff_client"]  # fixtures used here
 
 
 def messages_of(report: LaunchReport) -> list[str]:
@@ -485,3 +485,24 @@ def test_a_failed_run_records_its_planned_retry(make_task, fake_rq_service):
     retry = LaunchReport.objects.filter(task=task).latest("pk")
     last = run_management_command(task.pk, **launches.job_of(retry).kwargs)
     assert last.retry_planned is False and followups.fires(last)
+
+
+def test_a_stop_in_the_admin_queues_the_failed_follow_ups_when_it_commits(
+    staff_client, make_task, fake_queue, committed
+):
+    task = make_task("eztm_echo", name="stopped", max_retries=1)
+    cleanup = make_task("eztm_echo", "cleanup", name="cleanup")
+    FollowUp.objects.create(task=task, then=cleanup, results="failed")
+    now = timezone.now()
+    running = LaunchReport.objects.create(
+        task=task, started_at=now, heartbeat_at=now, max_attempts=2, worker="elsewhere"
+    )
+    launcher = staff_client(*LAUNCHER)
+    with committed():
+        response = launcher.post(f"/admin/eztaskmanager/task/{task.pk}/stop/")
+    assert response.status_code == 302
+    [queued] = LaunchReport.objects.filter(task=cleanup)
+    assert queued.is_queued and queued.triggered_by_id == running.pk
+    [job] = fake_queue.queue.jobs  # sent when the follow-ups' transaction committed
+    assert job.kwargs == {"report_id": queued.pk, "triggered_by": running.pk}
+    assert LaunchReport.objects.filter(task=task).count() == 1  # the stopped run is not retried
