@@ -453,6 +453,9 @@ class LaunchReportAdmin(ReportOriginMixin, ReadOnly, admin.ModelAdmin):
             "command_name",
             "run_arguments",
             "legacy_arguments",
+            "retry_delays",
+            "retry_exponential",
+            "queue",
             *self.shown_first,
         }
         rest = [f.name for f in LaunchReport._meta.concrete_fields if f.name not in hidden]

@@ -13,6 +13,7 @@ therefore costs a delay, never the launch.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from django.utils import timezone
@@ -56,7 +57,16 @@ def prepare(
     report.save(force_insert=True)
     if attempt > 1:
         kwargs["attempt"] = attempt
-    return taskstate.job_for(task, job_id, report_id=report.pk, **kwargs), report
+    return on_its_queue(
+        taskstate.job_for(task, job_id, report_id=report.pk, **kwargs), report
+    ), report
+
+
+def on_its_queue(job: Job, report: LaunchReport) -> Job:
+    """``job`` on the queue ``report``'s launch recorded (the task's, before 0015)."""
+    if not report.is_recorded:
+        return job
+    return replace(job, queue=report.queue or None)
 
 
 def job_of(report: LaunchReport) -> Job:
@@ -68,7 +78,7 @@ def job_of(report: LaunchReport) -> Job:
         kwargs["triggered_by"] = report.triggered_by_id
     if report.attempt > 1:
         kwargs["attempt"] = report.attempt
-    return taskstate.job_for(report.task, report.rq_job_id, **kwargs)
+    return on_its_queue(taskstate.job_for(report.task, report.rq_job_id, **kwargs), report)
 
 
 def withdraw(report: LaunchReport) -> None:

@@ -150,6 +150,11 @@ class LaunchReport(models.Model):
         default=False,
         help_text=_("The run read its arguments as version 0.5 did."),
     )
+    # How its retries wait, and the queue its launch went to: recorded with the command, so a
+    # retry waits and goes where the launch said.
+    retry_delays = models.CharField(_("retry delays (s)"), max_length=200, blank=True, default="")
+    retry_exponential = models.BooleanField(_("exponential backoff"), default=False)
+    queue = models.CharField(_("queue"), max_length=100, blank=True, default="")
     # Whether a retry of this run was planned (set as its outcome is announced): a run with a
     # retry planned is not its launch's last word, and its follow-ups wait for the last attempt.
     retry_planned = models.BooleanField(_("retry planned"), null=True, blank=True)
@@ -207,6 +212,9 @@ class LaunchReport(models.Model):
         now, or the one-off ``arguments`` (read by the current rule)."""
         self.command = task.command
         self.command_name = task.command.name
+        self.retry_delays = task.retry_delays or ""
+        self.retry_exponential = task.retry_exponential
+        self.queue = task.queue or ""
         if arguments is None:
             self.run_arguments = task.arguments or ""
             self.legacy_arguments = task.legacy_arguments
@@ -220,6 +228,17 @@ class LaunchReport(models.Model):
         self.command_name = other.command_name
         self.run_arguments = other.run_arguments
         self.legacy_arguments = other.legacy_arguments
+        self.retry_delays = other.retry_delays
+        self.retry_exponential = other.retry_exponential
+        self.queue = other.queue
+
+    def retry_delay(self, retry: int, task: Task) -> int:
+        """Seconds before retry number ``retry`` of this run: by the delays its launch recorded
+        (``task``'s, for a report from before they were recorded)."""
+        if not self.is_recorded:
+            return task.retry_delay(retry)
+        recorded = Task(retry_delays=self.retry_delays, retry_exponential=self.retry_exponential)
+        return recorded.retry_delay(retry)
 
     @property
     def n_log_lines(self) -> int:

@@ -605,7 +605,7 @@ def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None)
     # Recorded first: a retry run in this process at once ends before this function does.
     retry_planned(report, True)
     attempt = report.attempt + 1
-    delay = task.retry_delay(report.attempt)
+    delay = report.retry_delay(report.attempt, task)
     backend = backend or get_backend()
     if backend.runs_in_process:
         job = taskstate.job_for(

@@ -113,6 +113,23 @@ def test_a_retry_runs_what_its_first_attempt_was_launched_with(
     assert LaunchReport.objects.filter(task=task).count() == 2  # no third attempt
 
 
+def test_a_retry_waits_and_goes_where_its_launch_said(make_task, fake_rq_service):
+    task = make_task("eztm_fail", name="t", max_retries=2, retry_delays="0", queue="low")
+    operations.launch(task, fake_rq_service.backend, defer=False)
+    report = LaunchReport.objects.get(task=task)
+    assert (report.retry_delays, report.queue) == ("0", "low")
+    # While it waits, the delays become a week and the queue another one.
+    edit(task, retry_delays="604800", retry_exponential=True, queue="high")
+    job = fake_rq_service.backend.queue_for("low").get_jobs()[0]
+    ran = run_management_command(task.pk, **job.kwargs)
+    assert ran.invocation_result == "failed" and ran.retry_planned
+    retry = LaunchReport.objects.filter(task=task).latest("pk")
+    assert retry.retry_delays == "0" and retry.queue == "low"
+    assert report.retry_delay(1, task) == 0 and Task.objects.get(pk=task.pk).retry_delay(1) > 0
+    assert launches.job_of(retry).queue == "low"  # the sweep sends it where it was launched
+    assert any("planned in 0 s" in m for m in messages_of(ran))
+
+
 def test_a_scheduled_firing_records_the_task_as_it_was_at_the_firing(
     make_task, make_command, fake_rq_service
 ):

@@ -146,6 +146,21 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='launchreport',
+            name='queue',
+            field=models.CharField(blank=True, default='', max_length=100, verbose_name='queue'),
+        ),
+        migrations.AddField(
+            model_name='launchreport',
+            name='retry_delays',
+            field=models.CharField(blank=True, default='', max_length=200, verbose_name='retry delays (s)'),
+        ),
+        migrations.AddField(
+            model_name='launchreport',
+            name='retry_exponential',
+            field=models.BooleanField(default=False, verbose_name='exponential backoff'),
+        ),
+        migrations.AddField(
+            model_name='launchreport',
             name='retry_planned',
             field=models.BooleanField(blank=True, null=True, verbose_name='retry planned'),
         ),
