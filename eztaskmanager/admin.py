@@ -48,6 +48,10 @@ STATE_FIELDS = (
     "scheduled_job_id",
     "overdue_since",
     "schedule_error",
+    "held_since",
+    "held_by",
+    "approved_by",
+    "approved_at",
 )
 # Reports shown in a task's inline when EZTASKMANAGER_N_REPORTS_INLINE is 0 (keep them all).
 DEFAULT_INLINE_REPORTS = 10
@@ -445,6 +449,7 @@ class LaunchReportAdmin(ReportOriginMixin, ReadOnly, admin.ModelAdmin):
         "finished_at",
         "duration",
         "failure_reason",
+        "ran_command",
         "ran_with",
         "triggered_by_run",
         "n_lines",
@@ -460,7 +465,20 @@ class LaunchReportAdmin(ReportOriginMixin, ReadOnly, admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         """The main facts first, then every other stored field of the report."""
-        hidden = {"id", "invocation_result", "arguments", "triggered_by", *self.shown_first}
+        hidden = {
+            "id",
+            "invocation_result",
+            "arguments",
+            "triggered_by",
+            "command",
+            "command_name",
+            "run_arguments",
+            "legacy_arguments",
+            "retry_delays",
+            "retry_exponential",
+            "queue",
+            *self.shown_first,
+        }
         rest = [name for name in column_names(LaunchReport) if name not in hidden]
         return [*self.shown_first, *rest]
 

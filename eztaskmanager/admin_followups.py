@@ -138,13 +138,26 @@ def report_link(report_id: int | None, label: str):
 class ReportOriginMixin:
     """Report page fields: the arguments a run was given, and the run that launched it."""
 
-    origin_fields = ("ran_with", "triggered_by_run")
+    origin_fields = ("ran_command", "ran_with", "triggered_by_run")
+
+    @admin.display(description=gettext_lazy("command"))
+    def ran_command(self, report: LaunchReport):
+        """The command the launch recorded (the task's, for a report from before 0015)."""
+        return format_html("<code>{}</code>", report.ran_command_name)
 
     @admin.display(description=gettext_lazy("arguments"))
     def ran_with(self, report: LaunchReport):
-        if report.arguments is None:
+        """The arguments the launch recorded, and whose they were."""
+        if not report.is_recorded and report.arguments is None:
             return _("the task's own")
-        return format_html("<code>{}</code>", report.arguments or _("(none)"))
+        text = format_html("<code>{}</code>", report.ran_arguments or _("(none)"))
+        if report.arguments is not None:
+            whose = _("run once with these arguments")
+        else:
+            whose = _("the task's own, as they were at the launch")
+        if report.is_recorded and report.legacy_arguments:
+            whose = _("%(whose)s; 0.5.x argument rule") % {"whose": whose}
+        return format_html("{} ({})", text, whose)
 
     @admin.display(description=gettext_lazy("triggered by"))
     def triggered_by_run(self, report: LaunchReport):

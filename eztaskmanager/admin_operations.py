@@ -13,7 +13,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from eztaskmanager import audit, operations, permissions
+from eztaskmanager import audit, authorisation, operations, permissions
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.internals.django import missing_object_redirect, unquote
 from eztaskmanager.models import AppCommand, Task
@@ -25,9 +25,16 @@ MAX_ARGUMENTS_LENGTH = 10_000
 
 
 HELD_MESSAGE = gettext_lazy(
-    "“%(task)s” is unscheduled: its command or arguments changed, and you may not launch "
-    "tasks. It runs on its schedule again once somebody who may launch tasks saves it."
+    "“%(task)s” is unscheduled: what it runs changed, and you may not launch tasks. It runs "
+    "on its schedule again once somebody who may launch tasks approves it (saves it unchanged "
+    "or launches it)."
 )
+HELD_IDLE_MESSAGE = gettext_lazy(
+    "“%(task)s” is held: what it runs changed, and you may not launch tasks. No schedule or "
+    "follow-up runs it until somebody who may launch tasks approves it (saves it unchanged or "
+    "launches it)."
+)
+APPROVED_MESSAGE = gettext_lazy("You approved what “%(task)s” runs.")
 
 
 def schedule_fields() -> tuple[str, ...]:
@@ -257,34 +264,50 @@ class TaskButtonsMixin:
 
 class TaskSaveMixin:
     """Saving a task: only the fields the form edits, the change recorded in the history, the
-    hold of a scheduled task changed without the launch permission, the schedule applied."""
+    hold of a task changed without the launch permission (or its approval by somebody with
+    it), the schedule applied."""
 
     def save_model(self, request, obj, form, change):
-        held = change and permissions.is_held(obj)
+        held = change and authorisation.is_held(obj)
         if change:
             # Only what the form edits: the worker may be updating status and caches meanwhile.
             names = set(column_names(type(obj)))
             obj.save(update_fields=[name for name in form.fields if name in names])
         else:
             obj.save()
-        if change:
+        approved = False
+        if not change:
+            if authorisation.created(obj, request.user):
+                self.message_user(request, HELD_IDLE_MESSAGE % {"task": obj.name}, messages.WARNING)
+        elif not form.has_changed():
+            # Saving the task as it stands approves what it runs (when the user may launch).
+            approved = authorisation.saved_unchanged(obj, request.user)
+        else:
             self.audit_run_change(request, obj, form)
-        if change and operations.hold_if_unauthorised(obj, request.user, form.changed_data):
-            self.message_user(request, HELD_MESSAGE % {"task": obj.name}, messages.WARNING)
+            was_scheduled = permissions.is_scheduled_now(obj)
+            if operations.hold_if_unauthorised(obj, request.user, form.changed_data):
+                text = HELD_MESSAGE if was_scheduled else HELD_IDLE_MESSAGE
+                self.message_user(request, text % {"task": obj.name}, messages.WARNING)
+            else:
+                approved = held and not authorisation.is_held(obj)
+        if approved:
+            audit.record(obj, request.user, "Approved what it runs")
+            self.message_user(request, APPROVED_MESSAGE % {"task": obj.name})
         schedule_changed = set(schedule_fields()) & set(form.changed_data)
-        if (schedule_changed or held) and self.has_launch_permission(request):
+        if (schedule_changed or approved) and self.has_launch_permission(request):
             self.schedule_after_save(request, obj)
 
     def audit_run_change(self, request, obj, form) -> None:
-        """Record a change of command or arguments, with the old and the new values."""
+        """Record a change of what the task runs, with the old and the new values."""
         if not form.initial or not (permissions.RUN_FIELDS & set(form.changed_data)):
             return
         old_command = find_command(form.initial.get("command"))
         before = {
-            "command": old_command.name if old_command else None,
-            "arguments": form.initial.get("arguments", ""),
+            key: form.initial.get(key) for key in permissions.RUN_FIELDS if key in form.initial
         }
-        after = {"command": obj.command.name, "arguments": obj.arguments}
+        before["command"] = old_command.name if old_command else None
+        after = audit.run_values(obj)
+        after = {key: value for key, value in after.items() if key in before}
         message = audit.run_change(before, after)
         if message:
             audit.record(obj, request.user, message)

@@ -108,8 +108,8 @@ def text_errors(instance) -> dict[str, str]:
     """Form errors for the text fields of ``instance`` that hold a NUL character."""
     return {
         field.attname: nul_message()
-        for field in instance._meta.concrete_fields
-        if has_nul(getattr(instance, field.attname, None))
+        for field in instance._meta.get_fields()  # documented; concrete_fields is not
+        if field.concrete and has_nul(getattr(instance, field.attname, None))
     }
 
 

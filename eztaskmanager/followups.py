@@ -3,13 +3,13 @@
 A ``FollowUp`` row says "when a run of ``task`` ends with one of ``results``, launch ``then``".
 The run lifecycle sends ``signals.run_finished`` once a run's outcome is stored; the receiver
 here launches the follow-ups through ``operations.launch`` as the ``follow-up`` actor, with the
-finished report as the new run's ``triggered_by``. A failed run that still has a retry planned
-launches nothing: its last attempt decides. Follow-ups may not form a cycle (a task would launch
-itself forever); ``cycle_through`` finds one before it is saved.
+finished report as the new run's ``triggered_by``. A failed run whose retry was planned (the
+report records it) launches nothing: its last attempt decides. Follow-ups may not form a cycle
+(a task would launch itself forever); ``cycle_through`` finds one before it is saved.
 
 Launching a follow-up starts a run as a schedule does, so the rule of scheduled tasks applies:
-a follow-up task whose command or arguments were last changed by somebody who may not launch
-tasks is not launched, until somebody who may launch tasks saves or launches it.
+a held follow-up task (what it runs was changed by somebody who may not launch tasks, see
+``authorisation``) is not launched until somebody who may launch tasks approves it.
 """
 
 from __future__ import annotations
@@ -17,21 +17,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 from django.dispatch import receiver
 
-from eztaskmanager import audit, operations, permissions
-from eztaskmanager.backends import BackendError
+from eztaskmanager import audit, authorisation, operations, permissions
+from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.models import FollowUp, LaunchReport, Task
 from eztaskmanager.signals import run_finished
 
 logger = logging.getLogger(__name__)
 
 ACTOR = "follow-up"
-RUN_CHANGES = ("Command changed from", "Arguments changed from")
-# Entries read after an unapproved change, looking for somebody who may launch tasks.
-APPROVAL_WINDOW = 50
 
 
 def follow_up_graph(exclude_task_id: int | None = None) -> dict[int, set[int]]:
@@ -79,35 +75,23 @@ def cycle_text(cycle: list[int]) -> str:
 
 
 def fires(report: LaunchReport) -> bool:
-    """Whether ``report``'s end is one that follow-ups react to (not a failure still retried)."""
-    result = report.invocation_result
-    if not result:
-        return False
-    retried = result == LaunchReport.RESULT_FAILED and report.attempt < report.max_attempts
-    return not retried
+    """Whether ``report``'s end is one that follow-ups react to: any result, unless a retry of
+    the run was planned (``retry_planned``, recorded when the run ended), whatever ended it:
+    a stopped run plans no retry, so it fires as it would without retries."""
+    return bool(report.invocation_result) and not report.retry_planned
 
 
 def unapproved_change(task: Task) -> str | None:
-    """Who last changed what ``task`` runs without the launch permission, if nobody with it
-    has saved or launched the task since; None when the task may be launched."""
-    content_type = ContentType.objects.get_for_model(task, for_concrete_model=False)
-    entries = LogEntry.objects.filter(content_type=content_type, object_id=str(task.pk))
-    changes = entries.filter(change_message__startswith=RUN_CHANGES[0]) | entries.filter(
-        change_message__startswith=RUN_CHANGES[1]
-    )
-    change = changes.select_related("user").order_by("-action_time", "-pk").first()
-    if change is None or trusted(change.user):
-        return None
-    later = entries.filter(pk__gt=change.pk).select_related("user").order_by("pk")[:APPROVAL_WINDOW]
-    if any(permissions.may_launch(entry.user) for entry in later):
-        return None
-    return change.user.get_username()
+    """Who changed what ``task`` runs without the launch permission, while nobody with it has
+    approved the task since (``Task.held_since``); None when the task may be launched."""
+    return authorisation.held_by(task)
 
 
 def trusted(user) -> bool:
     """A person allowed to launch tasks, or one of the package's own actors (a process the
-    operators run: the command line, tasks-as-code, the scheduler)."""
-    return permissions.may_launch(user) or user.get_username().startswith(audit.ACTOR_PREFIX)
+    operators run: the command line, tasks-as-code, the scheduler), marked as such by a row
+    that only code creates: a user merely named like one is not trusted."""
+    return permissions.may_launch(user) or audit.is_internal(user)
 
 
 @receiver(run_finished, dispatch_uid="eztaskmanager_launch_follow_ups")
@@ -125,6 +109,21 @@ def launch_follow_ups(sender, report: LaunchReport, **kwargs) -> list[operations
     ]
     if not follow_ups:
         return []
+    try:
+        backend = get_backend()
+    except BackendError:  # said on each follow-up below
+        backend = None
+    if backend is None or backend.runs_in_process:
+        return launch_each(report, follow_ups, backend)
+    # Recorded as queued launches in one transaction; their jobs go to Redis when it commits,
+    # and one whose send fails stays queued for the scheduler's sweep: nothing is lost, and a
+    # stop in a web request does not fail on a follow-up's send.
+    with transaction.atomic():
+        return launch_each(report, follow_ups, backend)
+
+
+def launch_each(report: LaunchReport, follow_ups: list[FollowUp], backend=None) -> list:
+    """Launch each of ``follow_ups`` of ``report`` that may be launched; say so in its log."""
     actor = audit.actor(ACTOR)
     outcomes = []
     for follow_up in follow_ups:
@@ -133,10 +132,10 @@ def launch_follow_ups(sender, report: LaunchReport, **kwargs) -> list[operations
         try:
             if changed_by:
                 raise operations.NotAllowed(
-                    f"its command or arguments were changed by {changed_by!r}, who may not "
-                    "launch tasks; it runs again once somebody who may saves it"
+                    f"its command or arguments, or how it runs, were changed by {changed_by!r}, "
+                    "who may not launch tasks; it runs again once somebody who may approves it"
                 )
-            outcomes.append(operations.launch(task, user=actor, triggered_by=report.pk))
+            outcomes.append(operations.launch(task, backend, user=actor, triggered_by=report.pk))
         except BackendError as exc:
             message = f"Follow-up task {task.name!r} not launched: {exc}"
             logger.warning("Report %s: %s", report.pk, message)

@@ -128,6 +128,38 @@ class LaunchReport(models.Model):
         verbose_name=_("triggered by"),
         help_text=_("The run whose end launched this one, for a follow-up task."),
     )
+    # What the launch authorised, recorded when it was launched: the run executes these, not
+    # what the task says when a worker takes it. Reports from before they were recorded have
+    # no command name; their runs read the task.
+    command = models.ForeignKey(
+        AppCommand,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("command"),
+        help_text=_("The command this run was launched with."),
+    )
+    command_name = models.CharField(_("command name"), max_length=100, blank=True, default="")
+    run_arguments = models.TextField(
+        _("arguments run"),
+        null=True,
+        blank=True,
+        help_text=_("The arguments this run was launched with."),
+    )
+    legacy_arguments = models.BooleanField(
+        _("0.5.x argument rule"),
+        default=False,
+        help_text=_("The run read its arguments as version 0.5 did."),
+    )
+    # How its retries wait, and the queue its launch went to: recorded with the command, so a
+    # retry waits and goes where the launch said.
+    retry_delays = models.CharField(_("retry delays (s)"), max_length=200, blank=True, default="")
+    retry_exponential = models.BooleanField(_("exponential backoff"), default=False)
+    queue = models.CharField(_("queue"), max_length=100, blank=True, default="")
+    # Whether a retry of this run was planned (set as its outcome is announced): a run with a
+    # retry planned is not its launch's last word, and its follow-ups wait for the last attempt.
+    retry_planned = models.BooleanField(_("retry planned"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Launch report")
@@ -154,6 +186,61 @@ class LaunchReport(models.Model):
     def is_queued(self) -> bool:
         """Accepted, on its way to a worker: no worker has started it yet."""
         return self.started_at is None and not self.is_finished
+
+    @property
+    def is_recorded(self) -> bool:
+        """Whether the launch recorded what it runs (every launch since migration 0015)."""
+        return bool(self.command_name)
+
+    @property
+    def ran_command_name(self) -> str:
+        """The command of this run: the recorded one, else the task's."""
+        if self.is_recorded:
+            return self.command_name
+        return self.task.command.name
+
+    @property
+    def ran_arguments(self) -> str:
+        """The arguments of this run as text: the recorded ones, else the task's (or the
+        one-off arguments of a report from before they were recorded)."""
+        if self.is_recorded:
+            return self.run_arguments or ""
+        if self.arguments is not None:
+            return self.arguments
+        return self.task.arguments or ""
+
+    def record_launch(self, task: Task, arguments: str | None = None) -> None:
+        """Set what this launch of ``task`` runs: its command and its arguments as they are
+        now, or the one-off ``arguments`` (read by the current rule)."""
+        self.command = task.command
+        self.command_name = task.command.name
+        self.retry_delays = task.retry_delays or ""
+        self.retry_exponential = task.retry_exponential
+        self.queue = task.queue or ""
+        if arguments is None:
+            self.run_arguments = task.arguments or ""
+            self.legacy_arguments = task.legacy_arguments
+        else:
+            self.run_arguments = arguments
+            self.legacy_arguments = False
+
+    def copy_launch(self, other: LaunchReport) -> None:
+        """Run what ``other`` ran (a retry runs what its first attempt was launched with)."""
+        self.command_id = other.command_id
+        self.command_name = other.command_name
+        self.run_arguments = other.run_arguments
+        self.legacy_arguments = other.legacy_arguments
+        self.retry_delays = other.retry_delays
+        self.retry_exponential = other.retry_exponential
+        self.queue = other.queue
+
+    def retry_delay(self, retry: int, task: Task) -> int:
+        """Seconds before retry number ``retry`` of this run: by the delays its launch recorded
+        (``task``'s, for a report from before they were recorded)."""
+        if not self.is_recorded:
+            return task.retry_delay(retry)
+        recorded = Task(retry_delays=self.retry_delays, retry_exponential=self.retry_exponential)
+        return recorded.retry_delay(retry)
 
     @property
     def n_log_lines(self) -> int:
@@ -464,6 +551,21 @@ class Task(models.Model):
             "(EZTASKMANAGER_QUEUE_NAME)."
         ),
     )
+    # Authorisation, written by ``authorisation`` only: since when what the task runs waits for
+    # somebody who may launch tasks (changed by somebody who may not), who changed it, and who
+    # last approved what it runs. The admin history tells people; these fields decide.
+    held_since = models.DateTimeField(_("held since"), null=True, blank=True, editable=False)
+    held_by = models.CharField(_("held by"), max_length=150, blank=True, default="", editable=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("Task")
@@ -770,3 +872,23 @@ class FollowUp(models.Model):
                 }
             )
         self.results = ", ".join(r for r in known if r in self.result_list)
+
+
+class InternalActor(models.Model):
+    """The user that stands for one of the package's own processes (``audit.actor``).
+
+    Only code creates these rows (no admin page, no form): a user named like an actor is not
+    one unless a row here says so.
+    """
+
+    name = models.CharField(max_length=50, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="eztaskmanager_actor"
+    )
+
+    class Meta:
+        verbose_name = _("internal actor")
+        verbose_name_plural = _("internal actors")
+
+    def __str__(self) -> str:
+        return self.name

@@ -4,7 +4,8 @@
 command policy is checked (a task whose command may not run is neither launched nor scheduled),
 each operation is recorded in the task's admin history with who did it (``user``; code that
 gives none acts as the ``api`` actor), and a scheduled task whose command or arguments were
-changed without the launch permission is held (unscheduled) until someone who has it saves it.
+changed without the launch permission is held (unscheduled) until someone who has it approves
+it (``authorisation``). A launch records what it runs: an edit applies to later launches only.
 Task state changes go through ``taskstate`` (its one writer); the backend is told after the
 database commit when the caller is inside a transaction (a rolled-back save leaves nothing in
 Redis), at once otherwise. Admin, CLI, tasks-as-code and the legacy queue-service facade call
@@ -20,9 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from eztaskmanager import arguments as task_arguments
-from eztaskmanager import audit, bounds, launches, permissions, policy, taskstate
+from eztaskmanager import audit, authorisation, bounds, launches, permissions, policy, taskstate
 from eztaskmanager.backends import Backend, BackendError, cannot_schedule, get_backend
 from eztaskmanager.internals.django import in_atomic_block
 from eztaskmanager.models import LaunchReport, Task
@@ -54,6 +56,12 @@ class Outcome:
     def id(self) -> str:
         """The job id, as 0.5.x's ``launch`` gave it (its RQ job's ``id``)."""
         return self.job_id
+
+
+HELD_REFUSAL = _(
+    "what it runs was changed by “%(user)s”, who may not launch tasks: somebody who may "
+    "launch tasks approves it by saving it unchanged or launching it"
+)
 
 
 class NotAllowed(BackendError):
@@ -150,6 +158,8 @@ def launch(
         origin["triggered_by"] = triggered_by
     backend = backend or get_backend()
     message = launch_message(arguments, triggered_by)
+    if arguments is None and triggered_by is None:  # the task as it stands: approved
+        authorisation.launched(task, user)
     job_id = backend.new_job_id(task.pk)
     if backend.runs_in_process:
         record(task, user, message)
@@ -190,8 +200,11 @@ def apply_schedule(
 
 
 def schedule(task: Task, backend: Backend | None = None, defer: bool = True, user=None) -> Outcome:
-    """Schedule the next run(s) of ``task``; refuses a one-off time in the past."""
+    """Schedule the next run(s) of ``task``; refuses a one-off time in the past and a held
+    task (what it runs waits for approval)."""
     allowed(task)
+    if authorisation.is_held(task):
+        raise NotAllowed(HELD_REFUSAL % {"user": task.held_by})
     backend = backend or get_backend()
     if not backend.supports_schedule:
         raise BackendError(cannot_schedule())
@@ -253,15 +266,15 @@ def stop(
 
 
 def hold_if_unauthorised(task: Task, user, changed, backend: Backend | None = None) -> bool:
-    """Unschedule ``task`` when ``user`` changed what it runs without the launch permission.
+    """After ``user`` changed ``changed`` (field names) of ``task``: hold it when they may not
+    launch tasks and a run field changed, approve it when they may.
 
-    Returns whether the task was held. It stays unscheduled until somebody with the permission
-    saves it (``permissions.is_held`` reads the history); the job leaves Redis on commit, or at
-    the scheduler's next sync should Redis be out of reach.
+    Returns whether the task was held. A held task that was scheduled is unscheduled: its job
+    leaves Redis on commit, or at the scheduler's next sync should Redis be out of reach. It
+    stays held (``Task.held_since``) until somebody with the permission approves it.
     """
-    if permissions.may_launch(user) or not (permissions.RUN_FIELDS & set(changed)):
+    if not authorisation.changed(task, user, changed):
         return False
-    if not permissions.is_scheduled_now(task):
-        return False
-    unschedule(task, backend, user=user, message=permissions.HELD)
+    if permissions.is_scheduled_now(task):
+        unschedule(task, backend, user=user, message=permissions.HELD)
     return True

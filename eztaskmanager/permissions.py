@@ -1,25 +1,32 @@
 """Who may change what a scheduled task runs.
 
 Setting a schedule starts runs, so it takes the launch permission (``eztaskmanager.launch_task``).
-So does changing the command or the arguments of a task that is scheduled: when somebody without
-that permission does it, the task is unscheduled ("held") until somebody with the permission
-saves it again, which schedules it anew. The hold is an entry of the task's admin history.
+So does changing what a task runs (``RUN_FIELDS``): when somebody without that permission does
+it, the task is *held* (``Task.held_since``): unscheduled if it was scheduled, and launched by
+no follow-up, until somebody with the permission approves it (see ``authorisation``).
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q
-
 logger = logging.getLogger(__name__)
 
 LAUNCH_PERMISSION = "eztaskmanager.launch_task"
 # Fields that decide what a run does.
-RUN_FIELDS = frozenset({"command", "arguments"})
-HELD = "Unscheduled: command or arguments changed without the launch permission."
+RUN_FIELDS = frozenset(
+    {
+        "command",
+        "arguments",
+        "legacy_arguments",
+        "queue",
+        "max_retries",
+        "retry_delays",
+        "retry_exponential",
+    }
+)
+# Messages of the admin history (for people: nothing reads them back).
+HELD = "Unscheduled: what it runs was changed without the launch permission."
 SCHEDULED = "Scheduled"
 STOPPED = "Stopped"
 UNSCHEDULED = "Unscheduled"
@@ -34,20 +41,5 @@ def is_scheduled_now(task) -> bool:
 
 
 def is_held(task) -> bool:
-    """Whether ``task`` waits, unscheduled, for someone with the launch permission to save it."""
-    if task.pk is None or task.scheduled_job_id or not task.is_scheduled:
-        return False
-    content_type = ContentType.objects.get_for_model(task, for_concrete_model=False)
-    entries = LogEntry.objects.filter(content_type=content_type, object_id=str(task.pk))
-    about_schedule = (
-        Q(change_message__startswith=SCHEDULED)
-        | Q(change_message__startswith=STOPPED)
-        | Q(change_message__startswith=UNSCHEDULED)
-    )
-    latest = (
-        entries.filter(about_schedule)
-        .order_by("-action_time", "-pk")
-        .values_list("change_message", flat=True)
-        .first()
-    )
-    return latest == HELD
+    """Whether what ``task`` runs waits for somebody with the launch permission to approve it."""
+    return task.pk is not None and task.held_since is not None

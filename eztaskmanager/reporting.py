@@ -105,6 +105,9 @@ def report_dict(report: LaunchReport) -> dict:
         "progress_total": report.progress_total,
         "progress_percent": report.progress_percent,
         "failure_reason": report.failure_reason,
+        # What the run executes: what its launch recorded (the task's, before 0015).
+        "command": report.ran_command_name,
+        "arguments": report.ran_arguments,
     }
 
 

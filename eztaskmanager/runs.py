@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 REASON_WORKER_DIED = "worker died"
 REASON_INTERRUPTED = "interrupted"
 REASON_SKIPPED = "skipped: already running"
+REASON_HELD = (
+    "held: what it runs was changed by %(user)r, who may not launch tasks, before this firing"
+)
 
 
 def worker_label() -> str:
@@ -154,8 +157,8 @@ class Run:
                 report = launches.claim(report_id, backend.current_job_id(), worker_label(), now)
                 if report is None:
                     return None
-            else:  # a job queued before launches were recorded
-                report = LaunchReport.objects.create(
+            else:  # a run in this process, or a job queued before launches were recorded
+                report = LaunchReport(
                     task=task,
                     started_at=now,
                     heartbeat_at=now,
@@ -166,6 +169,8 @@ class Run:
                     arguments=origin.get("arguments"),
                     triggered_by_id=origin.get("triggered_by"),
                 )
+                report.record_launch(task, origin.get("arguments"))
+                report.save(force_insert=True)
             # Started either way: by this run, or by the one that makes this launch a skip.
             taskstate.started(task.pk)
         return cls(task, report, backend, scheduled)
@@ -233,18 +238,15 @@ class Run:
         stdout = LogWriter(self.log, logging.INFO)
         stderr = LogWriter(self.log, logging.ERROR)
         try:
-            call_command(self.task.command.name, *self.argv(), stdout=stdout, stderr=stderr)
+            # The command the launch recorded (the task's, for a report from before 0015).
+            name = self.report.command_name or self.task.command.name
+            call_command(name, *self.argv(), stdout=stdout, stderr=stderr)
         finally:
             stdout.flush()
             stderr.flush()
 
     def argv(self) -> list[str]:
-        """The task's arguments, or this run's own; never ones that print help and exit."""
-        if self.arguments is None:
-            return self.task.complete_args
-        argv = arguments.tokenize(self.arguments, self.task._parser())
-        arguments.refuse_exiting_options(argv)
-        return argv
+        return launch_argv(self.report, self.task, self.arguments)
 
     def finish(self, result: str) -> None:
         """Store the last log lines, the outcome and the task's new state: one commit."""
@@ -265,6 +267,45 @@ class Run:
         self.stored = True
         if failure is not None:
             raise failure
+
+
+def launch_argv(report: LaunchReport, task: Task, one_off: str | None) -> list[str]:
+    """The arguments the launch recorded, read by the rule it recorded (for a report from
+    before they were recorded: the task's, or the run's own ``one_off``); one-off arguments
+    never print help and exit."""
+    if not report.is_recorded:
+        if one_off is None:
+            return task.complete_args
+        argv = arguments.tokenize(one_off, task._parser())
+    elif report.legacy_arguments:
+        argv = arguments.legacy_tokenize(report.run_arguments or "")
+    elif not (report.run_arguments or "").strip():
+        argv = []
+    else:
+        argv = arguments.tokenize(report.run_arguments, recorded_parser(report))
+    if one_off is not None:
+        arguments.refuse_exiting_options(argv)
+    return argv
+
+
+def recorded_parser(report: LaunchReport):
+    """The parser of the command ``report`` recorded, or None when it cannot be built."""
+    try:
+        if report.command_id is not None and report.command.name == report.command_name:
+            return report.command.get_parser()
+        return arguments.command_parser(report.command_name)
+    except Exception:  # the command may be gone from the project
+        return None
+
+
+def recorded_command(report: LaunchReport | None, task: Task):
+    """What the policy checks for a run of ``report``: the command row it recorded (still
+    naming the same command), else its command name, else (before 0015) the task's command."""
+    if report is None or not report.is_recorded:
+        return task.command
+    if report.command is not None and report.command.name == report.command_name:
+        return report.command
+    return report.command_name
 
 
 def close_log(handler: DatabaseLogHandler) -> Exception | None:
@@ -319,10 +360,12 @@ def run_task(
         logger.warning("Task %s does not exist any more; nothing to run.", task_id)
         return None
     backend = get_backend()
-    refused = policy.refusal(task.command)
     origin = {"arguments": arguments, "triggered_by": existing_report(triggered_by)}
+    refused, command = refusal(task, report_id, scheduled)
     if refused:  # whatever the database says, only what the policy allows runs
-        return refuse(task, refused, backend, attempt, scheduled, report_id=report_id, **origin)
+        return refuse(
+            task, refused, backend, attempt, scheduled, report_id, command=command, **origin
+        )
     run = Run.start(task, scheduled, attempt, backend, report_id=report_id, **origin)
     if run is None:
         return None
@@ -336,6 +379,29 @@ def run_task(
             return run.report
         # The database went away as the run ended: its outcome is stored once it is back.
         return until_database_answers(lambda: store_outcome(run), "storing a run's outcome")
+
+
+def refusal(task: Task, report_id: int | None, scheduled: bool):
+    """Why the launch ``report_id`` of ``task`` may not run (None when it may), and the command
+    it records: the policy refuses that command, or the firing came after the task was held."""
+    launch = None
+    if report_id is not None:
+        launch = LaunchReport.objects.select_related("command").filter(pk=report_id).first()
+    command = recorded_command(launch, task)
+    refused = policy.refusal(command)
+    if refused:
+        return refused, command
+    if scheduled and held_before(task, launch):
+        return REASON_HELD % {"user": task.held_by}, None
+    return None, command
+
+
+def held_before(task: Task, launch: LaunchReport | None) -> bool:
+    """Whether ``task`` was held when its scheduled firing ``launch`` was recorded: a firing
+    left in Redis after the hold (Redis out of reach) runs nothing."""
+    if task.held_since is None:
+        return False
+    return launch is None or task.held_since <= launch.invocation_datetime
 
 
 def store_outcome(run: Run) -> LaunchReport:
@@ -386,9 +452,12 @@ def refuse(
     attempt: int,
     scheduled: bool,
     report_id: int | None = None,
+    command=None,
     **origin,
 ):
     """Record a launch of ``task`` refused for ``reason``: a failed report; no retry.
+
+    ``command`` is the command the policy refused (row or name), explained in the log.
 
     A queued launch (``report_id``) is claimed and closed; a job that brings none gets a new
     report. The task's state is brought up to date as after any run (a scheduled task keeps
@@ -401,6 +470,7 @@ def refuse(
         "invocation_result": LaunchReport.RESULT_FAILED,
         "failure_reason": reason,
         "max_attempts": attempt,
+        "retry_planned": False,
     }
     with transaction.atomic():
         if report_id is not None:
@@ -410,7 +480,7 @@ def refuse(
             LaunchReport.objects.filter(pk=report.pk).update(**outcome)
             report.refresh_from_db()
         else:
-            report = LaunchReport.objects.create(
+            report = LaunchReport(
                 task=task,
                 started_at=now,
                 rq_job_id=backend.current_job_id(),
@@ -420,7 +490,10 @@ def refuse(
                 triggered_by_id=origin.get("triggered_by"),
                 **outcome,
             )
-        detail = policy.explain(task.command) or ""
+            report.record_launch(task, origin.get("arguments"))
+            report.save(force_insert=True)
+        detail = policy.explain(command) if command is not None else ""
+        detail = detail or ""
         report.append_line("ERROR", f"Not run: {reason}. {detail}".strip(), count_level=True)
         taskstate.run_ended(task, report, scheduled, backend)
         task.prune_reports()
@@ -509,27 +582,43 @@ def close_run(report: LaunchReport, reason: str, retry: bool = True, backend=Non
     emit_notifications(report)
     if retry:
         plan_retry(report.task, report, backend)
+    else:
+        retry_planned(report, False)
     finished(report)
     return True
 
 
+def retry_planned(report: LaunchReport, planned: bool) -> None:
+    """Record on ``report`` whether a retry of it was planned (follow-ups read it)."""
+    report.retry_planned = planned
+    LaunchReport.objects.filter(pk=report.pk).update(retry_planned=planned)
+
+
 def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None) -> None:
-    """Plan the next attempt of a failed run, when the task has attempts left."""
+    """Plan the next attempt of a failed run, when the task has attempts left; record on the
+    report whether one was planned."""
     if report.invocation_result != LaunchReport.RESULT_FAILED:
         return
     if report.attempt >= report.max_attempts:
+        retry_planned(report, False)
         return
+    # Recorded first: a retry run in this process at once ends before this function does.
+    retry_planned(report, True)
     attempt = report.attempt + 1
-    delay = task.retry_delay(report.attempt)
+    delay = report.retry_delay(report.attempt, task)
     backend = backend or get_backend()
     if backend.runs_in_process:
         job = taskstate.job_for(
             task, job_id_for(task.pk, retry=True), attempt=attempt, **origin_of(report)
         )
         retry = None
-    else:  # recorded as queued, like any launch
+    else:  # recorded as queued, like any launch, running what the first attempt ran
         job, retry = launches.prepare(
-            task, job_id_for(task.pk, retry=True), attempt=attempt, **origin_of(report)
+            task,
+            job_id_for(task.pk, retry=True),
+            attempt=attempt,
+            retry_of=report,
+            **origin_of(report),
         )
     job = replace(job, description=f"{job.description} (attempt {attempt})")
     try:
@@ -541,6 +630,7 @@ def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None)
     except BackendError as exc:
         if retry is not None:
             launches.withdraw(retry)
+        retry_planned(report, False)
         report.append_line("ERROR", f"Retry {attempt} of {report.max_attempts} not planned: {exc}")
         return
     report.append_line("INFO", f"Attempt {attempt} of {report.max_attempts} planned in {delay} s.")

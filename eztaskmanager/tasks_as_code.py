@@ -10,6 +10,11 @@ differs is updated, and nothing else is touched (run history stays; tasks that a
 declared stay as they are). A key left out of a declaration takes its default value, except
 the start of a repetition, which the queue service sets at the first scheduling. Tasks whose
 timing changed are scheduled again (or unscheduled) through the queue service.
+
+Loading is the operators' doing (the ``cli`` actor): what it creates or changes is recorded in
+each task's admin history and approves what the task runs (see ``authorisation``). A command
+that a superuser switched off (an inactive ``AppCommand`` row) is never switched on again
+silently: a declaration naming it is refused, unless the load is told to ``reactivate`` it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from eztaskmanager import audit, bounds, conf, operations, policy
+from eztaskmanager import audit, authorisation, bounds, conf, operations, policy
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.commands import available_commands
 from eztaskmanager.internals.django import get_commands
@@ -234,8 +239,13 @@ def _datetime(value) -> datetime | None:
     return parsed
 
 
-def _command(name: str):
-    """The active AppCommand named ``name``, added from the project's commands if missing."""
+def _command(name: str, reactivate: bool = False, switched_on: list | None = None):
+    """The active AppCommand named ``name``, added from the project's commands if missing.
+
+    A row switched off names a command somebody decided not to run: it is switched on again
+    only with ``reactivate`` (the rows switched on are added to ``switched_on``); otherwise
+    ``SwitchedOff`` is raised.
+    """
 
     command = AppCommand.objects.filter(name=name, active=True).order_by("pk").first()
     if command is not None:
@@ -243,10 +253,20 @@ def _command(name: str):
     app_name = available_commands().get(name)
     if app_name is None:
         return None
-    command, _ = AppCommand.objects.update_or_create(
-        name=name, app_name=app_name, defaults={"active": True}
-    )
+    command = AppCommand.objects.filter(name=name, app_name=app_name).order_by("pk").first()
+    if command is None:
+        return AppCommand.objects.create(name=name, app_name=app_name, active=True)
+    if not reactivate:
+        raise SwitchedOff(name)
+    command.active = True
+    command.save(update_fields=["active"])
+    if switched_on is not None:
+        switched_on.append(command)
     return command
+
+
+class SwitchedOff(Exception):
+    """A declaration names a command whose row was switched off."""
 
 
 def _refused(name: str) -> str:
@@ -282,12 +302,15 @@ def _same(name: str, old, new) -> bool:
 # -- applying ------------------------------------------------------------------------------
 
 
-def load_tasks(declarations: Any, dry_run: bool = False, service=None) -> LoadResult:
+def load_tasks(
+    declarations: Any, dry_run: bool = False, service=None, reactivate: bool = False
+) -> LoadResult:
     """Create or update the declared tasks; reschedule those whose timing changed.
 
     Nothing is written when any declaration is invalid (``DeclarationError`` lists them all),
     nor with ``dry_run``. Scheduling problems (Redis down, a one-off time in the past) do not
-    undo the saved tasks; they are listed in ``schedule_errors``.
+    undo the saved tasks; they are listed in ``schedule_errors``. A declaration naming a
+    command that was switched off is an error, unless ``reactivate`` switches it on again.
     """
 
     entries, errors = normalise(declarations)
@@ -299,10 +322,14 @@ def load_tasks(declarations: Any, dry_run: bool = False, service=None) -> LoadRe
     ):
         existing.setdefault(task.name, []).append(task)
 
+    user = audit.actor(audit.CLI)  # loading declarations is the operator's doing
+    switched_on: list[AppCommand] = []
     with transaction.atomic():
         for entry in entries:
             try:
-                change, task, retime = _apply(entry, existing.get(entry["name"], []))
+                change, task, retime = _apply(
+                    entry, existing.get(entry["name"], []), reactivate, switched_on
+                )
             except DeclarationError as exc:
                 errors.extend(exc.errors)
                 continue
@@ -311,6 +338,8 @@ def load_tasks(declarations: Any, dry_run: bool = False, service=None) -> LoadRe
                 to_schedule.append((task, change))
         if errors:
             raise DeclarationError(errors)
+        for command in switched_on:
+            audit.record(command, user, "Switched on again by taskmanager load --reactivate")
         if dry_run:
             for task, change in to_schedule:
                 change.schedule = "would be scheduled" if task.is_scheduled else "would be stopped"
@@ -323,8 +352,11 @@ def load_tasks(declarations: Any, dry_run: bool = False, service=None) -> LoadRe
     return result
 
 
-def _apply(entry: dict, matches: list) -> tuple[Change, Any, bool]:
-    """Create or update one task (in the open transaction); say what changed."""
+def _apply(
+    entry: dict, matches: list, reactivate: bool = False, switched_on: list | None = None
+) -> tuple[Change, Any, bool]:
+    """Create or update one task (in the open transaction); say what changed, in the task's
+    history too."""
 
     name = entry["name"]
     where = f"Task {name!r}"
@@ -333,12 +365,21 @@ def _apply(entry: dict, matches: list) -> tuple[Change, Any, bool]:
         raise DeclarationError(
             [f"{where}: {len(matches)} tasks have this name (ids {ids}); rename all but one."]
         )
-    command = _command(entry["command"])
+    try:
+        command = _command(entry["command"], reactivate, switched_on)
+    except SwitchedOff:
+        raise DeclarationError(
+            [
+                f"{where}: the command {entry['command']!r} was switched off (its row is "
+                "inactive); switch it on in the admin, or load with --reactivate."
+            ]
+        ) from None
     if command is None:
         raise DeclarationError([f"{where}: {_refused(str(entry['command']))}"])
     task = matches[0] if matches else Task(name=name)
     created = task.pk is None
     before = {key: _current_value(task, key) for key in FIELDS[1:]} if not created else {}
+    runs_before = audit.run_values(task) if not created else {}
 
     wanted = {key: entry[key] for key in FIELDS[2:] if key != "category"}
     if "scheduling" not in entry["_keys"] and entry["repetition_period"] and not created:
@@ -356,13 +397,32 @@ def _apply(entry: dict, matches: list) -> tuple[Change, Any, bool]:
 
     if created:
         task.save()
+        _record(task, [], {})
         return Change(name, "created", task_id=task.pk), task, task.is_scheduled
     changed = [key for key in FIELDS[1:] if not _same(key, before[key], _current_value(task, key))]
     if not changed:
         return Change(name, "unchanged", task_id=task.pk), task, False
     task.save(update_fields=changed)
+    _record(task, changed, runs_before)
     retime = bool(set(changed) & set(TIMING_FIELDS))
     return Change(name, "updated", fields=changed, task_id=task.pk), task, retime
+
+
+def _record(task: Task, changed: list[str], runs_before: dict) -> None:
+    """Write what the load did to ``task`` in its history; approve what it runs (the load is
+    the operators' doing). ``changed`` is empty for a task the load created."""
+    user = audit.actor(audit.CLI)
+    if not changed:
+        audit.record(task, user, "Created by taskmanager load", kind="add")
+        authorisation.created(task, user)
+        return
+    message = audit.run_change(runs_before, audit.run_values(task))
+    others = [key for key in changed if key not in authorisation.RUN_FIELDS]
+    if others:
+        message = f"{message} " if message else ""
+        message += f"Changed {', '.join(others)}."
+    audit.record(task, user, f"taskmanager load: {message}")
+    authorisation.changed(task, user, changed)
 
 
 def _messages(exc: ValidationError) -> str:

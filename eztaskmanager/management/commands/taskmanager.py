@@ -93,6 +93,11 @@ def declaration_and_devserver_parsers(sub) -> None:
         "--dry-run", action="store_true", help="Show what would change; change nothing."
     )
     load.add_argument("--json", action="store_true", help="JSON instead of text.")
+    load.add_argument(
+        "--reactivate",
+        action="store_true",
+        help="Switch on again a command that was switched off, when a declaration names it.",
+    )
 
     export = sub.add_parser("export", help="Write the tasks as declarations for `load`.")
     export.add_argument("--format", choices=["json", "yaml"], default="json")
@@ -204,7 +209,9 @@ class Command(BaseCommand):
     def handle_load(self, file, dry_run, **options):
         try:
             declarations = tasks_as_code.read_file(file) if file else tasks_as_code.from_settings()
-            result = tasks_as_code.load_tasks(declarations, dry_run=dry_run)
+            result = tasks_as_code.load_tasks(
+                declarations, dry_run=dry_run, reactivate=options.get("reactivate", False)
+            )
         except tasks_as_code.DeclarationError as exc:
             raise CommandError(
                 "No task was changed:\n" + "\n".join(f"  {e}" for e in exc.errors)
