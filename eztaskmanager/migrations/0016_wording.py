@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('eztaskmanager', '0013_task_queue'),
+        ('eztaskmanager', '0015_launch_authorisation'),
     ]
 
     operations = [
