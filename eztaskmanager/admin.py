@@ -270,6 +270,7 @@ class TaskAdmin(
     list_display = ("task", "state", "last_run", "next_run")
     list_filter = (
         "status",
+        "schedule_enabled",
         "cached_last_invocation_result",
         "category",
         ("command", admin.RelatedOnlyFieldListFilter),  # only the commands tasks use
@@ -277,7 +278,7 @@ class TaskAdmin(
     )
     search_fields = ("name", "note", "arguments", "command__name")
     list_select_related = ("command", "category")
-    actions = ["launch_tasks", "stop_tasks"]
+    actions = ["launch_tasks", "stop_tasks", "resume_tasks"]
     inlines = [FollowUpInline, LaunchReportInline]
     change_form_template = "admin/eztaskmanager/task/change_form.html"
     readonly_fields = STATE_FIELDS
@@ -370,6 +371,9 @@ class TaskAdmin(
         context.update(
             can_launch=can_launch,
             can_stop=can_launch and bool(scheduled),
+            can_resume=can_launch and obj.schedule_paused,
+            schedule_paused=obj is not None and obj.schedule_paused,
+            schedule_done=obj is not None and obj.schedule_done,
             command_help=command_help(command),
             command_help_url=self.admin_url("command_help"),
             run_history=run_history(obj) if obj is not None else None,

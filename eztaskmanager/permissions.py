@@ -23,6 +23,8 @@ HELD = "Unscheduled: command or arguments changed without the launch permission.
 SCHEDULED = "Scheduled"
 STOPPED = "Stopped"
 UNSCHEDULED = "Unscheduled"
+PAUSED = "Paused"
+RESUMED = "Resumed"
 
 
 def may_launch(user) -> bool:
@@ -43,6 +45,8 @@ def is_held(task) -> bool:
         Q(change_message__startswith=SCHEDULED)
         | Q(change_message__startswith=STOPPED)
         | Q(change_message__startswith=UNSCHEDULED)
+        | Q(change_message__startswith=PAUSED)
+        | Q(change_message__startswith=RESUMED)
     )
     latest = (
         entries.filter(about_schedule)
