@@ -26,6 +26,7 @@ from eztaskmanager.admin_operations import (
     SCHEDULE_FIELDS,
     TaskButtonsMixin,
     TaskOperationsMixin,
+    TaskResumeMixin,
     TaskSaveMixin,
     find_command,
     schedule_fields,
@@ -265,7 +266,12 @@ class LaunchReportInline(ReadOnly, admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(
-    LegacyButtonsMixin, TaskSaveMixin, TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin
+    LegacyButtonsMixin,
+    TaskSaveMixin,
+    TaskResumeMixin,
+    TaskOperationsMixin,
+    TaskButtonsMixin,
+    admin.ModelAdmin,
 ):
     list_display = ("task", "state", "last_run", "next_run")
     list_filter = (

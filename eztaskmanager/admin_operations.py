@@ -72,13 +72,6 @@ class TaskOperationsMixin:
     def stop_tasks(self, request, queryset):
         self.stop(request, list(queryset))
 
-    @admin.action(
-        description=gettext_lazy("Resume the schedule of the selected tasks"),
-        permissions=["launch"],
-    )
-    def resume_tasks(self, request, queryset):
-        self.resume(request, list(queryset))
-
     def backend(self, request):
         try:
             return get_backend()
@@ -166,44 +159,6 @@ class TaskOperationsMixin:
                 request, text % {"task": outcome.task.name, "user": by}, messages.SUCCESS
             )
 
-    def resume(self, request, tasks: list[Task]) -> None:
-        """Turn the paused schedules of ``tasks`` back on and apply them."""
-        backend = self.backend(request)
-        if backend is None:
-            return
-        by = request.user.get_username()
-        for index, task in enumerate(tasks):
-            try:
-                outcome = operations.resume(task, backend, defer=False, user=request.user, by=by)
-            except operations.BadArguments as exc:  # no schedule to resume
-                self.message_user(request, str(exc), messages.WARNING)
-                continue
-            except BackendError as exc:
-                if task.schedule_enabled:  # on, but Redis could not be told: the sync applies it
-                    text = _(
-                        "“%(task)s” is resumed, but its schedule was not applied: %(error)s. "
-                        "The scheduler applies it once the task queue is reachable."
-                    )
-                else:
-                    text = _("“%(task)s” was not resumed: %(error)s")
-                self.message_user(request, text % {"task": task.name, "error": exc}, messages.ERROR)
-                rest = tasks[index + 1 :]
-                if rest and exc.unreachable:  # each would wait for the same time-out
-                    self.message_user(
-                        request,
-                        _("Not tried, as the queue cannot be reached: %(tasks)s.")
-                        % {"tasks": quoted_names(rest)},
-                        messages.ERROR,
-                    )
-                    break
-                continue
-            self.message_user(
-                request,
-                _("“%(task)s” is resumed; next run at %(when)s.")
-                % {"task": task.name, "when": local_time(outcome.when)},
-                messages.SUCCESS,
-            )
-
     def schedule_after_save(self, request, task: Task) -> None:
         """Apply ``task``'s schedule once the change form's transaction has committed."""
         request.eztaskmanager_to_schedule = task
@@ -245,6 +200,55 @@ class TaskOperationsMixin:
                 request,
                 _("“%(task)s” is scheduled; next run at %(when)s.")
                 % {"task": task.name, "when": local_time(outcome.when)},
+            )
+
+
+class TaskResumeMixin:
+    """Resume: a paused schedule turned back on and applied, with the launch permission."""
+
+    @admin.action(
+        description=gettext_lazy("Resume the schedule of the selected tasks"),
+        permissions=["launch"],
+    )
+    def resume_tasks(self, request, queryset):
+        self.resume(request, list(queryset))
+
+    def resume(self, request, tasks: list[Task]) -> None:
+        """Turn the paused schedules of ``tasks`` back on and apply them."""
+        backend = self.backend(request)
+        if backend is None:
+            return
+        by = request.user.get_username()
+        for index, task in enumerate(tasks):
+            try:
+                outcome = operations.resume(task, backend, defer=False, user=request.user, by=by)
+            except operations.BadArguments as exc:  # no schedule to resume
+                self.message_user(request, str(exc), messages.WARNING)
+                continue
+            except BackendError as exc:
+                if exc.unreachable and task.schedule_enabled:  # the next sync applies it
+                    text = _(
+                        "“%(task)s” is resumed, but its schedule was not applied: %(error)s. "
+                        "The scheduler applies it once the task queue is reachable."
+                    )
+                else:
+                    text = _("“%(task)s” was not resumed: %(error)s")
+                self.message_user(request, text % {"task": task.name, "error": exc}, messages.ERROR)
+                rest = tasks[index + 1 :]
+                if rest and exc.unreachable:  # each would wait for the same time-out
+                    self.message_user(
+                        request,
+                        _("Not tried, as the queue cannot be reached: %(tasks)s.")
+                        % {"tasks": quoted_names(rest)},
+                        messages.ERROR,
+                    )
+                    break
+                continue
+            self.message_user(
+                request,
+                _("“%(task)s” is resumed; next run at %(when)s.")
+                % {"task": task.name, "when": local_time(outcome.when)},
+                messages.SUCCESS,
             )
 
 
