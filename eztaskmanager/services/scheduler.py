@@ -45,9 +45,12 @@ logger = logging.getLogger(__name__)
 
 # Claim a firing: only if the job is still due at the score this scheduler read, move it to its
 # next due time (or drop it) and answer 1; another scheduler that read the same score gets 0.
+# Scores are compared as numbers: Redis writes a score read inside a script with 17 digits
+# ("1796384422.6662459") and the same score in ZRANGEBYSCORE's reply in its shortest form
+# ("1796384422.666246"), so comparing the strings refused such claims for ever.
 CLAIM_SCRIPT = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if (not score) or score ~= ARGV[2] then
+if (not score) or tonumber(score) ~= tonumber(ARGV[2]) then
     return 0
 end
 if ARGV[3] == '' then
