@@ -450,3 +450,17 @@ def test_migration_0014_derives_schedule_enabled_from_the_job():
     finally:
         executor = MigrationExecutor(connection)
         migrate(executor.loader.graph.leaf_nodes("eztaskmanager"))
+
+
+def test_a_pending_schedule_changed_without_the_launch_permission_is_held(
+    staff_client, make_task, fake_queue
+):
+    task = every_minute(make_task)  # on, waiting for the sync (saved while Redis was down)
+    editor = staff_client(*EDITOR)
+
+    editor.post(change_url(task), form_data(editor, change_url(task), arguments="--shout"))
+
+    task.refresh_from_db()
+    assert (task.arguments, task.schedule_paused) == ("--shout", True)
+    assert sync_schedules(fake_queue.backend).applied == []
+    assert fake_queue.scheduler.count() == 0
