@@ -207,7 +207,8 @@ def schedule(task: Task, backend: Backend | None = None, defer: bool = True, use
         if task.schedule_enabled:
             taskstate.disable(task)  # a one-off time in the past: nothing to turn on
         raise
-    previous_job_id = task.scheduled_job_id
+    # The job the database knows of: a sync may have given the task one since it was read.
+    previous_job_id = taskstate.current_job_id(task) or task.scheduled_job_id
     job_id = backend.new_job_id(task.pk)
     taskstate.scheduled(task, job_id, when)
 

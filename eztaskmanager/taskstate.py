@@ -95,6 +95,11 @@ def scheduled(task: Task, job_id: str, when: datetime) -> None:
     )
 
 
+def current_job_id(task: Task) -> str | None:
+    """``task``'s scheduled job id as the database has it now."""
+    return Task.objects.filter(pk=task.pk).values_list("scheduled_job_id", flat=True).first()
+
+
 def enable(task: Task) -> None:
     """The schedule is on: the next sync applies it if it has no job (Redis down meanwhile)."""
     _set(task, schedule_enabled=True)
