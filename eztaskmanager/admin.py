@@ -27,6 +27,7 @@ from eztaskmanager.admin_operations import (
     SCHEDULE_FIELDS,
     TaskButtonsMixin,
     TaskOperationsMixin,
+    TaskResumeMixin,
     TaskSaveMixin,
     column_names,
     find_command,
@@ -271,11 +272,17 @@ class LaunchReportInline(ReadOnly, admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(
-    LegacyButtonsMixin, TaskSaveMixin, TaskOperationsMixin, TaskButtonsMixin, admin.ModelAdmin
+    LegacyButtonsMixin,
+    TaskSaveMixin,
+    TaskResumeMixin,
+    TaskOperationsMixin,
+    TaskButtonsMixin,
+    admin.ModelAdmin,
 ):
     list_display = ("task", "state", "last_run", "next_run")
     list_filter = (
         "status",
+        "schedule_enabled",
         "cached_last_invocation_result",
         "category",
         ("command", admin.RelatedOnlyFieldListFilter),  # only the commands tasks use
@@ -283,7 +290,7 @@ class TaskAdmin(
     )
     search_fields = ("name", "note", "arguments", "command__name")
     list_select_related = ("command", "category")
-    actions = ["launch_tasks", "stop_tasks"]
+    actions = ["launch_tasks", "stop_tasks", "resume_tasks"]
     inlines = [FollowUpInline, LaunchReportInline]
     change_form_template = "admin/eztaskmanager/task/change_form.html"
     readonly_fields = STATE_FIELDS
@@ -387,6 +394,9 @@ class TaskAdmin(
         context.update(
             can_launch=can_launch,
             can_stop=can_launch and bool(scheduled),
+            can_resume=can_launch and obj.schedule_paused,
+            schedule_paused=obj is not None and obj.schedule_paused,
+            schedule_done=obj is not None and obj.schedule_done,
             command_help=command_help(command),
             command_help_url=self.admin_url("command_help"),
             run_history=run_history(obj) if obj is not None else None,

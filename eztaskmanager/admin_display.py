@@ -96,11 +96,17 @@ def state_badge(task: Task):
         return badge("queued", task.get_status_display(), _("waiting for a worker"))
     if task.schedule_error:  # the scheduler set the task aside: its next run cannot be planned
         return badge("error", _("schedule error"), task.schedule_error)
+    if task.schedule_paused:
+        return badge("paused", _("paused"), _("keeps its schedule but does not run on it"))
     if task.cached_last_invocation_result in ERROR_RESULTS:
         result = dict(LaunchReport.RESULT_CHOICES)[task.cached_last_invocation_result]
         return badge("error", _("error"), _("the last run ended %(result)s") % {"result": result})
     if task.status == Task.STATUS_SCHEDULED:
         return badge("scheduled", task.get_status_display(), _("waits for its next run"))
+    if task.schedule_pending:
+        return badge(
+            "pending", _("pending"), _("the scheduler applies its schedule at its next sync")
+        )
     return badge("idle", status_word(Task.STATUS_IDLE), _("not scheduled"))
 
 
@@ -187,6 +193,16 @@ def next_run_cell(task: Task, now: datetime | None = None):
     """When the next run is (relative), and under it the schedule in words."""
     words = schedule_words(task)
     schedule = format_html('<span class="eztm-schedule" title="{}">{}</span>', words, words)
+    if task.schedule_paused:
+        paused = format_html(
+            '<span class="eztm-paused" title="{}">{}</span>',
+            _("Resume the task to run it on its schedule again"),
+            _("paused"),
+        )
+        return format_html("{}{}", paused, schedule)
+    if task.schedule_done:
+        done = _("done")
+        return format_html('<span class="eztm-muted">{}</span>{}', done, schedule)
     if task.cached_next_ride is None:
         return schedule if words != "-" else "-"
     return format_html("{}{}", time_cell(task.cached_next_ride, now), schedule)

@@ -1,4 +1,4 @@
-"""The task admin's launch, stop, schedule and save: permission checks and messages around
+"""The task admin's launch, stop, resume, schedule and save: permission checks and messages around
 ``operations``. ``TaskAdmin`` mixes these in; they decide nothing the operations layer decides."""
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from eztaskmanager.internals.django import missing_object_redirect, unquote
 from eztaskmanager.models import AppCommand, Task
 
 # Fields that set when a task runs; those the Task model has are used.
-SCHEDULE_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
+SCHEDULE_FIELDS = (
+    "scheduling",
+    "repetition_period",
+    "repetition_rate",
+    "cron_expression",
+    "schedule_enabled",
+)
 # Longest one-off arguments text a launch accepts.
 MAX_ARGUMENTS_LENGTH = 10_000
 
@@ -40,6 +46,10 @@ APPROVED_MESSAGE = gettext_lazy("You approved what “%(task)s” runs.")
 def schedule_fields() -> tuple[str, ...]:
     names = {field.name for field in Task._meta.get_fields()}
     return tuple(name for name in SCHEDULE_FIELDS if name in names)
+
+
+def local_time(when) -> str:
+    return date_format(timezone.localtime(when), "DATETIME_FORMAT")
 
 
 def find_command(pk) -> AppCommand | None:
@@ -144,11 +154,14 @@ class TaskOperationsMixin:
         for outcome in self.on_each_task(request, tasks, stop, failure):
             if outcome.stopped_runs:
                 text = _(
-                    "“%(task)s” is unscheduled and its running run was asked to stop; its "
-                    "report ends “stopped by %(user)s”."
+                    "“%(task)s” is stopped (its schedule, if any, is paused) and its running run "
+                    "was asked to stop; its report ends “stopped by %(user)s”."
                 )
             else:
-                text = _("“%(task)s” is unscheduled; it had no running run.")
+                text = _(
+                    "“%(task)s” is stopped (its schedule, if any, is paused); it had no "
+                    "running run."
+                )
             self.message_user(
                 request, text % {"task": outcome.task.name, "user": by}, messages.SUCCESS
             )
@@ -174,23 +187,75 @@ class TaskOperationsMixin:
         try:
             outcome = operations.apply_schedule(task, backend, defer=False, user=request.user)
         except BackendError as exc:
-            self.message_user(
-                request,
-                _("“%(task)s” was saved, but its schedule was not applied: %(error)s")
-                % {"task": task.name, "error": exc},
-                messages.ERROR,
-            )
+            text = _("“%(task)s” was saved, but its schedule was not applied: %(error)s")
+            if exc.unreachable and task.schedule_enabled:
+                text += " " + _("The scheduler applies it once the task queue is reachable.")
+            self.message_user(request, text % {"task": task.name, "error": exc}, messages.ERROR)
             return
         if outcome.state == operations.UNSCHEDULED:
             self.message_user(
                 request, _("“%(task)s” is no longer scheduled.") % {"task": task.name}
             )
+        elif outcome.state == operations.PAUSED:
+            self.message_user(
+                request,
+                _("“%(task)s” keeps its schedule, paused: it does not run on it until resumed.")
+                % {"task": task.name},
+            )
         elif outcome.state == operations.SCHEDULED:
-            when = date_format(timezone.localtime(outcome.when), "DATETIME_FORMAT")
             self.message_user(
                 request,
                 _("“%(task)s” is scheduled; next run at %(when)s")
-                % {"task": task.name, "when": when},
+                % {"task": task.name, "when": local_time(outcome.when)},
+            )
+
+
+class TaskResumeMixin:
+    """Resume: a paused schedule turned back on and applied, with the launch permission."""
+
+    @admin.action(
+        description=gettext_lazy("Resume the schedule of the selected tasks"),
+        permissions=["launch"],
+    )
+    def resume_tasks(self, request, queryset):
+        self.resume(request, list(queryset))
+
+    def resume(self, request, tasks: list[Task]) -> None:
+        """Turn the paused schedules of ``tasks`` back on and apply them."""
+        backend = self.backend(request)
+        if backend is None:
+            return
+        by = request.user.get_username()
+        for index, task in enumerate(tasks):
+            try:
+                outcome = operations.resume(task, backend, defer=False, user=request.user, by=by)
+            except operations.BadArguments as exc:  # no schedule to resume
+                self.message_user(request, str(exc), messages.WARNING)
+                continue
+            except BackendError as exc:
+                if exc.unreachable and task.schedule_enabled:  # the next sync applies it
+                    text = _(
+                        "“%(task)s” is resumed, but its schedule was not applied: %(error)s. "
+                        "The scheduler applies it once the task queue is reachable."
+                    )
+                else:
+                    text = _("“%(task)s” was not resumed: %(error)s")
+                self.message_user(request, text % {"task": task.name, "error": exc}, messages.ERROR)
+                rest = tasks[index + 1 :]
+                if rest and exc.unreachable:  # each would wait for the same time-out
+                    self.message_user(
+                        request,
+                        _("Not tried, as the queue cannot be reached: %(tasks)s.")
+                        % {"tasks": quoted_names(rest)},
+                        messages.ERROR,
+                    )
+                    break
+                continue
+            self.message_user(
+                request,
+                _("“%(task)s” is resumed; next run at %(when)s")
+                % {"task": task.name, "when": local_time(outcome.when)},
+                messages.SUCCESS,
             )
 
 
@@ -216,6 +281,7 @@ class TaskButtonsMixin:
         return [
             path("<path:object_id>/launch/", wrap(self.launch_view), name=f"{prefix}_launch"),
             path("<path:object_id>/stop/", wrap(self.stop_view), name=f"{prefix}_stop"),
+            path("<path:object_id>/resume/", wrap(self.resume_view), name=f"{prefix}_resume"),
         ]
 
     def admin_url(self, name: str, *args) -> str:
@@ -261,6 +327,9 @@ class TaskButtonsMixin:
     def stop_view(self, request, object_id):
         return self.task_button_view(request, object_id, self.stop)
 
+    def resume_view(self, request, object_id):
+        return self.task_button_view(request, object_id, self.resume)
+
 
 class TaskSaveMixin:
     """Saving a task: only the fields the form edits, the change recorded in the history, the
@@ -294,7 +363,10 @@ class TaskSaveMixin:
             audit.record(obj, request.user, "Approved what it runs")
             self.message_user(request, APPROVED_MESSAGE % {"task": obj.name})
         schedule_changed = set(schedule_fields()) & set(form.changed_data)
-        if (schedule_changed or approved) and self.has_launch_permission(request):
+        # A schedule that is on but has no job (saved while Redis was down) is applied too.
+        if (schedule_changed or approved or obj.schedule_pending) and self.has_launch_permission(
+            request
+        ):
             self.schedule_after_save(request, obj)
 
     def audit_run_change(self, request, obj, form) -> None:

@@ -1,4 +1,4 @@
-"""What ``manage.py taskmanager`` does: list, status, run, stop, logs, load and export.
+"""What ``manage.py taskmanager`` does: list, status, run, stop, resume, logs, load and export.
 
 The management command only parses options and prints; the functions here find tasks, read
 state and build the text or the JSON-ready data, so that tests and other tools can call them.
@@ -135,6 +135,18 @@ def schedule_text(task) -> str:
     return ""
 
 
+def schedule_state(task) -> str | None:
+    """``on``, ``paused``, ``done`` (a one-off that had its turn), ``pending`` (on, with no job
+    yet: the scheduler's next sync applies it), or None for a task without a schedule."""
+    if not task.is_scheduled:
+        return None
+    if task.schedule_done:
+        return "done"
+    if task.schedule_paused:
+        return "paused"
+    return "pending" if task.schedule_pending else "on"
+
+
 # -- list ------------------------------------------------------------------------------------
 
 
@@ -151,6 +163,8 @@ def task_list() -> list[dict]:
             "status": task.status,
             "queue": task.queue or conf.get("QUEUE_NAME"),
             "schedule": schedule_text(task),
+            "schedule_enabled": task.schedule_enabled,
+            "schedule_state": schedule_state(task),
             "last_result": task.cached_last_invocation_result or None,
             "last_run": local_iso(task.cached_last_invocation_datetime),
             "next_run": local_iso(task.cached_next_ride),
@@ -173,7 +187,9 @@ def format_task_list(tasks: list[dict]) -> str:
             t["last_result"] or "-",
             local_text(_parse(t["last_run"])),
             local_text(_parse(t["next_run"])),
-            t["schedule"] or "-",
+            f"{t['schedule']} ({t['schedule_state']})"
+            if t["schedule_state"] not in (None, "on")
+            else t["schedule"] or "-",
             t["queue"],
         ]
         for t in tasks
@@ -273,6 +289,12 @@ def format_status(data: dict) -> str:
                 for f in late
             ]
             out.append(_indent(table(rows, ["DUE", "LATE", "TASK ID", "TASK", "JOB"])))
+
+    paused = data.get("paused_schedules") or {"count": 0, "tasks": []}
+    if paused["count"]:
+        names = ", ".join(repr(t["task"]) for t in paused["tasks"])
+        more = ", ..." if paused["count"] > len(paused["tasks"]) else ""
+        out += ["", f"Paused schedules: {paused['count']} ({names}{more})"]
 
     runs = data["runs_24h"]
     out += [
@@ -461,7 +483,27 @@ def stop(ref: str, user: str | None = None) -> str:
             f"{task.name!r} was not stopped: {exc}", returncode=exit_code(exc)
         ) from exc
     runs = f"; {outcome.stopped_runs} running run(s) asked to stop" if outcome.stopped_runs else ""
-    return f"Stopped {task.name!r}: unscheduled, queued runs dropped{runs}."
+    paused = "schedule paused" if task.is_scheduled else "no schedule"
+    return f"Stopped {task.name!r}: {paused}, queued runs dropped{runs}."
+
+
+def resume(ref: str, user: str | None = None) -> str:
+    """Turn the task's paused schedule back on and apply it."""
+    who = operator(user)
+    task = resolve_task(ref)
+    if not task.is_scheduled:
+        raise CommandError(f"{task.name!r} has no schedule to resume.")
+    by = f"{user or _user()} (command line)"
+    try:
+        outcome = operations.resume(task, get_backend(), user=who, by=by)
+    except BackendError as exc:
+        if task.schedule_enabled and getattr(exc, "unreachable", False):
+            raise CommandError(
+                f"{task.name!r} is resumed, but its schedule was not applied: {exc}. "
+                "The scheduler applies it once the task queue is reachable."
+            ) from exc
+        raise CommandError(f"{task.name!r} was not resumed: {exc}") from exc
+    return f"Resumed {task.name!r}: next run at {local_text(outcome.when)}."
 
 
 def _user() -> str:

@@ -443,6 +443,17 @@ class Task(models.Model):
             "time zone, e.g. '30 2 * * *' for 02:30 every day. Use it instead of a repetition."
         ),
     )
+    # Whether the task runs on its schedule: False once it is stopped (paused) or a one-off
+    # schedule has fired (done). The scheduler's sync applies every enabled schedule that has
+    # no job in Redis, so a schedule saved while Redis is down runs once Redis is back.
+    schedule_enabled = models.BooleanField(
+        _("schedule on"),
+        default=True,
+        help_text=_(
+            "Untick to pause the schedule: the task keeps it but does not run on it until it is "
+            "resumed (Stop pauses it too). Tick it and save, or Resume, to turn it back on."
+        ),
+    )
     note = models.TextField(blank=True, null=True, help_text=_("A note on how this task is used."))
     # Why the scheduler could not compute or enqueue the task's next run ("" when it could).
     schedule_error = models.TextField(_("schedule error"), blank=True, default="", editable=False)
@@ -589,6 +600,26 @@ class Task(models.Model):
     @property
     def schedule(self) -> schedules.Schedule:
         return schedules.Schedule.for_task(self)
+
+    @property
+    def schedule_done(self) -> bool:
+        """A one-off schedule that is off and whose time has passed: it has had its turn."""
+        return (
+            not self.schedule_enabled
+            and not self.is_periodic
+            and self.scheduling is not None
+            and self.scheduling <= timezone.now()
+        )
+
+    @property
+    def schedule_paused(self) -> bool:
+        """A schedule kept on the task but turned off (Stop, or "schedule on" unticked)."""
+        return self.is_scheduled and not self.schedule_enabled and not self.schedule_done
+
+    @property
+    def schedule_pending(self) -> bool:
+        """A schedule that is on but has no job yet: the scheduler's next sync applies it."""
+        return self.is_scheduled and self.schedule_enabled and not self.scheduled_job_id
 
     @property
     def cron_description(self) -> str:

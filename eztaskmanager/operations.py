@@ -1,6 +1,9 @@
 """Operations: what staff, the command line, tasks-as-code and the scheduler can do to a task.
 
-``launch``, ``stop``, ``apply_schedule`` and ``unschedule`` each return an ``Outcome``. Here the
+``launch``, ``stop``, ``resume``, ``apply_schedule`` and ``unschedule`` each return an
+``Outcome``. Whether a schedule is on is a field of the task (``schedule_enabled``): stopping or
+unscheduling a task that has a schedule pauses it, resuming or scheduling turns it on, and a
+schedule that is on but could not reach Redis is applied by the scheduler's next sync. Here the
 command policy is checked (a task whose command may not run is neither launched nor scheduled),
 each operation is recorded in the task's admin history with who did it (``user``; code that
 gives none acts as the ``api`` actor), and a scheduled task whose command or arguments were
@@ -36,6 +39,7 @@ QUEUED = "queued"
 RAN = "ran"
 SCHEDULED = "scheduled"
 UNSCHEDULED = "unscheduled"
+PAUSED = "paused"
 STOPPED = "stopped"
 UNCHANGED = "unchanged"
 
@@ -191,17 +195,23 @@ def launch_message(arguments: str | None, triggered_by: int | None) -> str:
 def apply_schedule(
     task: Task, backend: Backend | None = None, defer: bool = True, user=None
 ) -> Outcome:
-    """Make the backend match the task's schedule fields: schedule, re-time or unschedule."""
-    if task.is_scheduled:
+    """Make the backend match the task's schedule fields and ``schedule_enabled``: schedule,
+    re-time, pause or unschedule."""
+    if task.is_scheduled and task.schedule_enabled:
         return schedule(task, backend, defer, user)
+    if task.is_scheduled:
+        if task.scheduled_job_id or task.status == Task.STATUS_SCHEDULED:
+            unschedule(task, backend, defer, user, message=permissions.PAUSED)
+        return Outcome(task, PAUSED)
     if task.scheduled_job_id or task.status == Task.STATUS_SCHEDULED:
         return unschedule(task, backend, defer, user)
     return Outcome(task, UNCHANGED)
 
 
 def schedule(task: Task, backend: Backend | None = None, defer: bool = True, user=None) -> Outcome:
-    """Schedule the next run(s) of ``task``; refuses a one-off time in the past and a held
-    task (what it runs waits for approval)."""
+    """Turn ``task``'s schedule on and schedule its next run(s); refuses a one-off time in the
+    past (the schedule is then off) and a held task (what it runs waits for approval). When the
+    backend cannot be told, the schedule stays on and the scheduler's next sync applies it."""
     allowed(task)
     if authorisation.is_held(task):
         raise NotAllowed(HELD_REFUSAL % {"user": task.held_by})
@@ -209,8 +219,14 @@ def schedule(task: Task, backend: Backend | None = None, defer: bool = True, use
     if not backend.supports_schedule:
         raise BackendError(cannot_schedule())
     taskstate.start_now_if_unset(task)
-    when = taskstate.first_run(task)
-    previous_job_id = task.scheduled_job_id
+    try:
+        when = taskstate.first_run(task)
+    except BackendError:
+        if task.schedule_enabled:
+            taskstate.disable(task)  # a one-off time in the past: nothing to turn on
+        raise
+    # The job the database knows of: a sync may have given the task one since it was read.
+    previous_job_id = taskstate.current_job_id(task) or task.scheduled_job_id
     job_id = backend.new_job_id(task.pk)
     taskstate.scheduled(task, job_id, when)
 
@@ -230,10 +246,11 @@ def unschedule(
     user=None,
     message: str = permissions.UNSCHEDULED,
 ) -> Outcome:
-    """Forget ``task``'s schedule; the task becomes idle."""
+    """Take ``task``'s job away; the task becomes idle. A task that has a schedule keeps it,
+    paused (no sync applies it again until it is resumed)."""
     backend = backend or get_backend()
     job_id = task.scheduled_job_id
-    taskstate.unschedule(task)
+    taskstate.unschedule(task, pause=task.is_scheduled)
     deferred = after_commit(lambda: backend.cancel(job_id), lambda: None, defer)
     if message:
         record(task, user, message)
@@ -263,6 +280,22 @@ def stop(
         if not (report.rq_job_id and backend.stop_running(report.rq_job_id)):
             close_run(report, f"stopped by {by}", retry=False, backend=backend)
     return Outcome(task, STOPPED, stopped_runs=len(running))
+
+
+def resume(
+    task: Task, backend: Backend | None = None, defer: bool = True, user=None, by: str = ""
+) -> Outcome:
+    """Turn ``task``'s paused schedule back on and apply it: its job and next run.
+
+    BadArguments (a BackendError) when the task has no schedule. When the backend cannot be
+    reached the schedule stays on, and the scheduler's next sync applies it.
+    """
+    if not task.is_scheduled:
+        raise BadArguments(_("“%(task)s” has no schedule to resume.") % {"task": task.name})
+    allowed(task)
+    record(task, user, f"{permissions.RESUMED} by {by}" if by else permissions.RESUMED)
+    taskstate.enable(task)
+    return schedule(task, backend, defer, user)
 
 
 def hold_if_unauthorised(task: Task, user, changed, backend: Backend | None = None) -> bool:

@@ -30,6 +30,8 @@ HELD = "Unscheduled: what it runs was changed without the launch permission."
 SCHEDULED = "Scheduled"
 STOPPED = "Stopped"
 UNSCHEDULED = "Unscheduled"
+PAUSED = "Paused"
+RESUMED = "Resumed"
 
 
 def may_launch(user) -> bool:
@@ -37,7 +39,9 @@ def may_launch(user) -> bool:
 
 
 def is_scheduled_now(task) -> bool:
-    return bool(task.scheduled_job_id) or task.status == "scheduled"
+    """Scheduled, or on and waiting for the scheduler's sync to apply it (no job yet)."""
+    pending = task.schedule_enabled and task.is_scheduled
+    return bool(task.scheduled_job_id) or task.status == "scheduled" or pending
 
 
 def is_held(task) -> bool:

@@ -97,4 +97,22 @@ def collect_status(connection=None, now: datetime | None = None) -> dict:
     status["runs_24h"] = run_counts(last_day(now))
     status["running"] = running_summary(now)
     status["queued"] = running_summary(now, queued=True)
+    status["paused_schedules"] = paused_schedules(now)
     return status
+
+
+def paused_schedules(now: datetime) -> dict:
+    """Tasks whose schedule is kept but off (stopped): how many, and the first few by name.
+
+    A one-off whose time has passed is done, not paused. One query.
+    """
+    from eztaskmanager.services.sync import HAS_SCHEDULE
+
+    off = Task.objects.filter(HAS_SCHEDULE, schedule_enabled=False).order_by("name", "pk")
+    rows = list(off.values_list("pk", "name", "scheduling", "repetition_period", "cron_expression"))
+    paused = [
+        {"task_id": pk, "task": name}
+        for pk, name, start, period, cron in rows
+        if period or cron or start is None or start > now
+    ]
+    return {"count": len(paused), "tasks": paused[:SCHEDULED_SHOWN]}

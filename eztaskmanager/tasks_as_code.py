@@ -8,8 +8,11 @@ A declaration is a list of dicts, one per task, keyed by the task's name::
 ``load_tasks`` makes the Task table match: a missing task is created, a declared field that
 differs is updated, and nothing else is touched (run history stays; tasks that are not
 declared stay as they are). A key left out of a declaration takes its default value, except
-the start of a repetition, which the queue service sets at the first scheduling. Tasks whose
-timing changed are scheduled again (or unscheduled) through the queue service.
+the start of a repetition, which the queue service sets at the first scheduling, and
+``enabled`` (whether the schedule is on: ``enabled: false`` keeps it paused), which a task that
+exists keeps as it is, so that a task stopped by an operator stays stopped when the
+declarations are loaded again. Tasks whose timing changed are scheduled again (or paused, or
+unscheduled) through the queue service.
 
 Loading is the operators' doing (the ``cli`` actor): what it creates or changes is recorded in
 each task's admin history and approves what the task runs (see ``authorisation``). A command
@@ -55,8 +58,11 @@ FIELDS = (
     "legacy_arguments",
     "alert_after_minutes",
     "queue",
+    "enabled",
 )
-TIMING_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression")
+TIMING_FIELDS = ("scheduling", "repetition_period", "repetition_rate", "cron_expression", "enabled")
+# Declaration keys whose model field has another name.
+MODEL_FIELDS = {"enabled": "schedule_enabled"}
 # Values a field takes when its key is left out of a declaration.
 DEFAULTS: dict[str, Any] = {
     "arguments": "",
@@ -77,6 +83,7 @@ DEFAULTS: dict[str, Any] = {
     "legacy_arguments": False,
     "alert_after_minutes": None,
     "queue": "",
+    "enabled": True,
 }
 
 
@@ -288,7 +295,7 @@ def _current_value(task, name: str):
         return task.command.name if task.command_id else None
     if name == "category":
         return task.category.name if task.category_id else None
-    return getattr(task, name)
+    return getattr(task, MODEL_FIELDS.get(name, name))
 
 
 def _same(name: str, old, new) -> bool:
@@ -342,7 +349,11 @@ def load_tasks(
             audit.record(command, user, "Switched on again by taskmanager load --reactivate")
         if dry_run:
             for task, change in to_schedule:
-                change.schedule = "would be scheduled" if task.is_scheduled else "would be stopped"
+                if task.is_scheduled:
+                    paused = not task.schedule_enabled
+                    change.schedule = "would be paused" if paused else "would be scheduled"
+                else:
+                    change.schedule = "would be stopped"
             transaction.set_rollback(True)
             return LoadResult(changes, dry_run=True)
 
@@ -385,9 +396,13 @@ def _apply(
     if "scheduling" not in entry["_keys"] and entry["repetition_period"] and not created:
         # A repetition counts from its first run, set when it was first scheduled: keep it.
         wanted["scheduling"] = task.scheduling
+    if "enabled" not in entry["_keys"] and not created:
+        wanted["enabled"] = task.schedule_enabled  # an operator's Stop stays until resumed
+    elif not isinstance(wanted["enabled"], bool):
+        raise DeclarationError([f"{where}: enabled: true or false, not {wanted['enabled']!r}."])
     task.command = command
     for key, value in wanted.items():
-        setattr(task, key, value)
+        setattr(task, MODEL_FIELDS.get(key, key), value)
     if created or before["category"] != (entry["category"] or None):
         task.category = _category(entry["category"])
     try:
@@ -402,7 +417,7 @@ def _apply(
     changed = [key for key in FIELDS[1:] if not _same(key, before[key], _current_value(task, key))]
     if not changed:
         return Change(name, "unchanged", task_id=task.pk), task, False
-    task.save(update_fields=changed)
+    task.save(update_fields=[MODEL_FIELDS.get(key, key) for key in changed])
     _record(task, changed, runs_before)
     retime = bool(set(changed) & set(TIMING_FIELDS))
     return Change(name, "updated", fields=changed, task_id=task.pk), task, retime
@@ -454,6 +469,8 @@ def _reschedule(items, result: LoadResult, service) -> None:
             change.schedule = f"next run {timezone.localtime(outcome.when):%Y-%m-%d %H:%M:%S}"
         elif outcome.state == operations.UNSCHEDULED:
             change.schedule = "unscheduled"
+        elif outcome.state == operations.PAUSED:
+            change.schedule = "paused"
 
 
 # -- exporting -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Task state: the one writer of ``Task.status``, ``scheduled_job_id`` and ``cached_next_ride``.
+"""Task state: the one writer of ``Task.status``, ``scheduled_job_id``, ``cached_next_ride``
+and ``schedule_enabled`` (the admin form's save aside: the operator sets "schedule on" there).
 
 Part of the operations layer. The use cases in ``operations.py``, the run lifecycle in
 ``runs.py`` and the schedule sync call these functions; nothing else writes those three fields.
@@ -12,6 +13,7 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -89,6 +91,47 @@ def scheduled(task: Task, job_id: str, when: datetime) -> None:
         scheduled_job_id=job_id,
         cached_next_ride=when,
         schedule_error="",
+        schedule_enabled=True,
+    )
+
+
+def current_job_id(task: Task) -> str | None:
+    """``task``'s scheduled job id as the database has it now."""
+    return Task.objects.filter(pk=task.pk).values_list("scheduled_job_id", flat=True).first()
+
+
+def enable(task: Task) -> None:
+    """The schedule is on: the next sync applies it if it has no job (Redis down meanwhile)."""
+    _set(task, schedule_enabled=True)
+
+
+def disable(task: Task) -> None:
+    """The schedule is off: paused, or a one-off that had its turn."""
+    _set(task, schedule_enabled=False)
+
+
+def claim_job(task: Task, job_id: str) -> bool:
+    """Give an enabled task without a job the id ``job_id``; False if it has one meanwhile.
+
+    Written before the job reaches Redis: a scheduler drops a job that no task claims.
+    """
+    no_job = Q(scheduled_job_id__isnull=True) | Q(scheduled_job_id="")
+    claimed = Task.objects.filter(no_job, pk=task.pk, schedule_enabled=True).update(
+        scheduled_job_id=job_id
+    )
+    if claimed:
+        task.scheduled_job_id = job_id
+    return bool(claimed)
+
+
+def one_off_done(task: Task) -> None:
+    """A one-off schedule whose run happened: no job, idle, and off (done, not paused)."""
+    _set(
+        task,
+        status=Task.STATUS_IDLE,
+        scheduled_job_id=None,
+        cached_next_ride=None,
+        schedule_enabled=False,
     )
 
 
@@ -111,11 +154,15 @@ def reconcile_waiting() -> int:
     return changed + waiting.update(status=Task.STATUS_IDLE)
 
 
-def unschedule(task: Task, backend: Backend | None = None) -> None:
-    """Forget ``task``'s schedule: its job (when a backend is given) and its state."""
+def unschedule(task: Task, backend: Backend | None = None, pause: bool = False) -> None:
+    """Forget ``task``'s job (in the backend too, when one is given) and its next run; with
+    ``pause`` its schedule is also turned off, so that no sync applies it again."""
     if backend is not None:
         backend.cancel(task.scheduled_job_id)
-    _set(task, status=Task.STATUS_IDLE, scheduled_job_id=None, cached_next_ride=None)
+    values = {"status": Task.STATUS_IDLE, "scheduled_job_id": None, "cached_next_ride": None}
+    if pause:
+        values["schedule_enabled"] = False
+    _set(task, **values)
 
 
 def queued(task: Task) -> None:
@@ -155,6 +202,12 @@ def run_ended(task: Task, report, scheduled: bool, backend: Backend) -> None:
         cached_next_ride=task.cached_next_ride,
         **task.cache_values(),
     )
+    if scheduled and not task.is_periodic and task.scheduling and not task.scheduled_job_id:
+        # A one-off schedule that fired is done; one changed meanwhile in the admin is not.
+        done = Task.objects.filter(pk=task.pk, scheduling=task.scheduling)
+        done.filter(Q(scheduled_job_id__isnull=True) | Q(scheduled_job_id="")).update(
+            schedule_enabled=False
+        )
 
 
 def _after_run(task: Task, scheduled: bool, backend: Backend) -> None:

@@ -350,9 +350,9 @@ def test_stop_action_unschedules_and_stops_runs(admin_client, make_task, fake_qu
     run.refresh_from_db()
     assert (run.invocation_result, run.failure_reason) == ("failed", "stopped by admin")
     assert sorted(messages_of(response)) == [
-        "“busy” is unscheduled and its running run was asked to stop; its report ends "
-        "“stopped by admin”.",
-        "“scheduled” is unscheduled; it had no running run.",
+        "“busy” is stopped (its schedule, if any, is paused) and its running run was asked to "
+        "stop; its report ends “stopped by admin”.",
+        "“scheduled” is stopped (its schedule, if any, is paused); it had no running run.",
     ]
 
 
@@ -372,7 +372,9 @@ def test_buttons_launch_and_stop(admin_client, make_task, fake_queue):
     ]
 
     response = admin_client.post(stop_url, follow=True)
-    assert messages_of(response) == ["“buttons” is unscheduled; it had no running run."]
+    assert messages_of(response) == [
+        "“buttons” is stopped (its schedule, if any, is paused); it had no running run."
+    ]
     assert fake_queue.scheduler.count() == 0
 
 

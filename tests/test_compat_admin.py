@@ -51,7 +51,10 @@ def test_stop_task_unschedules(staff_client, make_task, fake_queue):  # noqa: F8
     client = staff_client(*LAUNCHER)
     url = change_url(task)
     response = client.post(url, form_data(client, url, **{"_stop-task": "1"}), follow=True)
-    assert "“scheduled” is unscheduled; it had no running run." in messages_of(response)
+    assert (
+        "“scheduled” is stopped (its schedule, if any, is paused); it had no running run."
+        in messages_of(response)
+    )
     assert fake_queue.scheduler.count() == 0
     task.refresh_from_db()
     assert task.status == Task.STATUS_IDLE

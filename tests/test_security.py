@@ -105,6 +105,12 @@ PAGES = {
         lambda p, s: can_see_tasks(p, s) and has(p, s, "launch_task"),
         302,
     ),
+    "resume button": (
+        "post",
+        lambda o: f"/admin/eztaskmanager/task/{o['task'].pk}/resume/",
+        lambda p, s: can_see_tasks(p, s) and has(p, s, "launch_task"),
+        302,
+    ),
     "report list": (
         "get",
         lambda o: "/admin/eztaskmanager/launchreport/",
@@ -219,12 +225,17 @@ def test_access_matrix(objects, role, page):
         assert turned_away(response), (response.status_code, response.content[:300])
 
 
-@pytest.mark.parametrize("action", ["launch_tasks", "stop_tasks"])
+ACTION_ENTRIES = {"launch_tasks": "Launched", "stop_tasks": "Stopped", "resume_tasks": "Resumed"}
+
+
+@pytest.mark.parametrize("action", sorted(ACTION_ENTRIES))
 @pytest.mark.parametrize("role", list(ROLES))
 def test_admin_actions_need_the_launch_permission(objects, role, action):
     client, user = client_for(role)
     _, staff, superuser, perms = ROLES[role]
     task = objects["task"]
+    if action == "resume_tasks":  # a paused schedule to resume
+        Task.objects.filter(pk=task.pk).update(cron_expression="0 3 * * *", schedule_enabled=False)
     before = LogEntry.objects.count()
     response = client.post(
         "/admin/eztaskmanager/task/",
@@ -234,7 +245,7 @@ def test_admin_actions_need_the_launch_permission(objects, role, action):
     may = staff and can_see_tasks(perms, superuser) and has(perms, superuser, "launch_task")
     done = [e.get_change_message() for e in audit.history(task)]
     if may:
-        assert done and done[-1].startswith("Launched" if action == "launch_tasks" else "Stopped")
+        assert done and done[-1].startswith(ACTION_ENTRIES[action])
         assert done and audit.history(task)[-1].user == user
     else:
         assert LogEntry.objects.count() == before

@@ -119,7 +119,7 @@ def changed_entry(entries, is_trusted):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('eztaskmanager', '0013_task_queue'),
+        ('eztaskmanager', '0014_task_schedule_enabled'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

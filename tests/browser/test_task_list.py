@@ -85,6 +85,8 @@ def make_tasks(make_task) -> list[Task]:
             update["status"] = Task.STATUS_STARTED
         elif i % 10 == 4:
             update["status"] = Task.STATUS_SPOOLED
+        elif i == 6:  # stopped: its schedule kept, paused
+            update.update(status=Task.STATUS_IDLE, schedule_enabled=False, cached_next_ride=None)
         Task.objects.filter(pk=task.pk).update(**update)
         tasks.append(task)
     return tasks
@@ -134,6 +136,6 @@ def test_thirty_long_tasks_fit_1280_pixels(live_server, browser_page, make_task,
     states = page.eval_on_selector_all(
         ".eztm-state", "nodes => nodes.map(n => n.className.split('eztm-state-')[1])"
     )
-    assert set(states) == {"running", "queued", "scheduled", "idle", "error"}
+    assert set(states) == {"running", "queued", "scheduled", "paused", "idle", "error"}
     page.screenshot(path=str(shots / "task_list.png"))
     assert (shots / "task_list.png").stat().st_size > 10_000

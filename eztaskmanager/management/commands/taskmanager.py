@@ -39,7 +39,7 @@ def scheduling_parsers(sub) -> None:
 
 
 def task_parsers(sub) -> None:
-    """``list``, ``status``, ``run``, ``stop`` and ``logs``."""
+    """``list``, ``status``, ``run``, ``stop``, ``resume`` and ``logs``."""
     listing = sub.add_parser("list", help="Tasks with status, last result and next run.")
     listing.add_argument("--json", action="store_true", help="JSON instead of a table.")
 
@@ -64,9 +64,15 @@ def task_parsers(sub) -> None:
         "are), written as in the task's arguments field; checked against the command's parser.",
     )
 
-    stop = sub.add_parser("stop", help="Stop a task (by id or name).")
+    stop = sub.add_parser(
+        "stop", help="Stop a task (by id or name): pause its schedule, stop its runs."
+    )
     stop.add_argument("task", help="The task's id or exact name.")
-    for subparser in (run, stop):
+    resume = sub.add_parser(
+        "resume", help="Resume a stopped task's schedule (by id or name) and apply it."
+    )
+    resume.add_argument("task", help="The task's id or exact name.")
+    for subparser in (run, stop, resume):
         subparser.add_argument(
             "--user",
             default=None,
@@ -139,7 +145,8 @@ def django_options(parser) -> None:
 
 class Command(BaseCommand):
     help = (
-        "Operate django-eztaskmanager: list tasks, show status, run, stop, read logs, load and "
+        "Operate django-eztaskmanager: list tasks, show status, run, stop, resume, read logs, "
+        "load and "
         "export task declarations, run the scheduler, sync schedules, start the devserver."
     )
 
@@ -202,6 +209,9 @@ class Command(BaseCommand):
 
     def handle_stop(self, task, user, **options):
         self.stdout.write(cli.stop(task, user))
+
+    def handle_resume(self, task, user, **options):
+        self.stdout.write(cli.resume(task, user))
 
     def handle_logs(self, report, follow, **options):
         cli.logs(report, self.stdout.write, follow=follow, as_json=options["json"])
