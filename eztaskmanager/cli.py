@@ -260,35 +260,7 @@ def format_status(data: dict) -> str:
     else:
         out.append(f"Redis {redis['location']}: NOT REACHABLE ({redis['error']})")
     if redis["reachable"]:
-        out += processes_text(data)
-        jobs = data["scheduled"]
-        shown = f" (the next {len(jobs)})" if len(jobs) < data["scheduled_total"] else ""
-        out += ["", f"Scheduled jobs: {data['scheduled_total']}{shown}"]
-        if jobs:
-            rows = [
-                [
-                    local_text(_parse(j["next_run"])),
-                    j["task_id"] or "-",
-                    j["task"] or "-",
-                    j["job_id"],
-                ]
-                for j in jobs
-            ]
-            out.append(_indent(table(rows, ["NEXT RUN", "TASK ID", "TASK", "JOB"])))
-        late = data.get("overdue_firings") or []
-        if late:
-            out += ["", f"OVERDUE FIRINGS (due, not sent): {data['overdue_firings_total']}"]
-            rows = [
-                [
-                    local_text(_parse(f["due"])),
-                    f"{f['late_seconds']:.0f} s",
-                    f["task_id"] or "-",
-                    f["task"] or "-",
-                    f["job_id"],
-                ]
-                for f in late
-            ]
-            out.append(_indent(table(rows, ["DUE", "LATE", "TASK ID", "TASK", "JOB"])))
+        out += processes_text(data) + scheduled_jobs_text(data)
 
     paused = data.get("paused_schedules") or {"count": 0, "tasks": []}
     if paused["count"]:
@@ -315,6 +287,34 @@ def format_status(data: dict) -> str:
             f"{local_text(_parse(queued['oldest_started']))}"
         )
     return "\n".join(out)
+
+
+def scheduled_jobs_text(data: dict) -> list[str]:
+    """The scheduled jobs and the overdue firings of a status, as lines."""
+    jobs = data["scheduled"]
+    shown = f" (the next {len(jobs)})" if len(jobs) < data["scheduled_total"] else ""
+    out = ["", f"Scheduled jobs: {data['scheduled_total']}{shown}"]
+    if jobs:
+        rows = [
+            [local_text(_parse(j["next_run"])), j["task_id"] or "-", j["task"] or "-", j["job_id"]]
+            for j in jobs
+        ]
+        out.append(_indent(table(rows, ["NEXT RUN", "TASK ID", "TASK", "JOB"])))
+    late = data.get("overdue_firings") or []
+    if late:
+        out += ["", f"OVERDUE FIRINGS (due, not sent): {data['overdue_firings_total']}"]
+        rows = [
+            [
+                local_text(_parse(f["due"])),
+                f"{f['late_seconds']:.0f} s",
+                f["task_id"] or "-",
+                f["task"] or "-",
+                f["job_id"],
+            ]
+            for f in late
+        ]
+        out.append(_indent(table(rows, ["DUE", "LATE", "TASK ID", "TASK", "JOB"])))
+    return out
 
 
 def _indent(text: str) -> str:

@@ -209,7 +209,8 @@ def scheduled_task(make_task, **fields):
 RUN_FIELD_CHANGES = {
     "command": lambda make_command: str(make_command("eztm_lines").pk),
     "arguments": lambda make_command: "other",
-    "legacy_arguments": lambda make_command: "on",
+    # The 0.5.x box shows only on tasks that have it ticked: the editor unticks it.
+    "legacy_arguments": lambda make_command: None,
     "queue": lambda make_command: "low",
     "max_retries": lambda make_command: "3",
     "retry_delays": lambda make_command: "604800",
@@ -222,10 +223,12 @@ def test_an_editor_changing_any_run_field_holds_the_task(
     field, staff_client, make_task, make_command, settings
 ):
     settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "immediate"
-    task = scheduled_task(make_task)
+    task = scheduled_task(make_task, legacy_arguments=field == "legacy_arguments")
     editor = staff_client(*EDITOR)
     value = RUN_FIELD_CHANGES[field](make_command)
-    data = form_data(editor, change_url(task), **{field: value})
+    data = form_data(editor, change_url(task), **({} if value is None else {field: value}))
+    if value is None:
+        data.pop(field)  # an unticked box is not sent
     if field == "command":
         data["arguments"] = "1"  # eztm_lines takes a number
     response = editor.post(change_url(task), data)
