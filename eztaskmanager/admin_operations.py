@@ -100,16 +100,22 @@ class TaskOperationsMixin:
                 self.message_user(
                     request, failure % {"task": task.name, "error": exc}, messages.ERROR
                 )
-                rest = tasks[index + 1 :]
-                if rest and exc.unreachable:
-                    self.message_user(
-                        request,
-                        _("Not tried, as the queue cannot be reached: %(tasks)s.")
-                        % {"tasks": quoted_names(rest)},
-                        messages.ERROR,
-                    )
+                if self.gave_up(request, exc, tasks[index + 1 :]):
                     break
         return done
+
+    def gave_up(self, request, exc: BackendError, rest: list[Task]) -> bool:
+        """Whether to leave ``rest`` untried after ``exc``: when the queue cannot be reached,
+        each would wait for the same time-out; the user is told which were not tried."""
+        if not (rest and exc.unreachable):
+            return False
+        self.message_user(
+            request,
+            _("Not tried, as the queue cannot be reached: %(tasks)s.")
+            % {"tasks": quoted_names(rest)},
+            messages.ERROR,
+        )
+        return True
 
     def launch(self, request, tasks: list[Task], arguments: str | None = None) -> None:
         """Launch ``tasks``; with ``arguments``, each runs once with those instead of its own."""
@@ -241,14 +247,7 @@ class TaskResumeMixin:
                 else:
                     text = _("“%(task)s” was not resumed: %(error)s")
                 self.message_user(request, text % {"task": task.name, "error": exc}, messages.ERROR)
-                rest = tasks[index + 1 :]
-                if rest and exc.unreachable:  # each would wait for the same time-out
-                    self.message_user(
-                        request,
-                        _("Not tried, as the queue cannot be reached: %(tasks)s.")
-                        % {"tasks": quoted_names(rest)},
-                        messages.ERROR,
-                    )
+                if self.gave_up(request, exc, tasks[index + 1 :]):
                     break
                 continue
             self.message_user(
