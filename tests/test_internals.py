@@ -150,7 +150,7 @@ def test_hooked_worker_steps_miss_their_turn_while_redis_is_away(monkeypatch, re
     skipped = []
     monkeypatch.setattr(worker, "step_skipped", lambda step, exc: skipped.append(step))
     # Redis goes away: nothing listens on port 1.
-    worker.connection = redis.Redis(port=1, socket_connect_timeout=0.2, retry_on_timeout=False)
+    worker.connection = redis.Redis(port=1, socket_connect_timeout=0.2)
     worker.heartbeat()
     worker.set_state("idle")
     if skipped != ["heartbeat", "set_state"]:
