@@ -101,12 +101,12 @@ def test_live_viewer_follows_a_run(live_server, browser_page, rq_worker, make_ta
     assert page.inner_text("[data-role=follow]") == "Pause"
 
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and sample()["result"] != "OK":
+    while time.monotonic() < deadline and sample()["result"] != "ok":
         time.sleep(0.2)
     page.screenshot(path=str(shots / "live_log.png"), full_page=True)
 
     final = samples[-1]
-    assert final["result"] == "OK", samples[-3:]
+    assert final["result"] == "ok", samples[-3:]
     assert final["lines"] == N_LINES
     assert final["last"].endswith(f"line {N_LINES} of {N_LINES}")
     assert final["progressShown"] and final["progress"] == final["progressMax"] == N_LINES
