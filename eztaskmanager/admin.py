@@ -21,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from eztaskmanager import admin_display, conf, policy
+from eztaskmanager import admin_display, conf, permissions, policy
 from eztaskmanager.admin_followups import FollowUpInline, ReportOriginMixin
 from eztaskmanager.admin_operations import (
     SCHEDULE_FIELDS,
@@ -61,6 +61,11 @@ HISTORY_RUNS = 30
 
 
 # -- small HTML pieces (format_html with placeholders only) -----------------------------------
+
+
+def has_unfinished_run(task) -> bool:
+    """Whether ``task`` has a run that is running or queued."""
+    return LaunchReport.objects.filter(task_id=task.pk, invocation_result="").exists()
 
 
 def result_badge(result: str | None, label: str | None = None, queued: bool = False):
@@ -393,7 +398,8 @@ class TaskAdmin(
         )
         context.update(
             can_launch=can_launch,
-            can_stop=can_launch and bool(scheduled),
+            # Stop while it is scheduled, and while a run of it (by hand too) is going.
+            can_stop=can_launch and bool(scheduled or has_unfinished_run(obj)),
             can_resume=can_launch and obj.schedule_paused,
             schedule_paused=obj is not None and obj.schedule_paused,
             schedule_done=obj is not None and obj.schedule_done,
@@ -502,7 +508,15 @@ class LaunchReportAdmin(ReportOriginMixin, ReadOnly, admin.ModelAdmin):
         report = self.get_object(request, unquote(object_id))
         if report is not None:  # a sentence, where str(report) keeps 0.5.x's form
             title = admin_display.report_title(report)
-            extra_context = {**(extra_context or {}), "subtitle": title}
+            extra_context = {
+                **(extra_context or {}),
+                "subtitle": title,
+                # Stop / run again buttons (eztaskmanager/includes/run_buttons.html)
+                "can_manage_runs": self.has_view_permission(request, report)
+                and permissions.may_launch(request.user),
+                "report": report,
+                "run_finished": report.is_finished,
+            }
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=gettext_lazy("report"), ordering="id")

@@ -282,6 +282,24 @@ def stop(
     return Outcome(task, STOPPED, stopped_runs=len(running))
 
 
+def stop_run(report: LaunchReport, by: str, backend: Backend | None = None, user=None) -> bool:
+    """Stop one run (running or queued) of a task, leaving its schedule as it is.
+
+    As in ``stop``: a running job's work horse is killed by its worker, which closes the report
+    "stopped by <by>"; a queued run, or one no worker has, is closed here (its job, when a
+    worker takes it, finds its launch closed). False when the run had already ended.
+    """
+    if report.is_finished:
+        return False
+    backend = backend or get_backend()
+    record(report.task, user, f"{permissions.STOPPED} run {report.pk} by {by}")
+    LaunchReport.objects.filter(pk=report.pk, invocation_result="").update(stop_requested_by=by)
+    report.stop_requested_by = by
+    if report.is_queued or not (report.rq_job_id and backend.stop_running(report.rq_job_id)):
+        close_run(report, f"stopped by {by}", retry=False, backend=backend)
+    return True
+
+
 def resume(
     task: Task, backend: Backend | None = None, defer: bool = True, user=None, by: str = ""
 ) -> Outcome:

@@ -506,7 +506,8 @@ def refuse(
 def run_job(
     task_id: int, scheduled: bool = False, attempt: int = 1, **origin
 ) -> LaunchReport | int | None:
-    """``run_task`` as a queued job's function: in a worker, return only the report's id.
+    """``run_task`` as a queued job's function: in a worker, return only the report's id, or
+    raise ``RunFailed`` when the run failed (not stopped), after the run has been closed.
 
     What a worker's job returns is pickled and stored as the job's result; the report (with its
     task and command) would be pickled for nobody, as every reader takes the run from the
@@ -516,8 +517,16 @@ def run_job(
     backend = get_backend()
     report = run_task(task_id, scheduled=scheduled, attempt=attempt, **origin)
     if report is not None and backend.current_job_id():
+        if report.invocation_result == LaunchReport.RESULT_FAILED and not report.stop_requested_by:
+            # The queue's own records say so too: the job ends failed, not "Job OK". The run
+            # is closed already (report, notifications, retry): this only tells the worker.
+            raise RunFailed(f"run {report.pk} of task {task_id} failed: {report.failure_reason}")
         return report.pk
     return report
+
+
+class RunFailed(Exception):
+    """Raised by ``run_job`` in a worker after a run failed, so that its job ends failed."""
 
 
 def run_ended(task: Task, report: LaunchReport, backend: Backend, scheduled: bool = False):

@@ -11,6 +11,8 @@ urlpatterns = [
     path("livelogviewer/<int:pk>/", views.live_log_viewer, name="live_log_viewer"),
     path("read_loglines/<int:pk>/", views.ajax_read_log_lines, name="ajax_read_log_lines"),
     path("logdownload/<int:pk>/", views.download_log, name="download_log"),
+    path("runstop/<int:pk>/", views.stop_run, name="stop_run"),
+    path("runagain/<int:pk>/", views.run_again, name="run_again"),
 ]
 
 from eztaskmanager.monitoring import urlpatterns as monitoring_urlpatterns  # noqa: E402

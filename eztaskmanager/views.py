@@ -15,14 +15,15 @@ from functools import wraps
 from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from eztaskmanager import bounds
+from eztaskmanager import bounds, operations, permissions
+from eztaskmanager.backends import BackendError
 from eztaskmanager.models import LaunchReport, Log
 from eztaskmanager.reporting import line_dict, report_dict
 
@@ -61,6 +62,34 @@ def report_view(view):
         return view(request, report, *args, **kwargs)
 
     return require_safe(wrapper)
+
+
+def run_button_view(view):
+    """A button on a run's pages: POST only (CSRF-checked by the middleware), by an active
+    staff user who may read reports and launch tasks; ``view`` returns where to go next."""
+
+    @wraps(view)
+    def wrapper(request, pk):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        if not (can_view_reports(request.user) and permissions.may_launch(request.user)):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        report = get_object_or_404(LaunchReport.objects.select_related("task__command"), pk=pk)
+        return view(request, report)
+
+    return wrapper
+
+
+def report_page(request, report: LaunchReport):
+    """Back to the page the button was on: the live viewer or the paged one."""
+    name = "live_log_viewer" if request.POST.get("next") == "live" else "log_viewer"
+    return redirect(reverse(f"eztaskmanager:{name}", args=[report.pk]))
+
+
+def can_manage_runs(user) -> bool:
+    return can_view_reports(user) and permissions.may_launch(user)
 
 
 def json_response(data: dict) -> HttpResponse:
@@ -220,6 +249,7 @@ def admin_context(request, report: LaunchReport, title: str) -> dict:
         "report": report,
         "task": report.task,
         "opts": LaunchReport._meta,
+        "can_manage_runs": can_manage_runs(request.user),
     }
 
 
@@ -270,6 +300,72 @@ def live_log_viewer(request, report: LaunchReport):
         },
     )
     return render(request, "eztaskmanager/live_log_viewer.html", context)
+
+
+@run_button_view
+def stop_run(request, report: LaunchReport):
+    """Stop this run (running or queued); the task's schedule, if any, stays as it is."""
+    by = request.user.get_username()
+    name = report.task.name
+    try:
+        stopped = operations.stop_run(report, by, user=request.user)
+    except BackendError as exc:
+        messages.error(
+            request, _("Run %(id)s was not stopped: %(error)s") % {"id": report.pk, "error": exc}
+        )
+        return report_page(request, report)
+    if stopped:
+        messages.success(
+            request,
+            _("Run %(id)s of “%(task)s” was asked to stop; its report ends “stopped by %(user)s”.")
+            % {"id": report.pk, "task": name, "user": by},
+        )
+    else:
+        messages.info(
+            request, _("Run %(id)s had already ended: nothing to stop.") % {"id": report.pk}
+        )
+    return report_page(request, report)
+
+
+def again_arguments(report: LaunchReport) -> str | None:
+    """The one-off arguments of a run again: those the report ran, when not the task's own."""
+    if report.arguments is not None:
+        return report.arguments
+    if report.is_recorded and report.run_arguments != (report.task.arguments or ""):
+        return report.run_arguments
+    return None
+
+
+@run_button_view
+def run_again(request, report: LaunchReport):
+    """Launch the task once more with the arguments this run had; go to the new run's log."""
+    task = report.task
+    if report.is_recorded and report.command_name != task.command.name:
+        messages.error(
+            request,
+            _(
+                "“%(task)s” now runs another command than run %(id)s did: launch it from "
+                "its task page."
+            )
+            % {"task": task.name, "id": report.pk},
+        )
+        return report_page(request, report)
+    try:
+        outcome = operations.launch(task, user=request.user, arguments=again_arguments(report))
+    except BackendError as exc:
+        messages.error(
+            request, _("“%(task)s” was not launched: %(error)s") % {"task": task.name, "error": exc}
+        )
+        return report_page(request, report)
+    new = outcome.report or LaunchReport.objects.filter(rq_job_id=outcome.job_id).first()
+    messages.success(
+        request,
+        _("“%(task)s” was launched again with the arguments of run %(id)s.")
+        % {"task": task.name, "id": report.pk},
+    )
+    if new is None:  # sent after a commit that has not happened: the task's reports list it
+        return report_page(request, report)
+    return redirect(reverse("eztaskmanager:live_log_viewer", args=[new.pk]))
 
 
 @report_view

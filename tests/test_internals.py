@@ -87,6 +87,7 @@ RQ_WORKER_METHODS = {
     "request_force_stop": ["signum", "frame"],
     "kill_horse": [],
     "get_current_job_id": [],
+    "handle_job_failure": ["job", "queue"],
 }
 
 

@@ -23,6 +23,7 @@ from eztaskmanager.services.notifications import (
     SLACK_MAX_BLOCKS,
     SLACK_SECTION_TEXT_LIMIT,
     NotificationHandler,
+    emit_notifications,
 )
 from eztaskmanager.services.queues import get_task_service
 
@@ -204,9 +205,9 @@ def test_slack_message_reaches_the_web_api(run, handlers, slack_server):
     ]
     assert re.fullmatch(r"\*Started\*\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T", fields[4])
     assert f"<{live_log_link(report)}|Open the live log>" in texts
-    tail = texts[-1]
-    assert tail.startswith("*Last lines of the log*\n```\n") and tail.endswith("\n```")
-    assert "items=['a&lt;b&gt;&amp;c']" in tail
+    # One reason line, no log lines: the log is behind the link.
+    assert "*Last warning:* count=0 shout=False" in texts
+    assert texts[-1] == f"<{live_log_link(report)}|Open the live log>"
 
     # A delivered message leaves no trace in the log.
     assert report.n_lines == 5 and len(log_lines(report)) == 5
@@ -219,7 +220,8 @@ def test_slack_failed_run_shows_the_failure_reason(run, handlers, slack_server):
     [payload] = slack_server.payloads()
     assert payload["text"] == "nightly import: failed (1 error, 1 warning)"
     assert "*Failure:* ValueError: boom" in section_texts(payload)
-    assert "Traceback (most recent call last)" in section_texts(payload)[-1]
+    assert "Traceback" not in json.dumps(payload) and "File " not in json.dumps(payload)
+    assert ".py" not in json.dumps(payload)
     assert report.invocation_result == "failed"
 
 
@@ -272,39 +274,39 @@ def test_slack_unreachable_is_logged_on_the_report(run, handlers, slack_server, 
     assert_failure_logged(report, 1, "'slack'", "refused")
 
 
-def test_slack_long_log_is_trimmed_to_slack_limits(run, handlers, slack_server, settings):
-    settings.EZTASKMANAGER_N_LINES_IN_REPORT_LOG = 200
+def failed_report(make_task, reason: str, name: str = "nightly import") -> LaunchReport:
+    """A failed run with ``reason``, as a worker leaves it, not yet notified."""
+    report = LaunchReport.objects.create(
+        task=make_task("eztm_echo", "", name=name),
+        invocation_result="failed",
+        failure_reason=reason,
+        duration=1.0,
+    )
+    return LaunchReport.objects.select_related("task").get(pk=report.pk)
+
+
+def test_slack_long_reason_is_trimmed_to_slack_limits(make_task, handlers, slack_server):
     handlers(slack=slack(slack_server))
-    report = run("eztm_lines", "150, --level error", name="x" * 255)
+    emit_notifications(failed_report(make_task, "RuntimeError: " + "x" * 5000, name="x" * 255))
 
     [payload] = slack_server.payloads()
     assert len(payload["blocks"]) <= SLACK_MAX_BLOCKS
     assert all(len(text) <= SLACK_SECTION_TEXT_LIMIT for text in section_texts(payload))
     assert all(len(text) <= SLACK_FIELD_TEXT_LIMIT for text in field_texts(payload))
     assert len(payload["text"]) <= SLACK_SECTION_TEXT_LIMIT
-    tail = section_texts(payload)[-1]
-    assert len(report.log_tail()) > SLACK_SECTION_TEXT_LIMIT
-    # The end of the log is kept, inside a closed code block.
-    assert tail.startswith("*Last lines of the log*\n```\n…")
-    assert tail.endswith("line 150 of 150\n```")
-    kept = tail.split("```\n…", 1)[1].removesuffix("\n```")
-    assert report.log_tail().endswith(kept)
-    assert len(kept) > SLACK_SECTION_TEXT_LIMIT - 100
+    [reason] = [text for text in section_texts(payload) if text.startswith("*Failure:*")]
+    assert reason.startswith("*Failure:* RuntimeError: xxx") and reason.endswith("x…")
 
 
-def test_slack_trimming_never_cuts_an_escaped_character(run, handlers, slack_server):
+def test_slack_reason_is_escaped_and_never_cut_in_an_escape(make_task, handlers, slack_server):
     handlers(slack=slack(slack_server))
-    report = run("eztm_echo", "<" * 4000 + "&")
+    emit_notifications(failed_report(make_task, "<" * 4000 + "&"))
 
     [payload] = slack_server.payloads()
-    tail = section_texts(payload)[-1]
-    assert len(tail) <= SLACK_SECTION_TEXT_LIMIT
-    code = tail.split("```\n", 1)[1].removesuffix("\n```")
-    assert code.startswith("…&lt;&lt;")
-    # Unescaped, what is shown is the end of the real log.
-    shown = html.unescape(code.removeprefix("…"))
-    assert report.log_tail().endswith(shown)
-    assert "<<&']\n" in shown
+    [reason] = [text for text in section_texts(payload) if text.startswith("*Failure:*")]
+    assert len(reason) <= SLACK_SECTION_TEXT_LIMIT
+    assert "<<" not in reason
+    assert html.unescape(reason.removeprefix("*Failure:* ").removesuffix("…")) == "<" * 499
 
 
 def test_slack_message_without_the_log_viewer_url(run, handlers, slack_server, settings):
@@ -391,13 +393,13 @@ def test_email_has_subject_text_and_escaped_html(run, handlers, mailoutbox):
     assert text.startswith("<script>alert(1)</script>: warnings (5 warnings)\n")
     assert "Result:    warnings\n" in text and "Warnings:  5\n" in text
     assert f"Live log:  {live_log_link(report)}\n" in text
-    assert "items=['<b>bold</b>']" in text
+    assert "Last warning: count=0 shout=False\n" in text
 
     [(html_body, mimetype)] = message.alternatives
     assert mimetype == "text/html"
     assert "<script>" not in html_body and "<b>bold" not in html_body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_body
-    assert "items=[&#x27;&lt;b&gt;bold&lt;/b&gt;&#x27;]" in html_body
+    assert '<th align="left">Last warning</th><td>count=0 shout=False</td>' in html_body
     assert f'<a href="{live_log_link(report)}">' in html_body
     assert len(log_lines(report)) == 5
 
@@ -652,3 +654,92 @@ def test_a_changed_setting_applies_to_the_next_run_in_the_same_process(
     handlers()
     get_task_service().launch(task)
     assert len(mailoutbox) == 2
+
+
+# -- what a message says of a failure or a stop ----------------------------------------------------
+
+SERVER_TRACES = ("Traceback", 'File "', '.py"', "site-packages", "/eztaskmanager/runs")
+
+
+def assert_no_server_traces(*bodies: str) -> None:
+    for body in bodies:
+        for trace in SERVER_TRACES:
+            assert trace not in body, (trace, body)
+
+
+@pytest.mark.parametrize(
+    "how, reason",
+    [("exception", "ValueError: boom"), ("commanderror", "CommandError: bad input given")],
+)
+def test_a_failure_says_its_reason_and_links_to_the_log_without_traceback(
+    run, handlers, slack_server, mailoutbox, how, reason
+):
+    handlers(mail=email(level="failed"), slack=slack(slack_server, level="failed"))
+    report = run("eztm_fail", f"--how {how}", name="nightly import")
+    assert report.invocation_result == "failed"
+    assert "Traceback" in "\n".join(m for _, _, m in log_lines(report))  # kept in the log
+
+    [message] = mailoutbox
+    [(html_body, _)] = message.alternatives
+    [payload] = slack_server.payloads()
+    slack_body = json.dumps(payload)
+    assert_no_server_traces(message.body, html_body, slack_body)
+    assert f"Failure:   {reason}\n" in message.body
+    assert f"Live log:  {live_log_link(report)}\n" in message.body
+    assert f'<a href="{live_log_link(report)}">' in html_body
+    assert f"*Failure:* {reason}" in section_texts(payload)
+    assert f"<{live_log_link(report)}|Open the live log>" in section_texts(payload)
+
+
+def test_server_paths_are_left_out_of_the_reason(make_task, handlers, slack_server, mailoutbox):
+    handlers(mail=email(), slack=slack(slack_server))
+    reason = (
+        "FileNotFoundError: [Errno 2] No such file or directory: "
+        "'/srv/app/.venv/lib/python3.12/site-packages/x/data.py'\nTraceback: more"
+    )
+    emit_notifications(failed_report(make_task, reason))
+    [message] = mailoutbox
+    assert_no_server_traces(message.body, json.dumps(slack_server.payloads()))
+    assert "Failure:   FileNotFoundError: [Errno 2] No such file or directory: '…'\n" in (
+        message.body
+    )
+
+
+def test_a_stop_is_reported_as_a_stop(make_task, handlers, slack_server, mailoutbox):
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from eztaskmanager import operations
+
+    handlers(mail=email(level="failed"), slack=slack(slack_server, level="failed"))
+    task = make_task("eztm_echo", "", name="nightly import")
+    report = LaunchReport(task=task, started_at=timezone.now())
+    report.record_launch(task, None)
+    report.save()
+    user = User.objects.create_user("alice", is_staff=True)
+    assert operations.stop_run(report, "alice", user=user)
+
+    [message] = mailoutbox
+    assert message.subject == "[eztaskmanager] nightly import: stopped by alice"
+    assert "Result:    stopped (stopped by alice)\n" in message.body
+    assert "failed" not in message.body and "Failure" not in message.body
+    assert f"Live log:  {live_log_link(report)}\n" in message.body
+    [payload] = slack_server.payloads()
+    assert payload["text"] == "nightly import: stopped by alice"
+    assert section_texts(payload)[0] == ":octagonal_sign: *nightly import* was stopped by alice"
+    assert "*Result*\nstopped" in field_texts(payload)
+    assert "failed" not in json.dumps(payload)
+
+
+def test_a_stop_reaches_only_the_handlers_that_send_failures(make_task, handlers, mailoutbox):
+    # The one rule: a stopped run's result is failed, so it reaches every handler whose level
+    # is failed or milder (all levels), unless the task turns its notifications off.
+    from django.utils import timezone
+
+    from eztaskmanager import operations
+
+    handlers(mail=email(level="failed"))
+    task = make_task("eztm_echo", "", name="quiet", notification_level="off")
+    report = LaunchReport.objects.create(task=task, started_at=timezone.now())
+    operations.stop_run(report, "bob")
+    assert mailoutbox == []

@@ -167,6 +167,18 @@ PAGES = {
         "view_launchreport",
         200,
     ),
+    "stop run button": (
+        "post",
+        lambda o: reverse("eztaskmanager:stop_run", args=[o["report"].pk]),
+        lambda p, s: has(p, s, "view_launchreport", "launch_task"),
+        302,
+    ),
+    "run again button": (
+        "post",
+        lambda o: reverse("eztaskmanager:run_again", args=[o["report"].pk]),
+        lambda p, s: has(p, s, "view_launchreport", "launch_task"),
+        302,
+    ),
     "status json": ("get", lambda o: reverse("eztaskmanager:status_json"), can_monitor, 200),
     "metrics": ("get", lambda o: reverse("eztaskmanager:metrics"), can_monitor, 200),
     "dashboard": ("get", lambda o: reverse("eztaskmanager:dashboard"), can_monitor, 200),

@@ -14,6 +14,7 @@ changes the run's result and never raises into the worker.
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -48,6 +49,7 @@ RESULT_EMOJI = {
     "warnings": ":warning:",
     "errors": ":x:",
     "failed": ":rotating_light:",
+    "stopped": ":octagonal_sign:",
 }
 
 
@@ -135,6 +137,9 @@ def _count(n: int, word: str) -> str:
 
 def summary(report) -> str:
     """One line: task name, result and counts, e.g. ``nightly import: errors (3 errors)``."""
+    by = stopped_by(report)
+    if by:
+        return f"{report.task.name}: stopped by {by}"
     counts = []
     if report.n_errors:
         counts.append(_count(report.n_errors, "error"))
@@ -164,19 +169,63 @@ def format_time(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+# An absolute file path of the server (two or more parts), not the path of a URL.
+SERVER_PATH = re.compile(r"(?<![\w:/.])/(?:[^\s/'\"]+/)+[^\s/'\"]*")
+REASON_LIMIT = 500
+REASON_LABELS = {
+    LaunchReport.RESULT_FAILED: "Failure",
+    LaunchReport.RESULT_ERRORS: "Last error",
+    LaunchReport.RESULT_WARNINGS: "Last warning",
+}
+
+
+def stopped_by(report) -> str:
+    """Who stopped the run (its report ends "stopped by <who>"), or "" when it was not stopped."""
+    reason = report.failure_reason or ""
+    if report.invocation_result == LaunchReport.RESULT_FAILED and reason.startswith("stopped by "):
+        return reason.removeprefix("stopped by ").strip() or "?"
+    return ""
+
+
+def reason_line(report) -> str:
+    """Why the run ended as it did, in one line with no server paths: the failure reason, else
+    the last error line (the last warning line for a run with warnings). The traceback stays
+    in the log, behind the admin's permissions."""
+    text = report.failure_reason or ""
+    if not text and report.invocation_result in (
+        LaunchReport.RESULT_ERRORS,
+        LaunchReport.RESULT_WARNINGS,
+    ):
+        levels = ("ERROR", "CRITICAL")
+        if report.invocation_result == LaunchReport.RESULT_WARNINGS:
+            levels = ("WARNING",)
+        last = report.logs.filter(level__in=levels).order_by("-lineno").first()
+        text = last.message if last is not None else ""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    line = SERVER_PATH.sub("…", lines[0]) if lines else ""
+    return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
+
+
 def message_context(report) -> dict[str, Any]:
-    """What every message shows about a report (plain values, not yet escaped)."""
+    """What every message shows about a report (plain values, not yet escaped).
+
+    No log lines beyond the one reason line: a traceback and the server's file paths stay in
+    the log, which the link opens for who may read it.
+    """
+    by = stopped_by(report)
     return {
         "task_name": report.task.name,
-        "result": report.invocation_result,
+        "result": "stopped" if by else report.invocation_result,
+        "stopped_by": by,
         "summary": summary(report),
         "n_errors": report.n_errors,
         "n_warnings": report.n_warnings,
         "started": format_time(report.started_at),
         "duration": format_duration(report.duration),
-        "failure_reason": report.failure_reason,
+        "failure_reason": "" if by else reason_line(report) if report.failure_reason else "",
+        "reason": reason_line(report),
+        "reason_label": REASON_LABELS.get(report.invocation_result, ""),
         "log_url": log_url(report),
-        "log_tail": report.log_tail(),
     }
 
 
@@ -214,15 +263,6 @@ def slack_text(text: str, limit: int, keep: str = "start") -> str:
     return "".join(pieces) + marker
 
 
-def slack_code_block(text: str, limit: int) -> str:
-    """``text`` as a code block of at most ``limit`` characters, keeping its end."""
-    # Three backquotes inside the log would close the block early.
-    text = text.replace("```", "`\u200b``")
-    fence = "```"
-    body = slack_text(text, limit - 2 * len(fence + "\n"), keep="end")
-    return f"{fence}\n{body}\n{fence}"
-
-
 def _section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
@@ -236,8 +276,13 @@ def slack_message(report) -> dict[str, Any]:
     context = message_context(report)
     emoji = RESULT_EMOJI.get(context["result"], "")
     name = slack_text(context["task_name"], 1000)
+    if context["stopped_by"]:
+        by = slack_text(context["stopped_by"], 300)
+        head = f"{emoji} *{name}* was stopped by {by}"
+    else:
+        head = f"{emoji} *{name}* ended with *{context['result']}*"
     blocks = [
-        _section(f"{emoji} *{name}* ended with *{context['result']}*"),
+        _section(head),
         {
             "type": "section",
             "fields": [
@@ -249,19 +294,15 @@ def slack_message(report) -> dict[str, Any]:
             ],
         },
     ]
-    if context["failure_reason"]:
-        label = "*Failure:* "
-        reason = slack_text(context["failure_reason"], SLACK_SECTION_TEXT_LIMIT - len(label))
+    if context["reason"] and not context["stopped_by"]:
+        label = f"*{context['reason_label']}:* "
+        reason = slack_text(context["reason"], SLACK_SECTION_TEXT_LIMIT - len(label))
         blocks.append(_section(label + reason))
     url = context["log_url"]
     if url.startswith(("http://", "https://")):
         blocks.append(_section(f"<{url}|Open the live log>"))
     elif url:
         blocks.append(_section(f"Live log: {slack_escape(url)}"))
-    if context["log_tail"]:
-        label = "*Last lines of the log*\n"
-        code = slack_code_block(context["log_tail"], SLACK_SECTION_TEXT_LIMIT - len(label))
-        blocks.append(_section(label + code))
     return {
         "text": slack_text(context["summary"], SLACK_SECTION_TEXT_LIMIT),
         "blocks": blocks[:SLACK_MAX_BLOCKS],

@@ -14,7 +14,10 @@ name and signature against the installed rq:
 * ``request_force_stop(signum, frame)``: the cold shutdown, which takes the horse down and
   raises SystemExit;
 * ``horse_pid`` and ``kill_horse()``: whether a horse runs, and stopping it;
-* ``dequeue_timeout``: how long an idle worker blocks on its queues.
+* ``dequeue_timeout``: how long an idle worker blocks on its queues;
+* ``handle_job_failure(job, queue, ...)`` and ``_stopped_job_id``: rq files a job stopped on
+  request (``send_stop_job_command``) in the queue's failed registry, as a failure; the id of
+  the job the worker was asked to stop, read before rq clears it, tells a stop from a failure.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
+from rq.job import JobStatus
 
 logger = logging.getLogger("eztaskmanager.worker")
 
@@ -106,6 +110,18 @@ class HookedWorker(Worker):
         result = self._outliving(super().heartbeat, *args, **kwargs)
         self.after_heartbeat()
         return result
+
+    def handle_job_failure(self, job, queue, *args, **kwargs):
+        stopped = job is not None and getattr(self, "_stopped_job_id", None) == job.id
+        result = super().handle_job_failure(job, queue, *args, **kwargs)
+        if stopped:
+            self._outliving(self._not_a_failure, job, queue)
+        return result
+
+    def _not_a_failure(self, job, queue) -> None:
+        """A job stopped on request is no RQ failure: out of the failed registry, "stopped"."""
+        queue.failed_job_registry.remove(job)
+        job.set_status(JobStatus.STOPPED)
 
     def fork_work_horse(self, job, queue):
         self.before_fork()

@@ -137,6 +137,13 @@
       setField("progress_text", report.progress_done);
     }
     root.querySelector("[data-field=failure_row]").hidden = !report.failure_reason;
+    // Stop while the run goes on, "Run again" once it has ended (present with the permission).
+    root.querySelectorAll("[data-role=stop]").forEach(function (form) {
+      form.hidden = report.finished;
+    });
+    root.querySelectorAll("[data-role=again]").forEach(function (form) {
+      form.hidden = !report.finished;
+    });
     setField("failure_reason", report.failure_reason);
   }
 
