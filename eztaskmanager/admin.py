@@ -421,6 +421,14 @@ def current_command_id(request):
 def command_help(command: AppCommand | None) -> str:
     if command is None:
         return _("Choose a command to see its arguments.")
+    # Checked before the command is imported: the web process never loads a refused command,
+    # not even to build its parser for the help text.
+    refused = policy.refusal_explained(command)
+    if refused:
+        return _("The help of %(command)s is not shown: %(reason)s") % {
+            "command": command.name,
+            "reason": refused,
+        }
     try:
         return command.help_text
     except Exception as exc:  # the command may be gone from the project

@@ -13,6 +13,13 @@ class EztaskmanagerConfig(AppConfig):
         # Registers the checks and the receivers (follow-up tasks, missed-run recoveries).
         from eztaskmanager import alerts, checks, followups, signals  # noqa: F401
 
+        # The models import nothing above them: what they hand over to the logger and to the
+        # 0.5.x notification handlers is registered here.
+        from eztaskmanager.compat import handlers, logs
+
+        handlers.register()
+        logs.register()
+
 
 class EZTaskmanagerConfig(EztaskmanagerConfig):
     """Deprecated: 0.5.x's name of the app config, for ``INSTALLED_APPS`` that spell it out."""

@@ -189,6 +189,7 @@ def validate(argv: Iterable[str], parser: argparse.ArgumentParser) -> argparse.N
     overrides = dict.fromkeys(argparse_internals.QUIET_METHODS, printing) | {"error": error}
     for name, value in overrides.items():
         setattr(parser, name, value)
+    opening = without_opening_types(parser)
     try:
         return parser.parse_args(argv)
     except CommandError as exc:
@@ -198,6 +199,40 @@ def validate(argv: Iterable[str], parser: argparse.ArgumentParser) -> argparse.N
     finally:
         for name in overrides:
             delattr(parser, name)
+        for action, original in opening:
+            action.type = original
+
+
+def path_value(value: str) -> str:
+    """What validation checks of a ``FileType`` option's value instead of opening it: a path
+    (or ``-``, the standard stream) that is not empty and holds no NUL character."""
+    if not value or not value.strip() or "\x00" in value:
+        raise argparse.ArgumentTypeError(_("a file path is required"))
+    return value
+
+
+def without_opening_types(parser: argparse.ArgumentParser) -> list[tuple[argparse.Action, object]]:
+    """Replace, until restored, the ``type=`` of every ``FileType`` option of ``parser`` (and of
+    its subcommands' parsers) with ``path_value``; return ``(action, original type)`` pairs.
+
+    Validation runs in the web process, on save and on a run with other arguments: it must not
+    open, create or truncate files. ``FileType`` is the side effect argparse itself offers; a
+    command's own ``type=`` functions are expected to only convert their value.
+    """
+    replaced: list[tuple[argparse.Action, object]] = []
+    seen: set[int] = set()
+    parsers = [parser]
+    while parsers:
+        current = parsers.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for action in argparse_internals.actions(current):
+            if isinstance(action.type, argparse.FileType):
+                replaced.append((action, action.type))
+                action.type = path_value
+            parsers.extend(argparse_internals.subcommand_parsers(action))
+    return replaced
 
 
 EXITING_MESSAGE = "--help and --version are not task arguments: they print and exit."

@@ -12,13 +12,12 @@ from datetime import UTC
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import F, Max, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from eztaskmanager import arguments, bounds, conf, policy, schedules
-from eztaskmanager.compat import logs as legacy_logs
 from eztaskmanager.internals.django import load_command_class
 from eztaskmanager.statements import raw_delete
 
@@ -170,13 +169,40 @@ class LaunchReport(models.Model):
         # As 0.5.x wrote it: projects may show or parse it.
         return f"LaunchReport {self.task.name} {self.invocation_result} {self.invocation_datetime}"
 
+    # 0.5.x's ``get_notification_handlers()``: ``compat.handlers`` registers its function here
+    # when the app is ready (``apps.py``), so that this module imports nothing above it.
+    legacy_handlers = None
+
     @classmethod
     def get_notification_handlers(cls) -> dict:
         """Deprecated (0.5.x): the configured notification handlers by name."""
-        # The notification module imports this one.
-        from eztaskmanager.compat.handlers import notification_handlers
+        if cls.legacy_handlers is None:
+            raise RuntimeError("eztaskmanager is not ready: add it to INSTALLED_APPS.")
+        return cls.legacy_handlers()
 
-        return notification_handlers()
+    def number_line(self, log: Log, save) -> None:
+        """Give the new ``log`` row of this report the next line number and ``save()`` it,
+        counted in this report's counters.
+
+        During a run of this report in this context, the run's log handler numbers it after the
+        lines it holds (``Log.run_writer``, registered by ``services.logger``); otherwise this
+        report's row is locked while the number is taken, so two writers never take the same one.
+        """
+        writer = Log.run_writer
+        if writer is not None and writer(log, save):
+            return
+        counters = {"n_lines": F("n_lines") + 1}
+        if log.level in Log.ERROR_LEVELS:
+            counters["n_errors"] = F("n_errors") + 1
+        elif log.level == "WARNING":
+            counters["n_warnings"] = F("n_warnings") + 1
+        with transaction.atomic(using=router.db_for_write(Log)):
+            reports = LaunchReport.objects.filter(pk=self.pk)
+            list(reports.select_for_update().values("pk"))
+            siblings = Log.objects.filter(launch_report_id=self.pk)
+            log.lineno = (siblings.aggregate(last=Max("lineno"))["last"] or 0) + 1
+            save()
+            reports.update(**counters)
 
     @property
     def is_finished(self) -> bool:
@@ -351,6 +377,11 @@ class Log(models.Model):
     # Position of the line in its report, from 1; the key of incremental reads.
     lineno = models.PositiveIntegerField(null=True, blank=True)
 
+    ERROR_LEVELS = ("ERROR", "CRITICAL")
+    # ``(log, save) -> bool``: during a run in this context, numbers and saves a row of that
+    # run's report and returns True. ``services.logger`` registers it when the app is ready.
+    run_writer = None
+
     class Meta:
         ordering = ["lineno", "id"]
         indexes = [
@@ -367,7 +398,8 @@ class Log(models.Model):
         handler and projects' own handlers wrote) gets the next one and is counted in its
         report's counters. ``DatabaseLogHandler`` writes its batches without this method."""
         if self.pk is None and self.lineno is None and self.launch_report_id is not None:
-            legacy_logs.save_numbered(self, super().save, *args, **kwargs)
+            report = LaunchReport(pk=self.launch_report_id)
+            report.number_line(self, lambda: super(Log, self).save(*args, **kwargs))
         else:
             super().save(*args, **kwargs)
 

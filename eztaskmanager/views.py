@@ -382,8 +382,8 @@ def download_log(request, report: LaunchReport):
 
 
 def __getattr__(name: str):
-    # 0.5.x's view classes (deprecated) are built on this module's functions: imported only
-    # when asked for, which also breaks the import cycle.
+    # 0.5.x's view classes (deprecated) call this module's functions, handed over here:
+    # imported only when asked for; that module does not import this one.
     from eztaskmanager.compat import views as legacy_views
 
-    return legacy_views.module_attribute(name)
+    return legacy_views.module_attribute(name, globals())

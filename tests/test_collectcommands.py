@@ -24,7 +24,9 @@ def test_adds_only_the_projects_own_commands():
         "eztm_lines",
         "eztm_orm_log",
         "eztm_plain",
+        "eztm_refused_help",
         "eztm_sleep",
+        "eztm_write_out",
     }
     for unsafe in (
         "rqenqueue",

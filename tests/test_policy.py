@@ -25,7 +25,9 @@ PROJECT_COMMANDS = {
     "eztm_lines",
     "eztm_orm_log",
     "eztm_plain",
+    "eztm_refused_help",
     "eztm_sleep",
+    "eztm_write_out",
 }
 
 

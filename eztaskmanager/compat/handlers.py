@@ -6,9 +6,15 @@ import logging
 
 from eztaskmanager import conf
 from eztaskmanager.compat import deprecated
+from eztaskmanager.models import LaunchReport
 from eztaskmanager.services.notifications import build_handler
 
 logger = logging.getLogger(__name__)
+
+
+def register() -> None:
+    """Serve 0.5.x's ``LaunchReport.get_notification_handlers()`` (``apps.py`` calls this)."""
+    LaunchReport.legacy_handlers = staticmethod(notification_handlers)
 
 
 def notification_handlers() -> dict:

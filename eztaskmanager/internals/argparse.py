@@ -7,6 +7,8 @@ through ``print_help``, ``print_usage`` or ``error``: a ``version`` action, whic
 ``tests/test_internals.py`` checks them against the running Python's argparse.
 
 * ``actions(parser)``: ``parser._actions``, every ``argparse.Action`` in the order added.
+* ``subcommand_parsers(action)``: the parsers of an ``add_subparsers()`` action, whose class
+  (``argparse._SubParsersAction``) is private; its ``choices`` maps each name to its parser.
 * ``QUIET_METHODS``: the methods ``arguments.validate`` replaces on a parser instance while it
   parses, so that nothing reaches the web server's output: ``error`` and ``print_help``
   (public, documented as overridable) and ``_print_message``.
@@ -23,3 +25,10 @@ QUIET_METHODS = ("error", "print_help", "_print_message")
 def actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     """Every action of ``parser`` (options and positionals), in the order they were added."""
     return list(parser._actions)
+
+
+def subcommand_parsers(action: argparse.Action) -> list[argparse.ArgumentParser]:
+    """The subcommands' parsers when ``action`` is an ``add_subparsers()`` action, else []."""
+    if not isinstance(action, argparse._SubParsersAction):
+        return []
+    return list(dict.fromkeys(action.choices.values()))
