@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from django.db import connections
+from django.urls import reverse
 
 from tests.conftest import ROOT, subprocess_env, unavailable
 
@@ -58,6 +59,15 @@ def browser_page(monkeypatch):
             # close them here, or the test database could not be dropped at the end.
             connections.close_all()
             browser.close()
+
+
+def log_in(page, base_url: str, username: str = "boss", password: str = "a-long-password"):
+    """Log ``page`` in to the admin at ``base_url`` (the tests' superuser by default)."""
+    page.goto(f"{base_url}{reverse('admin:login')}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
 
 
 @pytest.fixture

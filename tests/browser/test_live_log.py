@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from eztaskmanager.models import LaunchReport
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -54,11 +55,7 @@ def test_live_viewer_follows_a_run(live_server, browser_page, rq_worker, make_ta
     )
     page = browser_page
 
-    page.goto(f"{live_server.url}{reverse('admin:login')}")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "a-long-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    log_in(page, live_server.url)
 
     # Launch with the "Run now" button of the task's change page.
     page.goto(f"{live_server.url}{reverse('admin:eztaskmanager_task_change', args=[task.pk])}")

@@ -14,18 +14,10 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from eztaskmanager.models import FollowUp, LaunchReport, Task
+from tests.browser.conftest import log_in
 from tests.browser.test_live_log import wait_for
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page, live_server) -> None:
-    User.objects.create_superuser("boss", "boss@example.com", "a-long-password")
-    page.goto(f"{live_server.url}{reverse('admin:login')}")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "a-long-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
 
 
 def test_run_once_and_follow_ups_in_the_browser(
@@ -36,7 +28,8 @@ def test_run_once_and_follow_ups_in_the_browser(
     task = make_task("eztm_echo", "nightly, --count 1", name="Import prices")
     report_task = make_task("eztm_lines", "3", name="Send the report")
     page = browser_page
-    log_in(page, live_server)
+    User.objects.create_superuser("boss", "boss@example.com", "a-long-password")
+    log_in(page, live_server.url)
     change = f"{live_server.url}{reverse('admin:eztaskmanager_task_change', args=[task.pk])}"
 
     # A follow-up added with the inline's "Add another" row, then saved with the form.

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from eztaskmanager.models import LaunchReport
 from eztaskmanager.services.queues import get_task_service
+from tests.browser.conftest import log_in
 from tests.browser.test_live_log import wait_for
 
 pytestmark = pytest.mark.browser
@@ -38,11 +39,7 @@ def test_stop_a_run_from_its_live_log(live_server, browser_page, rq_worker, make
     task = make_task("eztm_sleep", "60", name="Slow import")
     page = browser_page
 
-    page.goto(f"{live_server.url}{reverse('admin:login')}")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "a-long-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    log_in(page, live_server.url)
 
     get_task_service().launch(task)
     worker = rq_worker()

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from eztaskmanager.models import LaunchReport, Task
+from tests.browser.conftest import log_in
 from tests.test_admin import add_report
 
 pytestmark = pytest.mark.browser
@@ -101,11 +102,7 @@ def test_thirty_long_tasks_fit_1280_pixels(live_server, browser_page, make_task,
     page = browser_page
     assert page.viewport_size["width"] == 1280
 
-    page.goto(f"{live_server.url}{reverse('admin:login')}")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "a-long-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    log_in(page, live_server.url)
     page.goto(f"{live_server.url}{reverse('admin:eztaskmanager_task_changelist')}")
     page.wait_for_selector("#result_list")
 
