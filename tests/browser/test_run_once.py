@@ -60,7 +60,7 @@ def test_run_once_and_follow_ups_in_the_browser(
     assert Task.objects.get(pk=task.pk).arguments == "nightly, --count 1"
 
     worker = rq_worker()
-    assert worker.wait(timeout=60) == 0
+    assert worker.wait(timeout=180) == 0  # a guard against a hang, not a timing
     run = LaunchReport.objects.get(task=task)
     assert run.arguments == "backfill, --count 3" and run.invocation_result == "warnings"
     follow_up_run = wait_for(

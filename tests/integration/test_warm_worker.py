@@ -34,7 +34,13 @@ def test_warm_worker_runs_tasks_added_after_its_warm_up(processes, rq_service, m
         what="the second run of the first task",
     )
 
-    # The job's stored result is the report's id, not the pickled report.
+    # The job's stored result is the report's id, not the pickled report. The worker stores it
+    # after the horse has written the report's outcome: wait for each job to be finished.
     for report in LaunchReport.objects.all():
         job = rq_service.queue.fetch_job(report.rq_job_id)
-        assert job.return_value() == report.pk
+        wait_for(
+            lambda job=job: job.get_status(refresh=True) == "finished",
+            timeout=30,
+            what=f"job {job.id} finished",
+        )
+        assert job.return_value(refresh=True) == report.pk
