@@ -76,8 +76,11 @@ def cycle_text(cycle: list[int]) -> str:
 
 def fires(report: LaunchReport) -> bool:
     """Whether ``report``'s end is one that follow-ups react to: any result, unless a retry of
-    the run was planned (``retry_planned``, recorded when the run ended), whatever ended it:
-    a stopped run plans no retry, so it fires as it would without retries."""
+    the run was planned (``retry_planned``, recorded with the outcome), whatever ended it: a
+    stopped run plans no retry, so it fires as it would without retries. A launch skipped
+    because another run was going fires nothing (that run fires its own)."""
+    if report.ending == LaunchReport.ENDING_SKIPPED:
+        return False
     return bool(report.invocation_result) and not report.retry_planned
 
 
@@ -125,7 +128,7 @@ def launch_follow_ups(sender, report: LaunchReport, **kwargs) -> list[operations
 def launch_each(report: LaunchReport, follow_ups: list[FollowUp], backend=None) -> list:
     """Launch each of ``follow_ups`` of ``report`` that may be launched; say so in its log."""
     actor = audit.actor(ACTOR)
-    outcomes = []
+    outcomes, lines = [], []
     for follow_up in follow_ups:
         task = follow_up.then
         changed_by = unapproved_change(task)
@@ -139,7 +142,8 @@ def launch_each(report: LaunchReport, follow_ups: list[FollowUp], backend=None) 
         except BackendError as exc:
             message = f"Follow-up task {task.name!r} not launched: {exc}"
             logger.warning("Report %s: %s", report.pk, message)
-            report.append_line("WARNING", message)
+            lines.append(("WARNING", message, False))
         else:
-            report.append_line("INFO", f"Follow-up task {task.name!r} launched.")
+            lines.append(("INFO", f"Follow-up task {task.name!r} launched.", False))
+    report.append_lines(lines)  # one write for all of them
     return outcomes

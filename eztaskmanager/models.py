@@ -159,11 +159,45 @@ class LaunchReport(models.Model):
     # Whether a retry of this run was planned (set as its outcome is announced): a run with a
     # retry planned is not its launch's last word, and its follow-ups wait for the last attempt.
     retry_planned = models.BooleanField(_("retry planned"), null=True, blank=True)
+    # How the run ended (see ``ending``), stored with its result in the same commit.
+    ENDING_FINISHED = "finished"
+    ENDING_FAILED = "failed"
+    ENDING_TIMED_OUT = "timed out"
+    ENDING_REFUSED = "refused"
+    ENDING_SKIPPED = "skipped"
+    ENDING_STOPPED = "stopped"
+    ENDING_WORKER_DIED = "worker died"
+    ENDING_INTERRUPTED = "interrupted"
+    ENDING_CHOICES = (
+        ("", "---"),
+        (ENDING_FINISHED, _("finished")),
+        (ENDING_FAILED, _("failed")),
+        (ENDING_TIMED_OUT, _("timed out")),
+        (ENDING_REFUSED, _("refused")),
+        (ENDING_SKIPPED, _("skipped: already running")),
+        (ENDING_STOPPED, _("stopped")),
+        (ENDING_WORKER_DIED, _("worker died")),
+        (ENDING_INTERRUPTED, _("interrupted")),
+    )
+    ending = models.CharField(
+        _("ending"), max_length=20, choices=ENDING_CHOICES, blank=True, default=""
+    )
+    # Set when the run was ended where its reactions may not run (a web request): the
+    # scheduler's next pass sends its notifications, its retry and its follow-ups.
+    reactions_pending = models.BooleanField(_("reactions pending"), default=False)
 
     class Meta:
         verbose_name = _("Launch report")
         verbose_name_plural = _("Launch reports")
-        indexes = [models.Index(fields=["task", "-id"], name="eztm_report_task_id")]
+        indexes = [
+            models.Index(fields=["task", "-id"], name="eztm_report_task_id"),
+            # The scheduler's pass looks for runs whose reactions wait (a few, or none).
+            models.Index(
+                fields=["id"],
+                name="eztm_report_reactions",
+                condition=models.Q(reactions_pending=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         # As 0.5.x wrote it: projects may show or parse it.
@@ -341,24 +375,32 @@ class LaunchReport(models.Model):
         The line counts in ``n_lines``; with ``count_level`` it also counts as an error or a
         warning, which the result is derived from.
         """
-        counters = {"n_lines": F("n_lines") + 1}
-        if count_level and level in ("ERROR", "CRITICAL"):
-            counters["n_errors"] = F("n_errors") + 1
-        elif count_level and level == "WARNING":
-            counters["n_warnings"] = F("n_warnings") + 1
+        self.append_lines([(level, message, count_level)])
+
+    def append_lines(self, lines) -> None:
+        """Add ``lines`` (``(level, message, count_level)`` each) after the last line of this
+        report's log, in one write: one row lock, one read of the last number."""
+        lines = list(lines)
+        if not lines:
+            return
+        added = {"n_lines": len(lines), "n_errors": 0, "n_warnings": 0}
+        for level, _message, count_level in lines:
+            if count_level and level in ("ERROR", "CRITICAL"):
+                added["n_errors"] += 1
+            elif count_level and level == "WARNING":
+                added["n_warnings"] += 1
+        counters = {name: F(name) + n for name, n in added.items() if n}
         with transaction.atomic():
             # Lock the report row: two writers never take the same line number.
             list(LaunchReport.objects.select_for_update().filter(pk=self.pk).values("pk"))
             last = self.logs.aggregate(last=Max("lineno"))["last"] or 0
-            Log.objects.create(
-                launch_report_id=self.pk, level=level, message=message, lineno=last + 1
+            Log.objects.bulk_create(
+                Log(launch_report_id=self.pk, level=level, message=message, lineno=last + n)
+                for n, (level, message, _count) in enumerate(lines, start=1)
             )
             LaunchReport.objects.filter(pk=self.pk).update(**counters)
-        self.n_lines += 1
-        if "n_errors" in counters:
-            self.n_errors += 1
-        if "n_warnings" in counters:
-            self.n_warnings += 1
+        for name, n in added.items():
+            setattr(self, name, getattr(self, name) + n)
 
     def delete(self, *args, **kwargs):
         task = self.task

@@ -263,7 +263,8 @@ def stop(
     """Unschedule ``task``, drop its queued runs and stop its running ones.
 
     A running job's work horse is killed by its worker, which then closes the report as
-    failed, "stopped by <by>" (see ``guard.job_stopped``); a run no worker has is closed here.
+    failed, "stopped by <by>" (see ``guard.job_stopped``); a run no worker has is closed here,
+    and the scheduler's next pass sends its notifications and launches its follow-ups.
     """
     backend = backend or get_backend()
     unschedule(task, backend, defer, message="")
@@ -274,11 +275,11 @@ def stop(
     running = [report for report in unfinished if not report.is_queued]
     for report in unfinished:
         if report.is_queued:  # its job was dropped above (or will find its launch closed)
-            close_run(report, f"stopped by {by}", retry=False, backend=backend)
+            close_run(report, f"stopped by {by}", retry=False, backend=backend, react_here=False)
             continue
         report.stop_requested_by = by
         if not (report.rq_job_id and backend.stop_running(report.rq_job_id)):
-            close_run(report, f"stopped by {by}", retry=False, backend=backend)
+            close_run(report, f"stopped by {by}", retry=False, backend=backend, react_here=False)
     return Outcome(task, STOPPED, stopped_runs=len(running))
 
 
@@ -296,7 +297,7 @@ def stop_run(report: LaunchReport, by: str, backend: Backend | None = None, user
     LaunchReport.objects.filter(pk=report.pk, invocation_result="").update(stop_requested_by=by)
     report.stop_requested_by = by
     if report.is_queued or not (report.rq_job_id and backend.stop_running(report.rq_job_id)):
-        close_run(report, f"stopped by {by}", retry=False, backend=backend)
+        close_run(report, f"stopped by {by}", retry=False, backend=backend, react_here=False)
     return True
 
 

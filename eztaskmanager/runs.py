@@ -12,7 +12,6 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import replace
 from datetime import timedelta
 
 from django.core.management import call_command
@@ -20,9 +19,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from eztaskmanager import arguments, conf, launches, policy, taskstate
-from eztaskmanager.backends import Backend, BackendError, get_backend, job_id_for
+from eztaskmanager import arguments, conf, ending, launches, policy, taskstate
+from eztaskmanager.backends import Backend, BackendError, get_backend
 from eztaskmanager.dbretry import DATABASE_DOWN, reconnect, until_database_answers
+from eztaskmanager.ending import Counters, Outcome
 from eztaskmanager.models import FollowUp, LaunchReport, Task
 from eztaskmanager.services.logger import (
     DatabaseLogHandler,
@@ -30,8 +30,6 @@ from eztaskmanager.services.logger import (
     _current_handler,
     run_logger,
 )
-from eztaskmanager.services.notifications import emit_notifications
-from eztaskmanager.signals import run_finished
 from eztaskmanager.ticker import TICKER
 
 logger = logging.getLogger(__name__)
@@ -133,7 +131,7 @@ class Run:
         self.handler = None
         self.heartbeat = None
         self.stored = False  # the outcome is in the database
-        self.announced = False  # notifications and the retry went out
+        self.outcome = None
 
     @classmethod
     def start(
@@ -189,33 +187,23 @@ class Run:
         return not others.exists()
 
     def execute(self) -> LaunchReport:
-        """Run the command, store its outcome, notify, plan a retry; return the report."""
+        """Run the command and end the run (``ending.end``); return the report."""
         if not self.lock():
-            return skip(self.report)
+            return skip(self.task, self.report, self.backend)
         self.begin_logging()
-        result = ""
+        reason, timed_out = "", False
         try:
             self.call()
         except BaseException as exc:  # noqa: BLE001 - a run must never take the worker down
-            result = LaunchReport.RESULT_FAILED
-            self.report.failure_reason = failure_reason(exc, self.backend)
-            self.log.error(
-                "Run failed: %s\n%s", self.report.failure_reason, traceback.format_exc().rstrip()
-            )
+            reason = failure_reason(exc, self.backend)
+            timed_out = self.backend.is_timeout(exc)
+            self.log.error("Run failed: %s\n%s", reason, traceback.format_exc().rstrip())
             if not isinstance(exc, Exception | SystemExit):
                 # KeyboardInterrupt and the like: record the failure, then let it go on.
-                self.finish(result)
+                self.finish(Outcome.ran(reason, timed_out))
                 raise
-        self.finish(result)
-        self.announce()
+        self.finish(Outcome.ran(reason, timed_out))
         return self.report
-
-    def announce(self) -> None:
-        """Once the outcome is stored: notifications, the retry, the ``run_finished`` signal."""
-        self.announced = True
-        emit_notifications(self.report)
-        plan_retry(self.task, self.report, self.backend)
-        finished(self.report)
 
     def begin_logging(self) -> None:
         renew = None
@@ -248,25 +236,46 @@ class Run:
     def argv(self) -> list[str]:
         return launch_argv(self.report, self.task, self.arguments)
 
-    def finish(self, result: str) -> None:
-        """Store the last log lines, the outcome and the task's new state: one commit."""
+    def finish(self, outcome: Outcome) -> None:
+        """End the run with ``outcome``: its last log lines, counters, result, the task's new
+        state and the retry decision in one commit, then the reactions (``ending.end``)."""
         _current_handler.reset(self.context)
         self.heartbeat.stop()
-        report, handler = self.report, self.handler
-        with transaction.atomic():
+        self.outcome = outcome
+        self.duration = round(time.monotonic() - self.clock, 6)
+        handler = self.handler
+
+        def write_log():
             # The handler writes in a savepoint of its own: if its lines fail to go in, the
             # outcome is stored all the same, and the error raised once it is.
             failure = close_log(handler)
-            report.n_lines, report.n_errors = handler.n_lines, handler.n_errors
-            report.n_warnings, report.n_dropped = handler.n_warnings, handler.n_dropped
-            report.invocation_result = result or report.derive_result()
-            report.finished_at = timezone.now()
-            report.duration = round(time.monotonic() - self.clock, 6)
-            report.save(update_fields=OUTCOME_FIELDS)
-            run_ended(self.task, report, self.backend, self.scheduled)
+            self.counters = Counters.of(handler)
+            return failure, self.counters
+
+        ending.end(
+            self.task,
+            outcome,
+            self.backend,
+            report=self.report,
+            scheduled=self.scheduled,
+            write_log=write_log,
+            duration=self.duration,
+        )
         self.stored = True
-        if failure is not None:
-            raise failure
+
+    def store_again(self) -> LaunchReport:
+        """End the run with the outcome ``finish`` could not store (the database was lost)."""
+        ending.end(
+            self.task,
+            self.outcome,
+            self.backend,
+            report=self.report,
+            scheduled=self.scheduled,
+            counters=Counters.of(self.handler),
+            duration=self.duration,
+        )
+        self.stored = True
+        return self.report
 
 
 def launch_argv(report: LaunchReport, task: Task, one_off: str | None) -> list[str]:
@@ -317,16 +326,7 @@ def close_log(handler: DatabaseLogHandler) -> Exception | None:
     return None
 
 
-OUTCOME_FIELDS = [
-    "invocation_result",
-    "finished_at",
-    "duration",
-    "failure_reason",
-    "n_lines",
-    "n_errors",
-    "n_warnings",
-    "n_dropped",
-]
+OUTCOME_FIELDS = ending.OUTCOME_FIELDS  # the name 0.6 had here
 
 
 def run_task(
@@ -372,10 +372,10 @@ def run_task(
     try:
         return run.execute()
     except DATABASE_DOWN:
-        if run.stored:  # what failed came after the outcome: never store it (or retry) twice
-            logger.exception("Report %s: the database failed after the outcome", run.report.pk)
-            if not run.announced:
-                run.announce()
+        if run.stored or run.outcome is None:
+            # After the outcome (the reactions log their own failures) or before the run
+            # began: never store an outcome twice; the heartbeat reaper closes a lost run.
+            logger.exception("Report %s: the database failed", run.report.pk)
             return run.report
         # The database went away as the run ended: its outcome is stored once it is back.
         return until_database_answers(lambda: store_outcome(run), "storing a run's outcome")
@@ -405,25 +405,8 @@ def held_before(task: Task, launch: LaunchReport | None) -> bool:
 
 
 def store_outcome(run: Run) -> LaunchReport:
-    """Store the outcome ``run.finish`` could not store, then notify and plan a retry."""
-    report = run.report
-    with transaction.atomic():
-        report.save(update_fields=OUTCOME_FIELDS)
-        run_ended(run.task, report, run.backend, run.scheduled)
-    emit_notifications(report)
-    plan_retry(run.task, report, run.backend)
-    finished(report)
-    return report
-
-
-def origin_of(report: LaunchReport) -> dict:
-    """The job keyword arguments that give a retry the same arguments and origin as ``report``."""
-    origin = {}
-    if report.arguments is not None:
-        origin["arguments"] = report.arguments
-    if report.triggered_by_id is not None:
-        origin["triggered_by"] = report.triggered_by_id
-    return origin
+    """End ``run`` with the outcome ``Run.finish`` could not store (the database was lost)."""
+    return run.store_again()
 
 
 def existing_report(report_id: int | None) -> int | None:
@@ -431,18 +414,6 @@ def existing_report(report_id: int | None) -> int | None:
     if report_id is None:
         return None
     return report_id if LaunchReport.objects.filter(pk=report_id).exists() else None
-
-
-def finished(report: LaunchReport) -> None:
-    """Tell the receivers of ``run_finished`` (follow-ups, alerts); their failures are logged."""
-    for receiver, response in run_finished.send_robust(sender=Task, report=report):
-        if isinstance(response, Exception):
-            logger.error(
-                "Report %s: %s failed: %s",
-                report.pk,
-                getattr(receiver, "__name__", receiver),
-                response,
-            )
 
 
 def refuse(
@@ -455,51 +426,37 @@ def refuse(
     command=None,
     **origin,
 ):
-    """Record a launch of ``task`` refused for ``reason``: a failed report; no retry.
+    """End a launch of ``task`` refused for ``reason``: a failed report, no retry, no run.
 
-    ``command`` is the command the policy refused (row or name), explained in the log.
-
-    A queued launch (``report_id``) is claimed and closed; a job that brings none gets a new
+    ``command`` is the command the policy refused (row or name), explained in the log. A
+    queued launch (``report_id``) is claimed and closed; a job that brings none gets a new
     report. The task's state is brought up to date as after any run (a scheduled task keeps
     its schedule, so every firing says again why it did not run).
     """
-    now = timezone.now()
-    outcome = {
-        "finished_at": now,
-        "duration": 0.0,
-        "invocation_result": LaunchReport.RESULT_FAILED,
-        "failure_reason": reason,
-        "max_attempts": attempt,
-        "retry_planned": False,
-    }
-    with transaction.atomic():
+
+    def claim():
+        now = timezone.now()
         if report_id is not None:
-            report = launches.claim(report_id, backend.current_job_id(), worker_label(), now)
-            if report is None:
-                return None
-            LaunchReport.objects.filter(pk=report.pk).update(**outcome)
-            report.refresh_from_db()
-        else:
-            report = LaunchReport(
-                task=task,
-                started_at=now,
-                rq_job_id=backend.current_job_id(),
-                worker=worker_label(),
-                attempt=attempt,
-                arguments=origin.get("arguments"),
-                triggered_by_id=origin.get("triggered_by"),
-                **outcome,
-            )
-            report.record_launch(task, origin.get("arguments"))
-            report.save(force_insert=True)
-        detail = policy.explain(command) if command is not None else ""
-        detail = detail or ""
-        report.append_line("ERROR", f"Not run: {reason}. {detail}".strip(), count_level=True)
-        taskstate.run_ended(task, report, scheduled, backend)
-        task.prune_reports()
-    logger.warning("Task %s: %s", task.pk, reason)
-    emit_notifications(report)
-    finished(report)
+            return launches.claim(report_id, backend.current_job_id(), worker_label(), now)
+        report = LaunchReport(
+            task=task,
+            started_at=now,
+            rq_job_id=backend.current_job_id(),
+            worker=worker_label(),
+            attempt=attempt,
+            max_attempts=attempt,
+            arguments=origin.get("arguments"),
+            triggered_by_id=origin.get("triggered_by"),
+        )
+        report.record_launch(task, origin.get("arguments"))
+        report.save(force_insert=True)
+        return report
+
+    detail = policy.explain(command) if command is not None else ""
+    outcome = Outcome.refused(reason, detail)
+    report = ending.end(task, outcome, backend, claim=claim, scheduled=scheduled)
+    if report is not None:
+        logger.warning("Task %s: %s", task.pk, reason)
     return report
 
 
@@ -529,21 +486,6 @@ class RunFailed(Exception):
     """Raised by ``run_job`` in a worker after a run failed, so that its job ends failed."""
 
 
-def run_ended(task: Task, report: LaunchReport, backend: Backend, scheduled: bool = False):
-    """After a run ended: release its lock, refresh the task, prune old reports.
-
-    Called in the transaction that stores the report's outcome, so the report and its task
-    change together.
-    """
-    if not task.allow_overlap and backend.supports_run_lock:
-        try:
-            backend.release_run_lock(task.pk, str(report.pk))
-        except BackendError as exc:  # the lock expires by itself
-            logger.warning("Run lock of task %s not released: %s", task.pk, exc)
-    taskstate.run_ended(task, report, scheduled, backend)
-    task.prune_reports()
-
-
 def failure_reason(exc: BaseException, backend: Backend) -> str:
     if backend.is_timeout(exc):
         seconds = backend.current_job_timeout()
@@ -554,92 +496,32 @@ def failure_reason(exc: BaseException, backend: Backend) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def skip(report: LaunchReport) -> LaunchReport:
-    """Close ``report`` as a launch skipped because another run of the task is going."""
-    report.append_line("WARNING", f"Not run: {REASON_SKIPPED}.", count_level=True)
-    report.invocation_result = LaunchReport.RESULT_WARNINGS
-    report.failure_reason = REASON_SKIPPED
-    report.finished_at = timezone.now()
-    report.duration = 0.0
-    report.save(update_fields=["invocation_result", "failure_reason", "finished_at", "duration"])
+def skip(task: Task, report: LaunchReport, backend: Backend) -> LaunchReport:
+    """End ``report`` as a launch skipped because another run of the task is going: the run
+    going keeps the task's lock and state; its reactions are those of a warnings result."""
+    ending.end(task, Outcome.skipped(REASON_SKIPPED), backend, report=report)
     logger.info("Task %s: launch skipped, already running", report.task_id)
     return report
 
 
-def close_run(report: LaunchReport, reason: str, retry: bool = True, backend=None) -> bool:
-    """Close a run that ended outside its own process: failed, with ``reason``.
+# How a run closed from outside ended, by its reason.
+ENDINGS = {
+    REASON_WORKER_DIED: LaunchReport.ENDING_WORKER_DIED,
+    REASON_INTERRUPTED: LaunchReport.ENDING_INTERRUPTED,
+}
 
-    Returns False when the run had already ended (nothing done). The task goes back to its
-    schedule state, its lock is released, notifications go out, and a retry is planned when
-    attempts are left and ``retry`` is true.
+
+def close_run(
+    report: LaunchReport, reason: str, retry: bool = True, backend=None, react_here: bool = True
+) -> bool:
+    """End a run that ended outside its own process: failed, with ``reason`` ("worker died",
+    "interrupted", "stopped by ..."); a retry follows when ``retry`` and attempts are left.
+
+    Returns False when the run had already ended (nothing done). ``react_here=False`` (a web
+    request): the scheduler sends its notifications and launches its follow-ups.
     """
     backend = backend or get_backend()
-    now = timezone.now()
-    with transaction.atomic():
-        # The conditional update is the claim: of two closers, one closes the run.
-        closed = LaunchReport.objects.filter(pk=report.pk, invocation_result="").update(
-            invocation_result=LaunchReport.RESULT_FAILED, failure_reason=reason, finished_at=now
-        )
-        if not closed:
-            return False
-        report.refresh_from_db()
-        if report.started_at:
-            report.duration = (now - report.started_at).total_seconds()
-            report.save(update_fields=["duration"])
-        report.append_line("ERROR", f"Run ended: {reason}.")
-        run_ended(report.task, report, backend)
-    emit_notifications(report)
-    if retry:
-        plan_retry(report.task, report, backend)
-    else:
-        retry_planned(report, False)
-    finished(report)
-    return True
-
-
-def retry_planned(report: LaunchReport, planned: bool) -> None:
-    """Record on ``report`` whether a retry of it was planned (follow-ups read it)."""
-    report.retry_planned = planned
-    LaunchReport.objects.filter(pk=report.pk).update(retry_planned=planned)
-
-
-def plan_retry(task: Task, report: LaunchReport, backend: Backend | None = None) -> None:
-    """Plan the next attempt of a failed run, when the task has attempts left; record on the
-    report whether one was planned."""
-    if report.invocation_result != LaunchReport.RESULT_FAILED:
-        return
-    if report.attempt >= report.max_attempts:
-        retry_planned(report, False)
-        return
-    # Recorded first: a retry run in this process at once ends before this function does.
-    retry_planned(report, True)
-    attempt = report.attempt + 1
-    delay = report.retry_delay(report.attempt, task)
-    backend = backend or get_backend()
-    if backend.runs_in_process:
-        job = taskstate.job_for(
-            task, job_id_for(task.pk, retry=True), attempt=attempt, **origin_of(report)
-        )
-        retry = None
-    else:  # recorded as queued, like any launch, running what the first attempt ran
-        job, retry = launches.prepare(
-            task,
-            job_id_for(task.pk, retry=True),
-            attempt=attempt,
-            retry_of=report,
-            **origin_of(report),
-        )
-    job = replace(job, description=f"{job.description} (attempt {attempt})")
-    try:
-        if delay <= 0 or not backend.supports_schedule:
-            # In-process there is no one to wait for: the retry runs at once.
-            backend.enqueue(job)
-        else:
-            backend.schedule_at(job, timezone.now() + timedelta(seconds=delay))
-    except BackendError as exc:
-        if retry is not None:
-            launches.withdraw(retry)
-        retry_planned(report, False)
-        report.append_line("ERROR", f"Retry {attempt} of {report.max_attempts} not planned: {exc}")
-        return
-    report.append_line("INFO", f"Attempt {attempt} of {report.max_attempts} planned in {delay} s.")
+    kind = ENDINGS.get(reason, LaunchReport.ENDING_STOPPED)
+    outcome = Outcome.closed(kind, reason, retry)
+    ended = ending.end(report.task, outcome, backend, report=report, react_here=react_here)
+    return ended is not None

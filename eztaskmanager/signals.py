@@ -1,6 +1,6 @@
 """Signals of the run lifecycle, and keeping Redis in step with the Task table.
 
-``run_finished`` is sent by ``runs`` once a run's outcome is stored (``report`` is the
+``run_finished`` is sent by ``ending`` once a run's outcome is stored (``report`` is the
 LaunchReport, its ``invocation_result`` set); follow-up tasks and missed-run alerts listen to it,
 so that the run lifecycle needs to know nothing about them.
 """

@@ -10,7 +10,7 @@ an operator saving the task in the admin never overwrite each other's columns.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q
@@ -187,19 +187,56 @@ def next_ride(task_id: int, when: datetime) -> None:
     Task.objects.filter(pk=task_id).update(cached_next_ride=when)
 
 
-def run_ended(task: Task, report, scheduled: bool, backend: Backend) -> None:
-    """After a run: the task's schedule state and last-run cache, written together."""
-    task.apply_report_cache(report)
+@dataclass(frozen=True)
+class AfterRun:
+    """The schedule state a task goes back to once a run ended, read from the backend before
+    the run's outcome is stored; ``due_time_fix`` is the exact next run that the periodic job's
+    due time gets after the commit (None: it is right)."""
+
+    status: str
+    scheduled_job_id: str | None
+    cached_next_ride: datetime | None
+    due_time_fix: datetime | None = None
+
+
+def after_run(task: Task, scheduled: bool, backend: Backend) -> AfterRun:
+    """What a run's end does to ``task``'s schedule state; never raises BackendError."""
     try:
-        _after_run(task, scheduled, backend)
+        return _after_run(task, scheduled, backend)
     except BackendError as exc:
         logger.warning("Task %s: schedule state not refreshed: %s", task.pk, exc)
-        task.status = Task.STATUS_SCHEDULED if task.scheduled_job_id else Task.STATUS_IDLE
+        status = Task.STATUS_SCHEDULED if task.scheduled_job_id else Task.STATUS_IDLE
+        return AfterRun(status, task.scheduled_job_id, task.cached_next_ride)
+
+
+def _after_run(task: Task, scheduled: bool, backend: Backend) -> AfterRun:
+    """Re-time a periodic job to its exact next run; clear a finished one-off schedule."""
+    if not task.scheduled_job_id:
+        return AfterRun(Task.STATUS_IDLE, task.scheduled_job_id, None)
+    current = backend.due_time(task.scheduled_job_id)
+    if task.is_periodic:
+        exact = Schedule.for_task(task).next_run(after=timezone.now())
+        fix = None
+        if current is not None and exact is not None and abs(current - exact) > ONE_SECOND:
+            # A plain rqscheduler re-queues interval jobs at "now + interval"; put the exact
+            # next run (calendar months, wall-clock days in TIME_ZONE, cron) in its place.
+            fix = current = exact
+        status = Task.STATUS_SCHEDULED if current else Task.STATUS_IDLE
+        return AfterRun(status, task.scheduled_job_id, current, fix)
+    if scheduled or current is None:
+        return AfterRun(Task.STATUS_IDLE, None, None)
+    return AfterRun(Task.STATUS_SCHEDULED, task.scheduled_job_id, current)
+
+
+def run_ended(task: Task, report, scheduled: bool, state: AfterRun) -> None:
+    """After a run: the task's schedule ``state`` and last-run cache, written together (in
+    the transaction that stores the run's outcome: no backend call here)."""
+    task.apply_report_cache(report)
     _set(
         task,
-        status=task.status,
-        scheduled_job_id=task.scheduled_job_id,
-        cached_next_ride=task.cached_next_ride,
+        status=state.status,
+        scheduled_job_id=state.scheduled_job_id,
+        cached_next_ride=state.cached_next_ride,
         **task.cache_values(),
     )
     if scheduled and not task.is_periodic and task.scheduling and not task.scheduled_job_id:
@@ -210,25 +247,14 @@ def run_ended(task: Task, report, scheduled: bool, backend: Backend) -> None:
         )
 
 
-def _after_run(task: Task, scheduled: bool, backend: Backend) -> None:
-    """Re-time a periodic job to its exact next run; clear a finished one-off schedule."""
-    if not task.scheduled_job_id:
-        task.status, task.cached_next_ride = Task.STATUS_IDLE, None
+def fix_due_time(task: Task, state: AfterRun, backend: Backend) -> None:
+    """After the commit: give the periodic job the exact next run ``state`` found."""
+    if state.due_time_fix is None or not state.scheduled_job_id:
         return
-    current = backend.due_time(task.scheduled_job_id)
-    if task.is_periodic:
-        exact = Schedule.for_task(task).next_run(after=timezone.now())
-        if current is not None and exact is not None and abs(current - exact) > ONE_SECOND:
-            # A plain rqscheduler re-queues interval jobs at "now + interval"; put the exact
-            # next run (calendar months, wall-clock days in TIME_ZONE, cron) in its place.
-            backend.set_due_time(task.scheduled_job_id, exact)
-            current = exact
-        task.cached_next_ride = current
-        task.status = Task.STATUS_SCHEDULED if current else Task.STATUS_IDLE
-    elif scheduled or current is None:
-        task.status, task.scheduled_job_id, task.cached_next_ride = Task.STATUS_IDLE, None, None
-    else:
-        task.status, task.cached_next_ride = Task.STATUS_SCHEDULED, current
+    try:
+        backend.set_due_time(state.scheduled_job_id, state.due_time_fix)
+    except BackendError as exc:  # the scheduler's next sync puts it right
+        logger.warning("Task %s: next run not re-timed: %s", task.pk, exc)
 
 
 def synced(due_times: dict[Task, datetime]) -> None:

@@ -81,7 +81,7 @@ def prime_orm() -> None:
     outcome = {name: getattr(report, name) for name in OUTCOME_FIELDS}
     LaunchReport.objects.filter(pk=NO_SUCH_ID).update(**outcome)
     # A task without a scheduled job: no backend call, only the task's UPDATE.
-    taskstate.run_ended(task, report, False, get_backend())
+    taskstate.run_ended(task, report, False, taskstate.after_run(task, False, get_backend()))
     task.prune_reports()
 
 

@@ -156,3 +156,19 @@ def slack_server():
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+def fail_run(task, backend, attempt: int = 1, max_attempts: int = 1):
+    """A started run of ``task`` ended as its worker died: the real ending, which decides and
+    sends its retry; returns its report."""
+    from django.utils import timezone
+
+    from eztaskmanager.models import LaunchReport
+    from eztaskmanager.runs import REASON_WORKER_DIED, close_run
+
+    report = LaunchReport.objects.create(
+        task=task, started_at=timezone.now(), attempt=attempt, max_attempts=max_attempts
+    )
+    assert close_run(report, REASON_WORKER_DIED, backend=backend)
+    report.refresh_from_db()
+    return report

@@ -150,11 +150,10 @@ def test_retry_delays_are_validated(make_task):
 def test_retry_on_rq_is_delayed_in_the_scheduler(make_task, fake_rq_service):
     from rq.job import Job
 
-    from eztaskmanager.runs import plan_retry
+    from tests.conftest import fail_run
 
     task = make_task("eztm_fail", max_retries=2, retry_delays="90, 0")
-    failed = LaunchReport.objects.create(task=task, invocation_result="failed", max_attempts=3)
-    plan_retry(task, failed, fake_rq_service.backend)
+    fail_run(task, fake_rq_service.backend, max_attempts=3)
     key = fake_rq_service.scheduler.scheduled_jobs_key
     [(job_id, score)] = fake_rq_service.connection.zrange(key, 0, -1, withscores=True)
     job = Job.fetch(job_id.decode(), connection=fake_rq_service.connection)
@@ -164,10 +163,8 @@ def test_retry_on_rq_is_delayed_in_the_scheduler(make_task, fake_rq_service):
     assert (retry.is_queued, retry.attempt) == (True, 2)
     assert job.kwargs == {"attempt": 2, "report_id": retry.pk}
     assert job.id.startswith(f"eztmr-{task.pk}-")
-    second = LaunchReport.objects.create(
-        task=task, invocation_result="failed", attempt=2, max_attempts=3
-    )
-    plan_retry(task, second, fake_rq_service.backend)  # no delay: straight to the queue
+    # The second attempt fails too; the third has no delay: straight to the queue.
+    fail_run(task, fake_rq_service.backend, attempt=2, max_attempts=3)
     [now] = fake_rq_service.queue.jobs
     third = LaunchReport.objects.get(rq_job_id=now.id, attempt=3)
     assert now.kwargs == {"attempt": 3, "report_id": third.pk}

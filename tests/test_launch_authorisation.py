@@ -15,9 +15,11 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from eztaskmanager import audit, authorisation, followups, launches, operations, permissions
+from eztaskmanager.backends import get_backend
 from eztaskmanager.models import AppCommand, FollowUp, InternalActor, LaunchReport, Task
 from eztaskmanager.services import run_management_command
 from eztaskmanager.services.scheduler import record_firing
+from eztaskmanager.services.sweep import sweep
 from tests.test_admin import EDITOR, LAUNCHER, change_url, fake_queue, form_data, staff_client
 
 pytestmark = pytest.mark.django_db
@@ -507,9 +509,17 @@ def test_a_failed_run_records_its_planned_retry(make_task, fake_rq_service):
     assert last.retry_planned is False and followups.fires(last)
 
 
-def test_a_stop_in_the_admin_queues_the_failed_follow_ups_when_it_commits(
-    staff_client, make_task, fake_queue, committed
+def test_a_stop_in_the_admin_leaves_the_failed_follow_ups_to_the_scheduler(
+    staff_client, make_task, fake_queue, committed, mailoutbox, settings
 ):
+    settings.EZTASKMANAGER_NOTIFICATION_HANDLERS = {
+        "mail": {
+            "class": "eztaskmanager.services.notifications.EmailNotificationHandler",
+            "level": "failed",
+            "from_email": "eztm@example.com",
+            "recipients": ["ops@example.com"],
+        }
+    }
     task = make_task("eztm_echo", name="stopped", max_retries=1)
     cleanup = make_task("eztm_echo", "cleanup", name="cleanup")
     FollowUp.objects.create(task=task, then=cleanup, results="failed")
@@ -521,8 +531,21 @@ def test_a_stop_in_the_admin_queues_the_failed_follow_ups_when_it_commits(
     with committed():
         response = launcher.post(f"/admin/eztaskmanager/task/{task.pk}/stop/")
     assert response.status_code == 302
+    # The request ended the run (one commit) and launched nothing, sent nothing.
+    running.refresh_from_db()
+    assert (running.invocation_result, running.ending) == ("failed", "stopped")
+    assert (running.retry_planned, running.reactions_pending) == (False, True)
+    assert not LaunchReport.objects.filter(task=cleanup).exists()
+    assert fake_queue.queue.jobs == [] and mailoutbox == []
+
+    # The scheduler's next pass reacts: the notification, then the follow-up.
+    backend = get_backend()
+    with committed():
+        assert sweep(backend).reacted == [running.pk]
     [queued] = LaunchReport.objects.filter(task=cleanup)
     assert queued.is_queued and queued.triggered_by_id == running.pk
     [job] = fake_queue.queue.jobs  # sent when the follow-ups' transaction committed
     assert job.kwargs == {"report_id": queued.pk, "triggered_by": running.pk}
+    assert len(mailoutbox) == 1 and "stopped" in mailoutbox[0].subject
     assert LaunchReport.objects.filter(task=task).count() == 1  # the stopped run is not retried
+    assert sweep(backend).reacted == []  # once

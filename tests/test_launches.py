@@ -14,13 +14,13 @@ from eztaskmanager import operations, taskstate
 from eztaskmanager.backends import RQBackend
 from eztaskmanager.backends.rq import MARKER_KEY
 from eztaskmanager.models import LaunchReport, Task
-from eztaskmanager.runs import plan_retry
 from eztaskmanager.schedules import CronError, validate_cron
 from eztaskmanager.services import run_management_command
 from eztaskmanager.services.queues import RQTaskQueueService
 from eztaskmanager.services.scheduler import TaskScheduler
 from eztaskmanager.services.sweep import sweep
 from eztaskmanager.services.sync import sync_schedules
+from tests.conftest import fail_run
 
 pytestmark = pytest.mark.django_db
 
@@ -96,10 +96,7 @@ def test_the_sweep_leaves_live_jobs_alone(make_task, fake_rq_service):
     task = make_task("eztm_echo")
     operations.launch(task, fake_rq_service.backend, defer=False)  # on its queue
     retry_later = make_task("eztm_fail", name="retried", max_retries=1, retry_delays="600")
-    failed = LaunchReport.objects.create(
-        task=retry_later, invocation_result="failed", max_attempts=2
-    )
-    plan_retry(retry_later, failed, fake_rq_service.backend)  # waiting in the scheduled set
+    fail_run(retry_later, fake_rq_service.backend, max_attempts=2)  # waiting in the scheduled set
     LaunchReport.objects.update(invocation_datetime=timezone.now() - timedelta(seconds=30))
 
     assert sweep(fake_rq_service.backend).resent == []

@@ -111,7 +111,9 @@ def test_after_run_retimes_periodic_job_exactly(make_task, fake_rq_service):
     job = fake_rq_service.add(task)
     # what rq-scheduler does when it enqueues an interval job: now + interval (30 days)
     fake_rq_service.connection.zadd(fake_rq_service.scheduler.scheduled_jobs_key, {job.id: 0})
-    taskstate.run_ended(task, None, scheduled=True, backend=fake_rq_service.backend)
+    state = taskstate.after_run(task, True, fake_rq_service.backend)
+    taskstate.run_ended(task, None, True, state)
+    taskstate.fix_due_time(task, state, fake_rq_service.backend)
     assert task.status == Task.STATUS_SCHEDULED
     assert task.cached_next_ride > timezone.now()
     assert task.cached_next_ride == scheduled(fake_rq_service)[job.id].replace(tzinfo=UTC)
@@ -123,7 +125,8 @@ def test_after_run_of_one_off_schedule_clears_it(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(hours=1))
     fake_rq_service.add(task)
     fake_rq_service.scheduler.cancel(task.scheduled_job_id)  # rq-scheduler moved it to the queue
-    taskstate.run_ended(task, None, scheduled=True, backend=fake_rq_service.backend)
+    state = taskstate.after_run(task, True, fake_rq_service.backend)
+    taskstate.run_ended(task, None, True, state)
     assert (task.status, task.scheduled_job_id, task.cached_next_ride) == ("idle", None, None)
 
 

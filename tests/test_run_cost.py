@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from eztaskmanager import runs
 from eztaskmanager.backends import get_backend
+from eztaskmanager.ending import Outcome
 from eztaskmanager.models import LaunchReport, Log
 from eztaskmanager.services import run_management_command
 from eztaskmanager.services.logger import DatabaseLogHandler
@@ -27,7 +28,7 @@ def run_once(task) -> tuple[set[str], set[str]]:
     run.begin_logging()
     during = helper_threads()
     run.call()
-    run.finish("")
+    run.finish(Outcome.ran())
     assert LaunchReport.objects.get(pk=run.report.pk).invocation_result == "ok"
     return during, helper_threads()
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 from rq import Queue
 
 from eztaskmanager import cli, operations
-from eztaskmanager.models import LaunchReport, Task
-from eztaskmanager.runs import plan_retry
+from eztaskmanager.models import Task
+from tests.conftest import fail_run
 from tests.test_sync import make_scheduler
 
 pytestmark = pytest.mark.django_db
@@ -43,8 +43,7 @@ def test_a_firing_of_the_scheduler_goes_to_the_tasks_queue(make_task, fake_rq_se
 
 def test_a_retry_and_a_stop_use_the_tasks_queue(make_task, fake_rq_service):
     task = make_task("eztm_fail", queue="high", max_retries=1, retry_delays="0")
-    failed = LaunchReport.objects.create(task=task, invocation_result="failed", max_attempts=2)
-    plan_retry(task, failed, fake_rq_service.backend)
+    fail_run(task, fake_rq_service.backend, max_attempts=2)
     [retry] = queued(fake_rq_service, "high")
     assert retry.kwargs["attempt"] == 2
     operations.stop(task, "ops", fake_rq_service.backend, defer=False)

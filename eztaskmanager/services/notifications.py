@@ -503,22 +503,22 @@ def build_handler(spec: dict[str, Any]) -> NotificationHandler:
     return handler_class(**options)
 
 
-def record_failure(report, name: str, reason: str) -> None:
-    """Append a WARNING line about handler ``name`` to the report's log.
+def failure_line(report, name: str, reason: str) -> tuple[str, str, bool]:
+    """The WARNING line about handler ``name`` for the report's log.
 
     The line is counted in ``n_lines`` (readers page by it) but not in ``n_warnings``: the
     counters describe the command's own output and, with it, the run's result.
     """
     message = f"Notification {name!r} not sent: {reason}"
     logger.warning("Report %s: %s", report.pk, message)
-    try:
-        report.append_line("WARNING", message)
-    except Exception:
-        logger.exception("Report %s: the notification failure could not be logged", report.pk)
+    return ("WARNING", message, False)
 
 
 def emit_notifications(report) -> None:
-    """Send a finished ``report`` to every configured handler that wants it; never raise."""
+    """Send a finished ``report`` to every configured handler that wants it; never raise.
+
+    The handlers that failed are said in the report's log, in one write after all were tried.
+    """
     try:
         override = report.task.notification_level
         if not report.invocation_result or override == "off":
@@ -528,16 +528,23 @@ def emit_notifications(report) -> None:
     except Exception:
         logger.exception("Report %s: notifications skipped", report.pk)
         return
+    failures = []
     for name, spec in entries:
         try:
             handler = build_handler(spec)
         except Exception as exc:
-            record_failure(report, name, f"the handler cannot be built: {_describe(exc)}")
+            failures.append(
+                failure_line(report, name, f"the handler cannot be built: {_describe(exc)}")
+            )
             continue
         try:
             handler.handle(report, level=override or None)
         except Exception as exc:
-            record_failure(report, name, _describe(exc))
+            failures.append(failure_line(report, name, _describe(exc)))
+    try:
+        report.append_lines(failures)
+    except Exception:
+        logger.exception("Report %s: the notification failures could not be logged", report.pk)
 
 
 def send_alert(subject: str, text: str) -> int:

@@ -6,7 +6,8 @@ not started, not deferred) was lost on its way: a worker killed between its dequ
 horse's start, a Redis that lost its data, a send after a commit that failed. The sweep sends it
 again under the same job id; the claim in ``Run.start`` makes sure it runs once. A started run
 whose process died is closed by ``guard.reap_orphans`` (heartbeat). Then a task ``spooled`` or
-``started`` with no run left without a result goes back to its schedule state.
+``started`` with no run left without a result goes back to its schedule state, and the runs
+stopped from the admin get their notifications and follow-ups (``ending.react_pending``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from eztaskmanager import conf, launches, taskstate
+from eztaskmanager import conf, ending, launches, taskstate
 from eztaskmanager.backends import Backend, BackendError
 from eztaskmanager.models import LaunchReport
 
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 class SweepResult:
     resent: list[int] = field(default_factory=list)  # report ids whose job was sent again
     tasks_reconciled: int = 0
+    reacted: list[int] = field(default_factory=list)  # runs ended in a web request
 
 
 def sweep(backend: Backend, now=None) -> SweepResult:
@@ -47,6 +49,8 @@ def sweep(backend: Backend, now=None) -> SweepResult:
             if report.rq_job_id not in live and resend(report, backend):
                 result.resent.append(report.pk)
     result.tasks_reconciled = taskstate.reconcile_waiting()
+    # Runs stopped from the admin: their notifications and follow-ups, out of the request.
+    result.reacted = ending.react_pending(backend)
     if result.resent:
         logger.warning(
             "Sent again %s launch(es) whose job was lost: reports %s",

@@ -61,7 +61,7 @@ def test_a_stopped_run_is_no_rq_failure(processes, rq_service, make_task):
             job.get_status() == JobStatus.STOPPED
             and job.id not in queue.failed_job_registry.get_job_ids()
         ),
-        timeout=10,
+        timeout=30,
         what="the job to be stopped, not failed",
     )
     assert job.id not in queue.finished_job_registry.get_job_ids()
