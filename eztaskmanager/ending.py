@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from eztaskmanager import launches, taskstate
@@ -181,8 +182,7 @@ def store(report, task, outcome, counters, duration, react_here) -> Retry | None
     ended the run first, else the retry planned (or None)."""
     now = timezone.now()
     if counters is not None:
-        report.n_lines, report.n_errors = counters.n_lines, counters.n_errors
-        report.n_warnings, report.n_dropped = counters.n_warnings, counters.n_dropped
+        report.n_errors, report.n_warnings = counters.n_errors, counters.n_warnings
     result = outcome.result or report.derive_result()
     if duration is None and report.started_at is not None:
         duration = max((now - report.started_at).total_seconds(), 0.0)
@@ -205,35 +205,29 @@ def store(report, task, outcome, counters, duration, react_here) -> Retry | None
     if outcome.ending == LaunchReport.ENDING_REFUSED:
         values["max_attempts"] = report.attempt  # a refusal is its launch's last attempt
     if counters is not None:
-        values.update(
-            n_lines=counters.n_lines,
-            n_errors=counters.n_errors,
-            n_warnings=counters.n_warnings,
-            n_dropped=counters.n_dropped,
-        )
+        values["n_dropped"] = counters.n_dropped
+    lines = list(outcome.lines)
+    if will_retry:
+        delay = report.retry_delay(report.attempt, task)
+        planned = f"Attempt {report.attempt + 1} of {report.max_attempts} planned in {delay} s."
+        lines.append(("INFO", planned, False))
+    # The last lines count in the same UPDATE: from the handler's figures, or on the stored ones.
+    for name, n in LaunchReport.line_counts(lines).items():
+        values[name] = (getattr(counters, name) if counters is not None else F(name)) + n
     # The conditional update is the claim of the end: of two closers, one ends the run.
     if not LaunchReport.objects.filter(pk=report.pk, invocation_result="").update(**values):
         logger.info("Report %s had already ended; %s not stored.", report.pk, outcome.ending)
         return False
     for name, value in values.items():
-        setattr(report, name, value)
-    lines = list(outcome.lines)
-    retry = None
-    if will_retry:
-        retry = prepare_retry(task, report)
-        lines.append(
-            (
-                "INFO",
-                f"Attempt {report.attempt + 1} of {report.max_attempts} planned in "
-                f"{retry.delay} s.",
-                False,
-            )
-        )
-    report.append_lines(lines)
-    return retry
+        if not hasattr(value, "resolve_expression"):
+            setattr(report, name, value)
+    if counters is None:
+        report.refresh_from_db(fields=["n_lines", "n_errors", "n_warnings"])
+    report.insert_lines(lines)  # the UPDATE above holds the row
+    return prepare_retry(task, report, delay) if will_retry else None
 
 
-def prepare_retry(task: Task, report: LaunchReport) -> Retry:
+def prepare_retry(task: Task, report: LaunchReport, delay: float) -> Retry:
     """Record the next attempt of failed ``report`` as a queued launch running what the first
     attempt ran (sent after the commit; one whose send fails is sent by the sweep)."""
     attempt = report.attempt + 1
@@ -245,7 +239,7 @@ def prepare_retry(task: Task, report: LaunchReport) -> Retry:
         **origin_of(report),
     )
     job = replace(job, description=f"{job.description} (attempt {attempt})")
-    return Retry(job, queued, report.retry_delay(report.attempt, task))
+    return Retry(job, queued, delay)
 
 
 def origin_of(report: LaunchReport) -> dict:
@@ -265,11 +259,27 @@ def react(report, task, outcome, backend, state, retry, react_here: bool) -> Non
         steps.append(("run lock", lambda: release_lock(task, report, backend)))
     if state is not None:
         steps.append(("next run", lambda: taskstate.fix_due_time(task, state, backend)))
+    run_steps(report, steps)
     if react_here:
-        steps.append(("notifications", lambda: emit_notifications(report)))
-        if retry is not None:
-            steps.append(("retry", lambda: send_retry(report, retry, backend)))
-        steps.append(("run_finished", lambda: tell_receivers(report)))
+        reactions(report, backend, retry)
+
+
+def reactions(report: LaunchReport, backend: Backend, retry: Retry | None = None) -> None:
+    """Notifications, the retry's send and ``run_finished``; the notes they leave for the
+    report's log (handlers that failed, follow-ups launched) are written in one batch after."""
+    notes: list[Line] = []
+    steps = [("notifications", lambda: emit_notifications(report, notes=notes))]
+    if retry is not None:
+        steps.append(("retry", lambda: send_retry(report, retry, backend, notes)))
+    steps.append(("run_finished", lambda: tell_receivers(report, notes)))
+    run_steps(report, steps)
+    try:
+        report.append_lines(notes)
+    except Exception:  # noqa: BLE001 - the notes are in the process log too
+        logger.exception("Report %s: the notes after its end could not be written", report.pk)
+
+
+def run_steps(report: LaunchReport, steps) -> None:
     for name, step in steps:
         try:
             step()
@@ -286,7 +296,7 @@ def release_lock(task: Task, report: LaunchReport, backend: Backend) -> None:
         logger.warning("Run lock of task %s not released: %s", task.pk, exc)
 
 
-def send_retry(report: LaunchReport, retry: Retry, backend: Backend) -> None:
+def send_retry(report: LaunchReport, retry: Retry, backend: Backend, notes: list) -> None:
     """Send the retry's job: at once, or at its time when the backend can schedule."""
     try:
         if retry.delay <= 0 or not backend.supports_schedule:
@@ -296,15 +306,20 @@ def send_retry(report: LaunchReport, retry: Retry, backend: Backend) -> None:
             backend.schedule_at(retry.job, timezone.now() + timedelta(seconds=retry.delay))
     except BackendError as exc:  # recorded as queued: the scheduler's sweep sends it
         logger.warning("Report %s: retry %s not sent yet: %s", report.pk, retry.report.pk, exc)
-        report.append_line(
-            "WARNING",
-            f"Attempt {retry.report.attempt} not sent yet ({exc}); the scheduler sends it.",
+        notes.append(
+            (
+                "WARNING",
+                f"Attempt {retry.report.attempt} not sent yet ({exc}); the scheduler sends it.",
+                False,
+            )
         )
 
 
-def tell_receivers(report: LaunchReport) -> None:
-    """Tell the receivers of ``run_finished`` (follow-ups, alerts); their failures are logged."""
-    for receiver, response in run_finished.send_robust(sender=Task, report=report):
+def tell_receivers(report: LaunchReport, notes: list | None = None) -> None:
+    """Tell the receivers of ``run_finished`` (follow-ups, alerts); their failures are logged.
+    A receiver may add lines for the report's log to ``notes``."""
+    responses = run_finished.send_robust(sender=Task, report=report, notes=notes)
+    for receiver, response in responses:
         if isinstance(response, Exception):
             logger.error(
                 "Report %s: %s failed: %s",
@@ -321,18 +336,10 @@ def react_pending(backend: Backend) -> list[int]:
     done = []
     pending = LaunchReport.objects.select_related("task").filter(reactions_pending=True)
     for report in pending.order_by("pk")[:500]:
-        if not LaunchReport.objects.filter(pk=report.pk, reactions_pending=True).update(
-            reactions_pending=False
-        ):
+        claimed = LaunchReport.objects.filter(pk=report.pk, reactions_pending=True)
+        if not claimed.update(reactions_pending=False):
             continue
         report.reactions_pending = False
-        for name, step in (
-            ("notifications", lambda r=report: emit_notifications(r)),
-            ("run_finished", lambda r=report: tell_receivers(r)),
-        ):
-            try:
-                step()
-            except Exception:  # noqa: BLE001
-                logger.exception("Report %s: %s failed after the run's end", report.pk, name)
+        reactions(report, backend)
         done.append(report.pk)
     return done

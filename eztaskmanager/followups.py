@@ -98,8 +98,11 @@ def trusted(user) -> bool:
 
 
 @receiver(run_finished, dispatch_uid="eztaskmanager_launch_follow_ups")
-def launch_follow_ups(sender, report: LaunchReport, **kwargs) -> list[operations.Outcome]:
-    """Launch the follow-ups of ``report``'s task that its result triggers."""
+def launch_follow_ups(
+    sender, report: LaunchReport, notes: list | None = None, **kwargs
+) -> list[operations.Outcome]:
+    """Launch the follow-ups of ``report``'s task that its result triggers; what was launched
+    (or why not) goes to ``notes`` when given, else to the report's log."""
     # run_task reads whether the task has follow-ups with the task itself.
     if not fires(report) or not getattr(report.task, "has_follow_ups", True):
         return []
@@ -117,16 +120,19 @@ def launch_follow_ups(sender, report: LaunchReport, **kwargs) -> list[operations
     except BackendError:  # said on each follow-up below
         backend = None
     if backend is None or backend.runs_in_process:
-        return launch_each(report, follow_ups, backend)
+        return launch_each(report, follow_ups, backend, notes)
     # Recorded as queued launches in one transaction; their jobs go to Redis when it commits,
     # and one whose send fails stays queued for the scheduler's sweep: nothing is lost, and a
     # stop in a web request does not fail on a follow-up's send.
     with transaction.atomic():
-        return launch_each(report, follow_ups, backend)
+        return launch_each(report, follow_ups, backend, notes)
 
 
-def launch_each(report: LaunchReport, follow_ups: list[FollowUp], backend=None) -> list:
-    """Launch each of ``follow_ups`` of ``report`` that may be launched; say so in its log."""
+def launch_each(
+    report: LaunchReport, follow_ups: list[FollowUp], backend=None, notes: list | None = None
+) -> list:
+    """Launch each of ``follow_ups`` of ``report`` that may be launched; say so in its log
+    (or in ``notes``, written by the caller)."""
     actor = audit.actor(ACTOR)
     outcomes, lines = [], []
     for follow_up in follow_ups:
@@ -145,5 +151,8 @@ def launch_each(report: LaunchReport, follow_ups: list[FollowUp], backend=None) 
             lines.append(("WARNING", message, False))
         else:
             lines.append(("INFO", f"Follow-up task {task.name!r} launched.", False))
-    report.append_lines(lines)  # one write for all of them
+    if notes is not None:
+        notes.extend(lines)
+    else:
+        report.append_lines(lines)  # one write for all of them
     return outcomes

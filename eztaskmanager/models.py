@@ -383,24 +383,38 @@ class LaunchReport(models.Model):
         lines = list(lines)
         if not lines:
             return
+        added = self.line_counts(lines)
+        with transaction.atomic():
+            # Lock the report row: two writers never take the same line number.
+            list(LaunchReport.objects.select_for_update().filter(pk=self.pk).values("pk"))
+            self.insert_lines(lines)
+            LaunchReport.objects.filter(pk=self.pk).update(
+                **{name: F(name) + n for name, n in added.items() if n}
+            )
+        for name, n in added.items():
+            setattr(self, name, getattr(self, name) + n)
+
+    @staticmethod
+    def line_counts(lines) -> dict[str, int]:
+        """What ``lines`` add to ``n_lines``, ``n_errors`` and ``n_warnings``."""
         added = {"n_lines": len(lines), "n_errors": 0, "n_warnings": 0}
         for level, _message, count_level in lines:
             if count_level and level in ("ERROR", "CRITICAL"):
                 added["n_errors"] += 1
             elif count_level and level == "WARNING":
                 added["n_warnings"] += 1
-        counters = {name: F(name) + n for name, n in added.items() if n}
-        with transaction.atomic():
-            # Lock the report row: two writers never take the same line number.
-            list(LaunchReport.objects.select_for_update().filter(pk=self.pk).values("pk"))
-            last = self.logs.aggregate(last=Max("lineno"))["last"] or 0
-            Log.objects.bulk_create(
-                Log(launch_report_id=self.pk, level=level, message=message, lineno=last + n)
-                for n, (level, message, _count) in enumerate(lines, start=1)
-            )
-            LaunchReport.objects.filter(pk=self.pk).update(**counters)
-        for name, n in added.items():
-            setattr(self, name, getattr(self, name) + n)
+        return added
+
+    def insert_lines(self, lines) -> None:
+        """Insert ``lines`` after the last one; the caller holds the report's row (a lock or
+        its own conditional update) and counts them."""
+        if not lines:
+            return
+        last = self.logs.aggregate(last=Max("lineno"))["last"] or 0
+        Log.objects.bulk_create(
+            Log(launch_report_id=self.pk, level=level, message=message, lineno=last + n)
+            for n, (level, message, _count) in enumerate(lines, start=1)
+        )
 
     def delete(self, *args, **kwargs):
         task = self.task

@@ -1,8 +1,10 @@
 """Signals of the run lifecycle, and keeping Redis in step with the Task table.
 
 ``run_finished`` is sent by ``ending`` once a run's outcome is stored (``report`` is the
-LaunchReport, its ``invocation_result`` set); follow-up tasks and missed-run alerts listen to it,
-so that the run lifecycle needs to know nothing about them.
+LaunchReport, its ``invocation_result`` set) and committed; follow-up tasks and missed-run alerts
+listen to it, so that the run lifecycle needs to know nothing about them. ``notes`` is a list a
+receiver may add ``(level, message, counted)`` lines to: they are written to the report's log in
+one batch after every receiver ran (None: write your own).
 """
 
 import logging
@@ -15,7 +17,7 @@ from eztaskmanager.models import Task
 
 logger = logging.getLogger(__name__)
 
-run_finished = Signal()  # sender: the Task class; keyword argument: report
+run_finished = Signal()  # sender: the Task class; keyword arguments: report, notes
 
 
 @receiver(post_delete, sender=Task, dispatch_uid="eztaskmanager_unschedule_deleted_task")

@@ -514,10 +514,11 @@ def failure_line(report, name: str, reason: str) -> tuple[str, str, bool]:
     return ("WARNING", message, False)
 
 
-def emit_notifications(report) -> None:
+def emit_notifications(report, notes: list | None = None) -> None:
     """Send a finished ``report`` to every configured handler that wants it; never raise.
 
-    The handlers that failed are said in the report's log, in one write after all were tried.
+    The handlers that failed are said in the report's log, in one write after all were tried,
+    or added to ``notes`` for the caller to write with its own.
     """
     try:
         override = report.task.notification_level
@@ -541,6 +542,9 @@ def emit_notifications(report) -> None:
             handler.handle(report, level=override or None)
         except Exception as exc:
             failures.append(failure_line(report, name, _describe(exc)))
+    if notes is not None:
+        notes.extend(failures)
+        return
     try:
         report.append_lines(failures)
     except Exception:

@@ -82,6 +82,7 @@ def test_a_run_keeps_its_lines_through_a_database_restart(processes, make_task, 
         what="the run to end",
     )
     assert (report.invocation_result, report.failure_reason) == ("warnings", "")
+    assert (report.ending, report.reactions_pending) == ("finished", False)
     assert report.n_lines == 30
     assert sorted(report.logs.values_list("lineno", flat=True)) == list(range(1, 31))
     assert worker.poll() is None and scheduler.poll() is None

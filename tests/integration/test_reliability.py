@@ -131,6 +131,7 @@ def test_timeout_fails_the_run_and_keeps_its_log(processes, rq_service, make_tas
     assert drained.returncode == 0, drained.stderr
     report = LaunchReport.objects.get(task=task)
     assert (report.invocation_result, report.failure_reason) == ("failed", "timeout after 2 s")
+    assert report.ending == "timed out"
     lines = list(report.logs.order_by("lineno").values_list("message", flat=True))
     assert 5 < len(lines) < 100
     assert lines[0] == "line 1 of 100"
