@@ -8,12 +8,15 @@ permission, separate from editing.
 
 from __future__ import annotations
 
+import shlex
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -24,6 +27,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from eztaskmanager import admin_display, conf, permissions, policy
 from eztaskmanager.admin_followups import FollowUpInline, ReportOriginMixin
 from eztaskmanager.admin_operations import (
+    MAX_ARGUMENTS_LENGTH,
     SCHEDULE_FIELDS,
     TaskButtonsMixin,
     TaskOperationsMixin,
@@ -35,7 +39,8 @@ from eztaskmanager.admin_operations import (
 )
 from eztaskmanager.commands import offered_rows
 from eztaskmanager.compat.admin import LegacyButtonsMixin
-from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
+from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory, check_arguments
+from eztaskmanager.views import json_response
 
 MAIN_FIELDS = ("name", "command", "arguments", "category", "note")
 # Fields that set when a task runs; those the Task model has are used.
@@ -365,8 +370,10 @@ class TaskAdmin(
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         help_view = self.admin_site.admin_view(self.command_help_view)
+        preview_view = self.admin_site.admin_view(self.arguments_preview_view)
         return [
             path("command-help/", help_view, name=f"{prefix}_command_help"),
+            path("arguments-preview/", preview_view, name=f"{prefix}_arguments_preview"),
             *self.operation_urls(),
             *super().get_urls(),
         ]
@@ -379,6 +386,27 @@ class TaskAdmin(
         response = HttpResponse(command_help(command), content_type="text/plain; charset=utf-8")
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+    def arguments_preview_view(self, request):
+        """JSON: the command line the task form's command and arguments run, or the errors its
+        save gives them (``models.check_arguments``, which ``Task.clean`` calls too).
+
+        For whoever may add or change tasks (who has the arguments field to type in). A POST,
+        CSRF-checked like the form it previews, although it changes nothing: the arguments go
+        in the body, as when the form is saved, so that they stay out of URLs (server access
+        logs, the browser's history) and no URL length limit cuts a long text short.
+        """
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        preview = arguments_preview(
+            find_command(request.POST.get("command")),
+            request.POST.get("arguments", ""),
+            legacy=request.POST.get("legacy") == "1",
+            field=self.get_form(request).base_fields.get("arguments"),
+        )
+        return json_response(preview)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         form = context["adminform"].form
@@ -405,6 +433,11 @@ class TaskAdmin(
             schedule_done=obj is not None and obj.schedule_done,
             command_help=command_help(command),
             command_help_url=self.admin_url("command_help"),
+            # Only for who may edit the arguments: a view-only form has no field to type in.
+            arguments_preview_url=(
+                self.admin_url("arguments_preview") if "arguments" in form.fields else ""
+            ),
+            preview_command_id=getattr(command, "pk", ""),
             run_history=run_history(obj) if obj is not None else None,
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -436,6 +469,36 @@ def command_help(command: AppCommand | None) -> str:
             "command": command.name,
             "error": exc,
         }
+
+
+def arguments_preview(
+    command: AppCommand | None, text: str, legacy: bool = False, field: forms.Field | None = None
+) -> dict:
+    """What the task form shows under its arguments: ``state`` ``ok`` with the ``argv`` and
+    the ``command_line`` a run executes, ``invalid`` with the ``errors`` the form's save gives,
+    or ``none`` with a ``message`` when there is nothing to check.
+
+    The save's path for the arguments: the form's own ``field`` first (it strips the text and
+    refuses a NUL character), then ``models.check_arguments``, which ``Task.clean`` calls.
+    """
+    if command is None:
+        return {"state": "none", "message": _("Choose a command to see the command line it runs.")}
+    if len(text) > MAX_ARGUMENTS_LENGTH:
+        message = _("Arguments longer than %(n)d characters are not previewed: shorten them.")
+        return {"state": "invalid", "errors": [message % {"n": MAX_ARGUMENTS_LENGTH}]}
+    if field is not None:
+        try:
+            text = field.clean(text) or ""
+        except ValidationError as exc:
+            return {"state": "invalid", "errors": [str(message) for message in exc.messages]}
+    argv, errors = check_arguments(command, text, legacy)
+    if errors:
+        return {"state": "invalid", "errors": [str(message) for message in errors.values()]}
+    return {
+        "state": "ok",
+        "argv": argv,
+        "command_line": shlex.join(["manage.py", command.name, *argv]),
+    }
 
 
 # -- LaunchReport ----------------------------------------------------------------------------

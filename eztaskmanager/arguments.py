@@ -203,6 +203,24 @@ def validate(argv: Iterable[str], parser: argparse.ArgumentParser) -> argparse.N
             action.type = original
 
 
+def checked_argv(text: str, parser: argparse.ArgumentParser, legacy: bool = False) -> list[str]:
+    """The argv tokens of ``text`` once ``parser`` accepts them; else raise ArgumentsError.
+
+    The one check of a task's arguments against its command: the task's save
+    (``models.check_arguments``, called by ``Task.clean``), the task form's preview of the
+    command line and a run once with other arguments all call it. ``legacy`` reads ``text``
+    by the 0.5.x rule (``Task.legacy_arguments``), which reads values its own way: no refusal
+    of a value that holds another option.
+    """
+    if legacy:
+        argv = legacy_tokenize(text)
+    else:
+        refuse_swallowed_options(text, parser)
+        argv = tokenize(text, parser)
+    validate(argv, parser)
+    return argv
+
+
 def path_value(value: str) -> str:
     """What validation checks of a ``FileType`` option's value instead of opening it: a path
     (or ``-``, the standard stream) that is not empty and holds no NUL character."""

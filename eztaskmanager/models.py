@@ -465,6 +465,35 @@ class Log(models.Model):
         )
 
 
+def check_arguments(
+    command: AppCommand, text: str | None, legacy: bool = False
+) -> tuple[list[str] | None, dict[str, str]]:
+    """Check ``text`` as the arguments of a task on ``command``: ``(argv, {})`` when the
+    command accepts them, else ``(None, {field: message})``.
+
+    What ``Task.clean`` (the form's save) checks about the arguments, and what the task form's
+    preview shows, so that the two never disagree. A command the policy refuses is never
+    imported, not even for its parser; text holding a NUL character reaches no parser.
+    """
+    errors: dict[str, str] = {}
+    if bounds.has_nul(text):
+        errors["arguments"] = bounds.nul_message()
+    refused = policy.refusal_explained(command)
+    if refused:  # never load a command the policy refuses, not even for its parser
+        errors["command"] = refused
+    if errors:
+        return None, errors
+    try:
+        parser = command.get_parser()
+    except Exception as exc:  # the command may be gone from the project
+        message = _("The command cannot be loaded: %(error)s") % {"error": exc}
+        return None, {"command": message}
+    try:
+        return arguments.checked_argv(text or "", parser, legacy=legacy), {}
+    except arguments.ArgumentsError as exc:
+        return None, {"arguments": str(exc)}
+
+
 class Task(models.Model):
     """A command with its arguments, optional schedule, and run history."""
 
@@ -859,21 +888,10 @@ class Task(models.Model):
                 )
         for field, message in bounds.task_errors(self).items():
             errors.setdefault(field, message)
-        refused = policy.refusal_explained(self.command) if self.command_id else None
-        if refused:  # never load a command the policy refuses, not even for its parser
-            errors["command"] = refused
-        elif self.command_id and "arguments" not in errors:
-            try:
-                parser = self.command.get_parser()
-            except Exception as exc:
-                errors["command"] = _("The command cannot be loaded: %(error)s") % {"error": exc}
-            else:
-                try:
-                    if not self.legacy_arguments:  # the 0.5.x rule reads values its own way
-                        arguments.refuse_swallowed_options(self.arguments, parser)
-                    arguments.validate(self.tokens(parser), parser)
-                except arguments.ArgumentsError as exc:
-                    errors["arguments"] = str(exc)
+        if self.command_id:  # the task form's preview shows these same errors
+            found = check_arguments(self.command, self.arguments, self.legacy_arguments)[1]
+            for field, message in found.items():
+                errors.setdefault(field, message)
         if errors:
             raise ValidationError(errors)
 

@@ -89,8 +89,7 @@ def check_arguments(task: Task, text: str) -> None:
     except Exception as exc:  # the command may be gone from the project
         raise BadArguments(f"the command cannot be loaded: {exc}") from exc
     try:
-        task_arguments.refuse_swallowed_options(text, parser)
-        task_arguments.validate(task_arguments.tokenize(text, parser), parser)
+        task_arguments.checked_argv(text, parser)  # one-off arguments: the current rule
     except task_arguments.ArgumentsError as exc:
         raise BadArguments(str(exc)) from exc
 

@@ -93,6 +93,12 @@ PAGES = {
         lambda p, s: can_see_tasks(p, s) or has(p, s, "add_task"),
         200,
     ),
+    "arguments preview": (
+        "post",
+        lambda o: reverse("admin:eztaskmanager_task_arguments_preview"),
+        lambda p, s: has(p, s, "add_task") or has(p, s, "change_task"),
+        200,
+    ),
     "launch button": (
         "post",
         lambda o: f"/admin/eztaskmanager/task/{o['task'].pk}/launch/",
