@@ -19,7 +19,6 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -40,6 +39,7 @@ from eztaskmanager.admin_operations import (
 from eztaskmanager.commands import offered_rows
 from eztaskmanager.compat.admin import LegacyButtonsMixin
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory, check_arguments
+from eztaskmanager.reporting import local_display
 from eztaskmanager.views import json_response
 
 MAIN_FIELDS = ("name", "command", "arguments", "category", "note")
@@ -74,11 +74,9 @@ def has_unfinished_run(task) -> bool:
 
 
 def result_badge(result: str | None, label: str | None = None, queued: bool = False):
-    if not result and queued:  # launched, no worker has started it yet
-        return format_html('<span class="eztm-result eztm-result-queued">{}</span>', _("queued"))
-    if not result:
-        return format_html('<span class="eztm-result eztm-result-running">{}</span>', _("running"))
-    label = label or dict(LaunchReport.RESULT_CHOICES).get(result, result)
+    if not result:  # launched and not started by a worker yet, or running
+        result = LaunchReport.STATE_QUEUED if queued else LaunchReport.STATE_RUNNING
+    label = label or LaunchReport.state_label(result)
     return format_html('<span class="eztm-result eztm-result-{}">{}</span>', result, label)
 
 
@@ -180,8 +178,8 @@ def run_history(task: Task, n_runs: int = HISTORY_RUNS) -> dict | None:
                 "label": _("Run %(id)s, %(when)s: %(result)s in %(seconds).1f s")
                 % {
                     "id": run["id"],
-                    "when": date_format(timezone.localtime(run["started"]), "DATETIME_FORMAT"),
-                    "result": dict(LaunchReport.RESULT_CHOICES).get(result, _("running")),
+                    "when": local_display(run["started"]),
+                    "result": LaunchReport.state_label(result),
                     "seconds": run["seconds"],
                 },
             }
@@ -251,7 +249,7 @@ class LaunchReportInline(ReadOnly, admin.TabularInline):
     @admin.display(description=gettext_lazy("started"))
     def run(self, report):
         started = report.started_at or report.invocation_datetime
-        return date_format(timezone.localtime(started), "DATETIME_FORMAT")
+        return local_display(started)
 
     @admin.display(description=gettext_lazy("result"))
     def result(self, report):

@@ -23,6 +23,7 @@ from django.utils.translation import ngettext
 
 from eztaskmanager import conf
 from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.reporting import local_display
 
 # Characters of the arguments shown under a task's name (the rest is in the hover text).
 ARGUMENTS_SHOWN = 60
@@ -61,7 +62,7 @@ def time_cell(when: datetime, now: datetime | None = None):
     """A relative time with the exact local time on hover."""
     return format_html(
         '<span class="eztm-when" title="{}">{}</span>',
-        date_format(timezone.localtime(when), "DATETIME_FORMAT"),
+        local_display(when),
         relative_time(when, now),
     )
 
@@ -125,9 +126,7 @@ def running_badge(task: Task):
     done = getattr(task, "running_progress_done", None)
     total = getattr(task, "running_progress_total", None)
     started = getattr(task, "running_started_at", None)
-    hint = _("running since %(when)s") % {
-        "when": date_format(timezone.localtime(started), "DATETIME_FORMAT") if started else "-"
-    }
+    hint = _("running since %(when)s") % {"when": local_display(started) if started else "-"}
     label = badge("running", status_word(Task.STATUS_STARTED), hint)
     if total:
         percent = round(100 * min(done or 0, total) / total)
@@ -269,10 +268,7 @@ def counts_text(errors: int, warnings: int) -> str:
 
 def report_title(report: LaunchReport) -> str:
     """A report as a sentence: ``Long import, ok, 4 Dec 2026 06:12`` (task, result, start)."""
-    if report.is_finished:
-        state = report.get_invocation_result_display()
-    else:
-        state = _("queued") if report.is_queued else _("running")
+    state = LaunchReport.state_label(report.state)
     when = report.started_at or report.invocation_datetime
     text = f"{report.task.name}, {state}"
     if when is not None:

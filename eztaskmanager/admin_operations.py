@@ -8,8 +8,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -17,6 +15,7 @@ from eztaskmanager import audit, authorisation, operations, permissions
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.internals.django import missing_object_redirect, unquote
 from eztaskmanager.models import AppCommand, Task
+from eztaskmanager.reporting import local_display
 
 # Fields that set when a task runs; those the Task model has are used.
 SCHEDULE_FIELDS = (
@@ -49,7 +48,7 @@ def schedule_fields() -> tuple[str, ...]:
 
 
 def local_time(when) -> str:
-    return date_format(timezone.localtime(when), "DATETIME_FORMAT")
+    return local_display(when)
 
 
 def find_command(pk) -> AppCommand | None:

@@ -287,11 +287,6 @@ def option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action
     }
 
 
-def option_dest_map(parser: argparse.ArgumentParser) -> dict[str, str]:
-    """Map every option string of ``parser`` to its destination name."""
-    return {opt: action.dest for opt, action in option_actions(parser).items()}
-
-
 # -- the 0.5.x rule, kept for tasks created before the upgrade (Task.legacy_arguments) ----------
 
 _LEGACY_PIECES = re.compile(r"\s*,\s*")

@@ -26,14 +26,7 @@ MAX_RETRY_DELAYS = 20
 MAX_REPETITION_SECONDS = 366 * DAY
 # The first run must come before this time: later ones overflow Python's dates.
 LATEST_FIRST_RUN = datetime(9999, 1, 1, tzinfo=UTC)
-PERIOD_SECONDS = {
-    "second": 1,
-    "minute": 60,
-    "hour": 3600,
-    "day": DAY,
-    "week": 7 * DAY,
-    "month": 31 * DAY,
-}
+PERIODS = ("second", "minute", "hour", "day", "week", "month")
 
 
 def _delays(text: str) -> list[int] | None:
@@ -66,9 +59,9 @@ def retry_errors(task) -> dict[str, str]:
 
 def repetition_errors(task) -> dict[str, str]:
     rate, period = task.repetition_rate, task.repetition_period
-    if not rate or period not in PERIOD_SECONDS:
+    if not rate or period not in PERIODS:
         return {}
-    most = MAX_REPETITION_SECONDS // PERIOD_SECONDS[period]
+    most = MAX_REPETITION_SECONDS // schedules.period_seconds(period, longest=True)
     if rate > most:
         return {"repetition_rate": f"Repeat at least once a year: at most {most} {period}s."}
     return {}

@@ -18,9 +18,8 @@ from datetime import datetime
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.db.models import Max
-from django.utils import timezone
 
-from eztaskmanager import audit, bounds, conf, operations, permissions, policy
+from eztaskmanager import audit, bounds, conf, operations, permissions, policy, reporting
 from eztaskmanager.backends import BackendError, get_backend
 from eztaskmanager.backends.rq import RQBackend, location, problem
 from eztaskmanager.models import LaunchReport, Log, Task
@@ -76,9 +75,7 @@ def require_redis(queue_name: str | None = None) -> None:
 
 def local_text(value: datetime | None) -> str:
     """A datetime in the site's time zone, to the second; ``-`` for none."""
-    if value is None:
-        return "-"
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+    return reporting.local_text(value, zone=False)
 
 
 def table(rows: list[list], headers: list[str]) -> str:

@@ -24,8 +24,6 @@ from eztaskmanager.models import LaunchReport, Task
 
 logger = logging.getLogger(__name__)
 
-QUEUED = "queued"
-
 
 def prepare(
     task: Task,
@@ -106,10 +104,3 @@ def claim(report_id: int, job_id: str, worker: str, now: datetime | None = None)
         logger.info("Launch %s was already started or closed; not run again.", report_id)
         return None
     return LaunchReport.objects.get(pk=report_id)
-
-
-def state(report: LaunchReport) -> str:
-    """``queued``, ``running`` or the report's result."""
-    if report.is_queued:
-        return QUEUED
-    return report.invocation_result or "running"

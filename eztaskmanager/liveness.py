@@ -14,9 +14,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from django.utils import timezone
-
-from eztaskmanager import conf
+from eztaskmanager import conf, reporting
 from eztaskmanager.backends import rq as rq_backend
 from eztaskmanager.services.notifications import send_alert
 
@@ -66,5 +64,4 @@ def scheduler_back() -> None:
 
 
 def local_text(stamp: float) -> str:
-    moment = timezone.localtime(datetime.fromtimestamp(stamp, tz=UTC))
-    return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return reporting.local_text(datetime.fromtimestamp(stamp, tz=UTC))

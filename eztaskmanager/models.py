@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.db.models import F, Max, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from eztaskmanager import arguments, bounds, conf, policy, schedules
@@ -88,6 +89,9 @@ class LaunchReport(models.Model):
     # Results from mildest to most severe: the one order (``reporting.RESULTS``) that
     # notifications, figures and pages read.
     RESULT_LEVELS = (RESULT_OK, RESULT_WARNINGS, RESULT_ERRORS, RESULT_FAILED)
+    # The state of a run with no result yet: launched and waiting for a worker, or running.
+    STATE_QUEUED = "queued"
+    STATE_RUNNING = "running"
 
     task = models.ForeignKey("Task", on_delete=models.CASCADE)
     invocation_result = models.CharField(
@@ -248,6 +252,22 @@ class LaunchReport(models.Model):
         return self.started_at is None and not self.is_finished
 
     @property
+    def state(self) -> str:
+        """``queued``, ``running`` or the result."""
+        if self.is_queued:
+            return self.STATE_QUEUED
+        return self.invocation_result or self.STATE_RUNNING
+
+    @classmethod
+    def state_label(cls, state: str | None) -> str:
+        """The translated word for a ``state`` or result ("running" for none)."""
+        if state == cls.STATE_QUEUED:
+            return gettext("queued")
+        if not state or state == cls.STATE_RUNNING:
+            return gettext("running")
+        return str(dict(cls.RESULT_CHOICES).get(state, state))
+
+    @property
     def is_recorded(self) -> bool:
         """Whether the launch recorded what it runs (every launch since migration 0015)."""
         return bool(self.command_name)
@@ -399,10 +419,9 @@ class LaunchReport(models.Model):
         """What ``lines`` add to ``n_lines``, ``n_errors`` and ``n_warnings``."""
         added = {"n_lines": len(lines), "n_errors": 0, "n_warnings": 0}
         for level, _message, count_level in lines:
-            if count_level and level in ("ERROR", "CRITICAL"):
-                added["n_errors"] += 1
-            elif count_level and level == "WARNING":
-                added["n_warnings"] += 1
+            counter = Log.counter_of(level) if count_level else None
+            if counter:
+                added[counter] += 1
         return added
 
     def insert_lines(self, lines) -> None:
@@ -434,6 +453,8 @@ class Log(models.Model):
     lineno = models.PositiveIntegerField(null=True, blank=True)
 
     ERROR_LEVELS = ("ERROR", "CRITICAL")
+    WARNING_LEVELS = ("WARNING", *ERROR_LEVELS)  # a warning or worse
+
     # ``(log, save) -> bool``: during a run in this context, numbers and saves a row of that
     # run's report and returns True. ``services.logger`` registers it when the app is ready.
     run_writer = None
@@ -463,6 +484,14 @@ class Log(models.Model):
         return conf.get("LOG_LINE_FORMAT").format(
             timestamp=self.timestamp, level=self.level, message=self.message
         )
+
+    @classmethod
+    def counter_of(cls, level: str) -> str | None:
+        """The report's counter a counted line of ``level`` adds to (``n_errors``,
+        ``n_warnings``), or None."""
+        if level in cls.ERROR_LEVELS:
+            return "n_errors"
+        return "n_warnings" if level == "WARNING" else None
 
 
 def check_arguments(
@@ -755,19 +784,9 @@ class Task(models.Model):
 
     @property
     def interval_in_seconds(self) -> int:
-        """Nominal length of one repetition in seconds; a month counts as 30 days here.
-
-        The real next run (calendar months, time zone) comes from ``schedules.next_run``.
-        """
-        seconds = {
-            self.REPETITION_PERIOD_SECOND: 1,
-            self.REPETITION_PERIOD_MINUTE: 60,
-            self.REPETITION_PERIOD_HOUR: 3600,
-            self.REPETITION_PERIOD_DAY: 86400,
-            self.REPETITION_PERIOD_WEEK: 7 * 86400,
-            self.REPETITION_PERIOD_MONTH: 30 * 86400,
-        }
-        return seconds[self.repetition_period] * self.repetition_rate
+        """Nominal length of one repetition in seconds (``schedules.period_seconds``: a month
+        counts 30 days); the real next run comes from ``schedules.next_run``."""
+        return schedules.period_seconds(self.repetition_period) * self.repetition_rate
 
     def retry_delay_list(self) -> list[int]:
         """The delays in seconds written in ``retry_delays``; raises ValueError if unreadable."""

@@ -15,7 +15,6 @@ Every view reads the database with a fixed number of queries, whatever the numbe
 from __future__ import annotations
 
 import hmac
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import wraps
@@ -31,7 +30,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from eztaskmanager import alerts, conf
+from eztaskmanager import alerts, conf, permissions
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.reporting import (
     RUNNING,
@@ -41,23 +40,13 @@ from eztaskmanager.reporting import (
     runs_by_task,
 )
 from eztaskmanager.status import collect_status, redis_status
+from eztaskmanager.views import json_response
 
 # Seconds between reloads of the dashboard.
 DASHBOARD_REFRESH = 10
 # Rows shown in each list of the dashboard.
 DASHBOARD_ROWS = 15
 EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# Characters escaped in JSON bodies, so that task names can never be read as markup.
-JSON_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
-
-
-def can_monitor(user) -> bool:
-    return (
-        user.is_active
-        and user.is_staff
-        and user.has_perm("eztaskmanager.view_task")
-        and user.has_perm("eztaskmanager.view_launchreport")
-    )
 
 
 def monitor_view(view):
@@ -65,7 +54,7 @@ def monitor_view(view):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not can_monitor(request.user):
+        if not permissions.may_view_runs(request.user, with_tasks=True):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
@@ -77,10 +66,7 @@ def monitor_view(view):
 
 @monitor_view
 def status_json(request):
-    body = json.dumps(collect_status()).translate(JSON_ESCAPES)
-    response = HttpResponse(body, content_type="application/json")
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return json_response(collect_status())
 
 
 # -- Prometheus ------------------------------------------------------------------------------
@@ -287,7 +273,7 @@ def _bearer_ok(request) -> bool:
 def metrics(request):
     if not conf.get("PROMETHEUS_ENABLED"):
         raise Http404("Prometheus metrics are not enabled.")
-    if not (_bearer_ok(request) or can_monitor(request.user)):
+    if not (_bearer_ok(request) or permissions.may_view_runs(request.user, with_tasks=True)):
         raise PermissionDenied
     found = collect_metrics()
     try:

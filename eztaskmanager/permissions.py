@@ -38,6 +38,14 @@ def may_launch(user) -> bool:
     return user.is_active and user.has_perm(LAUNCH_PERMISSION)
 
 
+def may_view_runs(user, with_tasks: bool = False) -> bool:
+    """An active staff user who may view reports (and, ``with_tasks``, tasks): the logs, the
+    status and the dashboard."""
+    if not (user.is_active and user.is_staff and user.has_perm("eztaskmanager.view_launchreport")):
+        return False
+    return not with_tasks or user.has_perm("eztaskmanager.view_task")
+
+
 def is_scheduled_now(task) -> bool:
     """Scheduled, or on and waiting for the scheduler's sync to apply it (no job yet)."""
     pending = task.schedule_enabled and task.is_scheduled

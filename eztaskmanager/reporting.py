@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from eztaskmanager.models import LaunchReport, Log
 
-# Results a finished run can have, mildest first; "running" is a run with no result yet.
+# Results a finished run can have, mildest first, and the states of a run with none yet.
 RESULTS = LaunchReport.RESULT_LEVELS
-RUNNING = "running"
-QUEUED = "queued"  # launched, not started by a worker yet
+RUNNING = LaunchReport.STATE_RUNNING
+QUEUED = LaunchReport.STATE_QUEUED
 
 
 def local_iso(value: datetime | None) -> str | None:
@@ -28,8 +29,17 @@ def local_iso(value: datetime | None) -> str | None:
     return timezone.localtime(value).isoformat(timespec="seconds")
 
 
-def result_label(result: str) -> str:
-    return result or RUNNING
+def local_text(value: datetime | None, zone: bool = True, none: str = "-") -> str:
+    """A datetime for plain text (emails, alerts, the command line): the site's time zone, to
+    the second, with the zone's name unless ``zone`` is false; ``none`` for None."""
+    if value is None:
+        return none
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S" + (" %Z" if zone else ""))
+
+
+def local_display(value: datetime) -> str:
+    """A datetime for pages: the site's time zone, in the active language's DATETIME_FORMAT."""
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
 
 
 def run_counts(since: datetime) -> dict[str, int]:

@@ -22,6 +22,22 @@ FIXED_PERIODS = {
     "hour": timedelta(hours=1),
 }
 CALENDAR_DAYS = {"day": 1, "week": 7}
+DAY_SECONDS = 86400
+# A month's nominal length (as 0.5.x counted it) and its longest.
+MONTH_DAYS_NOMINAL, MONTH_DAYS_LONGEST = 30, 31
+
+
+def period_seconds(period: str, longest: bool = False) -> int:
+    """The length of one repetition ``period`` in seconds: exact from a second to a week; a
+    month counts its nominal 30 days, or 31 with ``longest`` (for bounds). The runs themselves
+    follow the calendar (``Schedule.nth``). KeyError for an unknown period."""
+    if period in FIXED_PERIODS:
+        return int(FIXED_PERIODS[period].total_seconds())
+    if period in CALENDAR_DAYS:
+        return CALENDAR_DAYS[period] * DAY_SECONDS
+    if period == "month":
+        return (MONTH_DAYS_LONGEST if longest else MONTH_DAYS_NOMINAL) * DAY_SECONDS
+    raise KeyError(period)
 
 
 class CronError(ValueError):
@@ -117,9 +133,9 @@ class Schedule:
         if self.period in FIXED_PERIODS:
             step = FIXED_PERIODS[self.period].total_seconds() * self.rate
         elif self.period in CALENDAR_DAYS:
-            step = 86400 * CALENDAR_DAYS[self.period] * self.rate
+            step = DAY_SECONDS * CALENDAR_DAYS[self.period] * self.rate
         else:
-            step = 86400 * 30.436875 * self.rate
+            step = DAY_SECONDS * 30.436875 * self.rate  # a month on average
         return int(elapsed // step)
 
 

@@ -33,8 +33,8 @@ PAGE_SIZE = 1000
 SEARCH_WINDOW = 50_000
 LEVEL_FILTERS = {
     "all": None,
-    "warnings": ("WARNING", "ERROR", "CRITICAL"),
-    "errors": ("ERROR", "CRITICAL"),
+    "warnings": Log.WARNING_LEVELS,
+    "errors": Log.ERROR_LEVELS,
 }
 # Level names accepted by 0.5.x's ``log_level`` parameter.
 LEGACY_LEVELS = {"warning": "warnings", "error": "errors"}
@@ -45,10 +45,6 @@ MAX_SEARCH_LENGTH = 200
 JSON_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
 
-def can_view_reports(user) -> bool:
-    return user.is_active and user.is_staff and user.has_perm("eztaskmanager.view_launchreport")
-
-
 def report_view(view):
     """Check the user (before anything is read), then pass the report to ``view``."""
 
@@ -56,7 +52,7 @@ def report_view(view):
     def wrapper(request, pk, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not can_view_reports(request.user):
+        if not permissions.may_view_runs(request.user):
             raise PermissionDenied
         report = get_object_or_404(LaunchReport.objects.select_related("task__command"), pk=pk)
         return view(request, report, *args, **kwargs)
@@ -72,7 +68,7 @@ def run_button_view(view):
     def wrapper(request, pk):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not (can_view_reports(request.user) and permissions.may_launch(request.user)):
+        if not (permissions.may_view_runs(request.user) and permissions.may_launch(request.user)):
             raise PermissionDenied
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
@@ -89,7 +85,7 @@ def report_page(request, report: LaunchReport):
 
 
 def can_manage_runs(user) -> bool:
-    return can_view_reports(user) and permissions.may_launch(user)
+    return permissions.may_view_runs(user) and permissions.may_launch(user)
 
 
 def json_response(data: dict) -> HttpResponse:
@@ -290,7 +286,7 @@ def live_log_viewer(request, report: LaunchReport):
         lines_url=reverse("eztaskmanager:ajax_read_log_lines", args=[report.pk]),
         page_size=PAGE_SIZE,
         messages_text={
-            "running": _("running"),
+            "running": LaunchReport.state_label(LaunchReport.STATE_RUNNING),
             "pause": _("Pause"),
             "follow": _("Follow"),
             "empty": _("No log lines yet."),

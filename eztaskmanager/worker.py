@@ -29,8 +29,8 @@ from eztaskmanager import (
     runs,  # noqa: F401
 )
 from eztaskmanager.backends.internals.rq import HookedWorker
+from eztaskmanager.runs import REASON_INTERRUPTED, REASON_WORKER_DIED
 from eztaskmanager.services import guard
-from eztaskmanager.services.guard import REASON_INTERRUPTED, REASON_WORKER_DIED
 from eztaskmanager.warmup import Warmer
 
 logger = logging.getLogger(__name__)

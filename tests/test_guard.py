@@ -8,8 +8,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.runs import Heartbeat
 from eztaskmanager.services import run_management_command
-from eztaskmanager.services.guard import Heartbeat, reap_orphans
+from eztaskmanager.services.guard import reap_orphans
 
 pytestmark = pytest.mark.django_db
 

@@ -12,6 +12,7 @@ and saved with their exact due time as score in ``Scheduler.scheduled_jobs_key``
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +61,8 @@ MISSING_KEY = "eztaskmanager:scheduler-missing"
 # A scheduler waiting for its next due time blocks on this list; a schedule write pushes to it
 # so that a new, earlier due time is seen at once.
 WAKE_KEY = "eztaskmanager:scheduler-wake"
+# How often Redis checks blocked clients (its ``hz``, 10 by default).
+REDIS_TICK = 0.1
 # When a scheduler was last seen (a Unix time), kept after every scheduler is gone.
 SEEN_KEY = "eztaskmanager:scheduler-seen"
 # Renew or delete the run lock only while the token still holds it.
@@ -353,6 +356,37 @@ class RQBackend(Firings, Backend):
 
     def has_marker(self) -> bool:
         return bool(self.guard(self.connection.exists, MARKER_KEY))
+
+    def wait_for_work(self, longest: float, skip=frozenset()) -> None:
+        """Sleep until the next scheduled job is due, a schedule is written (``WAKE_KEY``), or
+        ``longest`` seconds; the jobs in ``skip`` are not waited for."""
+        connection = self.connection
+        first = connection.zrange(SCHEDULED_KEY, 0, len(skip), withscores=True)
+        first = [(raw, score) for raw, score in first if raw.decode() not in skip]
+        until = time.time() + longest
+        if first:
+            until = min(until, first[0][1])
+        # Redis ends a blocking wait on its own clock tick (10 per second by default): block
+        # until a tick before the due time, then sleep the rest here. A block longer than the
+        # socket's time-out would end as a read error: block in pieces.
+        socket_timeout = pool_settings(connection).get("socket_timeout")
+        piece = socket_timeout / 2 if socket_timeout else longest
+        while (coarse := until - time.time() - REDIS_TICK) >= 0.001:
+            if connection.blpop([WAKE_KEY], timeout=min(coarse, piece)):
+                return  # a schedule changed: look again now
+        time.sleep(max(until - time.time(), 0))
+
+    def set_aside(self, job_id: str) -> None:
+        """Take a scheduled job out of the schedule, leaving the job itself (to look at)."""
+        self.connection.zrem(SCHEDULED_KEY, job_id)  # unguarded: the scheduler rides out outages
+
+    def scheduler_seen(self, scheduler_key: str, now: float) -> bool:
+        """Stamp scheduler ``scheduler_key`` (and the last time any scheduler was) seen at
+        ``now``; True when a worker had reported the schedulers missing (the mark is gone)."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.hset(scheduler_key, "last_heartbeat", now).set(SEEN_KEY, now)
+            *_, was_missing = pipe.delete(MISSING_KEY).execute()
+        return bool(was_missing)
 
     def set_marker(self) -> None:
         self.guard(self.connection.set, MARKER_KEY, "1")

@@ -16,14 +16,7 @@ from django.utils import timezone
 
 from eztaskmanager import conf
 from eztaskmanager.models import LaunchReport
-from eztaskmanager.runs import (  # noqa: F401 - the names 0.6 had here
-    REASON_INTERRUPTED,
-    REASON_SKIPPED,
-    REASON_WORKER_DIED,
-    Heartbeat,
-    close_run,
-    worker_label,
-)
+from eztaskmanager.runs import REASON_WORKER_DIED, close_run
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from django.db.models import F
 from eztaskmanager import conf
 from eztaskmanager.dbretry import DATABASE_DOWN, reconnect, until_database_answers
 from eztaskmanager.internals.django import db_datetime, in_atomic_block, quote_name
+from eztaskmanager.models import LaunchReport, Log
 
 T = TypeVar("T")
 
@@ -58,7 +59,6 @@ def insert_log_rows(rows: list[tuple]) -> None:
     On PostgreSQL, where psycopg's ``executemany`` still runs one INSERT per row, the batch goes
     as one ``INSERT ... SELECT FROM UNNEST`` of a column array each, as ``bulk_create`` does there.
     """
-    from eztaskmanager.models import Log
 
     connection = connections[router.db_for_write(Log)]
     table = quote_name(connection, Log._meta.db_table)
@@ -93,7 +93,6 @@ class DatabaseLogHandler(logging.Handler):
         level: int = logging.NOTSET,
         timer: bool = True,
     ):
-        from eztaskmanager.models import Log
 
         super().__init__(level)
         self.launch_report_id = launch_report_id
@@ -177,11 +176,22 @@ class DatabaseLogHandler(logging.Handler):
         super().close()
 
     def _try_write(self) -> None:
-        write_or_keep(self)
+        """Write the buffer now; while the database is away, keep the lines in memory and try
+        again a second later."""
+        if time.monotonic() < self._retry_at:
+            return
+        try:
+            self._write()
+        except DATABASE_DOWN as exc:
+            if not self._retry_at:
+                logging.getLogger(__name__).warning("Log lines kept in memory: %s", exc)
+            self._retry_at = time.monotonic() + 1.0
+            reconnect()
+        else:
+            self._retry_at = 0.0
 
     def _write(self) -> None:
         """Write the buffer and the counters; the caller holds ``self.lock``."""
-        from eztaskmanager.models import LaunchReport
 
         counts = (self.n_lines, self.n_errors, self.n_warnings, self.n_dropped)
         if not self.buffer and counts == self._flushed_counts:
@@ -238,10 +248,9 @@ def write_row_now(handler: DatabaseLogHandler, level: str, save) -> int:
         before = (handler.lineno, handler.n_lines, handler.n_errors, handler.n_warnings)
         handler.lineno += 1
         handler.n_lines += 1
-        if level in ("ERROR", "CRITICAL"):
-            handler.n_errors += 1
-        elif level == "WARNING":
-            handler.n_warnings += 1
+        counter = Log.counter_of(level)
+        if counter:
+            setattr(handler, counter, getattr(handler, counter) + 1)
         try:
             with transaction.atomic(using=handler._owner_connection.alias):
                 save(handler.lineno)
@@ -250,22 +259,6 @@ def write_row_now(handler: DatabaseLogHandler, level: str, save) -> int:
             handler.lineno, handler.n_lines, handler.n_errors, handler.n_warnings = before
             raise
         return handler.lineno
-
-
-def write_or_keep(handler: DatabaseLogHandler) -> None:
-    """Write ``handler``'s buffer now; while the database is away, keep the lines in memory
-    and try again a second later."""
-    if time.monotonic() < handler._retry_at:
-        return
-    try:
-        handler._write()
-    except DATABASE_DOWN as exc:
-        if not handler._retry_at:
-            logging.getLogger(__name__).warning("Log lines kept in memory: %s", exc)
-        handler._retry_at = time.monotonic() + 1.0
-        reconnect()
-    else:
-        handler._retry_at = 0.0
 
 
 class LogWriter:
@@ -371,7 +364,6 @@ class LoggerEnabledCommand(BaseCommand):
         if not finished and now - getattr(self, "_progress_at", 0.0) < self.progress_min_interval:
             return
         self._progress_at = now
-        from eztaskmanager.models import LaunchReport
 
         try:
             LaunchReport.objects.filter(pk=handler.launch_report_id).update(

@@ -23,13 +23,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from eztaskmanager import conf
 from eztaskmanager.compat import levels as legacy_levels
 from eztaskmanager.compat import notifications as legacy_notifications
-from eztaskmanager.models import LaunchReport
+from eztaskmanager.models import LaunchReport, Log
+from eztaskmanager.reporting import local_text
 
 logger = logging.getLogger(__name__)
 
@@ -164,9 +164,7 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_time(value) -> str:
-    if value is None:
-        return "unknown"
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return local_text(value, none="unknown")
 
 
 # An absolute file path of the server (two or more parts), not the path of a URL.
@@ -196,7 +194,7 @@ def reason_line(report) -> str:
         LaunchReport.RESULT_ERRORS,
         LaunchReport.RESULT_WARNINGS,
     ):
-        levels = ("ERROR", "CRITICAL")
+        levels = Log.ERROR_LEVELS
         if report.invocation_result == LaunchReport.RESULT_WARNINGS:
             levels = ("WARNING",)
         last = report.logs.filter(level__in=levels).order_by("-lineno").first()
@@ -324,7 +322,36 @@ def slack_sdk_installed() -> bool:
     return True
 
 
-class SlackNotificationHandler(NotificationHandler):
+class SlackHandlerBase(NotificationHandler):
+    """What both Slack handlers share: the message of a report or an alert, the check that
+    slack-sdk is installed; each posts with ``emit_message`` its own way."""
+
+    def message(self, report) -> dict[str, Any]:
+        return slack_message(report)
+
+    def emit(self, report) -> None:
+        self.emit_message(self.message(report))
+
+    def emit_alert(self, subject: str, text: str) -> None:
+        self.emit_message(slack_alert(subject, text))
+
+    def emit_message(self, message: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def check_options(cls, name: str, options: dict[str, Any]) -> list[CheckMessage]:
+        if slack_sdk_installed():
+            return []
+        return [
+            Error(
+                f"EZTASKMANAGER_NOTIFICATION_HANDLERS[{name!r}]: "
+                + SLACK_SDK_MISSING.format(handler=cls.__name__),
+                id="eztaskmanager.E014",
+            )
+        ]
+
+
+class SlackNotificationHandler(SlackHandlerBase):
     """Posts to a channel with the Web API (``chat.postMessage``) using a bot token.
 
     ``base_url`` replaces ``https://slack.com/api/``, for a proxy or a test server.
@@ -346,15 +373,6 @@ class SlackNotificationHandler(NotificationHandler):
         extra = {"base_url": base_url} if base_url else {}
         self.client = WebClient(token=token, **extra)
 
-    def message(self, report) -> dict[str, Any]:
-        return slack_message(report)
-
-    def emit_alert(self, subject: str, text: str) -> None:
-        self.emit_message(slack_alert(subject, text))
-
-    def emit(self, report) -> None:
-        self.emit_message(self.message(report))
-
     def emit_message(self, message: dict[str, Any]) -> None:
         from slack_sdk.errors import SlackApiError
 
@@ -368,12 +386,8 @@ class SlackNotificationHandler(NotificationHandler):
                 reason += f": {str(error)[:200]}"
             raise NotificationError(reason) from exc
 
-    @classmethod
-    def check_options(cls, name: str, options: dict[str, Any]) -> list[CheckMessage]:
-        return _slack_sdk_check(cls, name)
 
-
-class SlackWebhookNotificationHandler(NotificationHandler):
+class SlackWebhookNotificationHandler(SlackHandlerBase):
     """Posts to the channel of an incoming-webhook URL (no token needed)."""
 
     required_options = ("webhook_url",)
@@ -390,37 +404,12 @@ class SlackWebhookNotificationHandler(NotificationHandler):
             ) from exc
         self.client = WebhookClient(webhook_url)
 
-    def message(self, report) -> dict[str, Any]:
-        return slack_message(report)
-
-    def emit(self, report) -> None:
-        self.emit_message(self.message(report))
-
-    def emit_alert(self, subject: str, text: str) -> None:
-        self.emit_message(slack_alert(subject, text))
-
     def emit_message(self, message: dict[str, Any]) -> None:
         response = self.client.send(**message)
         if response.status_code != 200:
             # The URL is a secret: say what Slack answered, not where.
             body = (response.body or "").strip()[:200]
             raise NotificationError(f"Slack webhook answered HTTP {response.status_code}: {body}")
-
-    @classmethod
-    def check_options(cls, name: str, options: dict[str, Any]) -> list[CheckMessage]:
-        return _slack_sdk_check(cls, name)
-
-
-def _slack_sdk_check(handler_class: type, name: str) -> list[CheckMessage]:
-    if slack_sdk_installed():
-        return []
-    return [
-        Error(
-            f"EZTASKMANAGER_NOTIFICATION_HANDLERS[{name!r}]: "
-            + SLACK_SDK_MISSING.format(handler=handler_class.__name__),
-            id="eztaskmanager.E014",
-        )
-    ]
 
 
 # -- email ------------------------------------------------------------------------------------

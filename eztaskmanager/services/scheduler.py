@@ -39,8 +39,7 @@ from rq_scheduler.utils import setup_loghandlers
 
 from eztaskmanager import alerts, conf, launches, liveness, taskstate
 from eztaskmanager.backends import BackendError, Job, task_id_of
-from eztaskmanager.backends.internals.redis import pool_settings
-from eztaskmanager.backends.rq import META_TASK_ID, MISSING_KEY, SEEN_KEY, WAKE_KEY, RQBackend
+from eztaskmanager.backends.rq import META_TASK_ID, RQBackend
 from eztaskmanager.models import Task
 from eztaskmanager.services.guard import reap_orphans
 from eztaskmanager.services.outage import OUTAGES, run_through_outages
@@ -49,7 +48,6 @@ from eztaskmanager.services.sync import sync_schedules
 
 logger = logging.getLogger(__name__)
 
-REDIS_TICK = 0.1
 SEEN_EVERY = 5.0  # seconds between two "last seen" stamps of a scheduler
 # Claims of one firing lost in a row, its due time unchanged, before it is reported overdue
 # (when no other scheduler is alive to explain it).
@@ -75,9 +73,7 @@ class TaskScheduler(Scheduler):
         super().heartbeat()
         now = time.time()
         if now - self._seen_at >= SEEN_EVERY:  # when it was last seen, for status and metrics
-            with self.connection.pipeline(transaction=False) as pipe:
-                pipe.hset(self.key, "last_heartbeat", now).set(SEEN_KEY, now)
-                *_, was_missing = pipe.delete(MISSING_KEY).execute()
+            was_missing = self.backend.scheduler_seen(self.key, now)
             self._seen_at = now
             if was_missing:  # a worker warned that no scheduler ran: say it is over
                 guarded("Sending the all-clear", liveness.scheduler_back)
@@ -100,7 +96,7 @@ class TaskScheduler(Scheduler):
             except OUTAGES:
                 raise
             except Exception as exc:  # one bad task must not stop the others
-                set_aside(self.connection, job_id, exc)
+                set_aside(self.backend, job_id, exc)
                 continue
             if job is not None:
                 enqueued.append(job)
@@ -187,7 +183,7 @@ class TaskScheduler(Scheduler):
     def wait_for_work(self, longest: float) -> None:
         """Sleep until the next job is due, a schedule is written, or ``longest`` seconds (a
         firing whose claim was lost, its due time unchanged, is tried again after that)."""
-        wait_for_work(self.connection, self.scheduled_jobs_key, longest, skip=self._overdue.ids())
+        self.backend.wait_for_work(longest, skip=self._overdue.ids())
 
     def after_outage(self) -> None:
         # Runs could not beat while the database was away: give them a period to show up
@@ -257,10 +253,10 @@ class OverdueWatch:
             guarded("Overdue alert", alerts.firing_overdue, job_id, due, now, reason)
 
 
-def set_aside(connection, job_id: str, exc: Exception) -> None:
+def set_aside(backend: RQBackend, job_id: str, exc: Exception) -> None:
     """Take the job of a task whose run cannot be computed or sent out of the schedule."""
     logger.exception("Scheduled job %s set aside: %s", job_id, exc)
-    connection.zrem(Scheduler.scheduled_jobs_key, job_id)
+    backend.set_aside(job_id)
     task_id = task_id_of(job_id)
     if task_id is not None:
         taskstate.schedule_failed(task_id, f"{type(exc).__name__}: {exc}")
@@ -280,25 +276,6 @@ def guarded(what: str, func, *args):
     except Exception:  # never stop the scheduling loop
         logger.exception("%s failed", what)
     return None
-
-
-def wait_for_work(connection, scheduled_key: str, longest: float, skip=frozenset()) -> None:
-    """``TaskScheduler.wait_for_work`` on ``connection``; the jobs in ``skip`` are not waited
-    for."""
-    first = connection.zrange(scheduled_key, 0, len(skip), withscores=True)
-    first = [(raw, score) for raw, score in first if raw.decode() not in skip]
-    until = time.time() + longest
-    if first:
-        until = min(until, first[0][1])
-    # Redis ends a blocking wait on its own clock tick (10 per second by default): block until
-    # a tick before the due time, then sleep the rest here. A block longer than the socket's
-    # time-out would end as a read error: block in pieces.
-    socket_timeout = pool_settings(connection).get("socket_timeout")
-    piece = socket_timeout / 2 if socket_timeout else longest
-    while (coarse := until - time.time() - REDIS_TICK) >= 0.001:
-        if connection.blpop([WAKE_KEY], timeout=min(coarse, piece)):
-            return  # a schedule changed: look again now
-    time.sleep(max(until - time.time(), 0))
 
 
 def record_firing(task_id: int, backend: RQBackend) -> Job | None:

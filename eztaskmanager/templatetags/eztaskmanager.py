@@ -1,7 +1,6 @@
 """Template filters of django-eztaskmanager: ``{% load eztaskmanager %}``."""
 
 from django import template
-from django.utils.translation import gettext as _
 
 from eztaskmanager.models import LaunchReport
 
@@ -12,8 +11,4 @@ register = template.Library()
 def result_label(result: str | None) -> str:
     """The translated label of a run result; "running" for a run without one, "queued" for a
     launch no worker has started yet."""
-    if result == "queued":
-        return _("queued")
-    if not result or result == "running":
-        return _("running")
-    return str(dict(LaunchReport.RESULT_CHOICES).get(result, result))
+    return LaunchReport.state_label(result)
