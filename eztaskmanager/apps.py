@@ -11,13 +11,14 @@ class EztaskmanagerConfig(AppConfig):
 
     def ready(self):
         # Registers the checks and the receivers (follow-up tasks, missed-run recoveries).
-        from eztaskmanager import alerts, checks, followups, signals  # noqa: F401
+        from eztaskmanager import checks, signals  # noqa: F401
 
         # The models import nothing above them: what they hand over to the logger and to the
         # 0.5.x notification handlers is registered here.
-        from eztaskmanager.compat import handlers, logs
+        from eztaskmanager.compat import handlers, levels, logs
 
         handlers.register()
+        levels.register()
         logs.register()
 
 

@@ -6,10 +6,11 @@ from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
-from eztaskmanager import conf, policy
+from eztaskmanager import conf
 from eztaskmanager.backends import BACKENDS as SERVICES
 from eztaskmanager.compat.checks import level_problem
-from eztaskmanager.services.notifications import LEVELS, NotificationHandler, handler_options
+from eztaskmanager.core import policy
+from eztaskmanager.notifications import LEVELS, NotificationHandler, handler_options
 
 
 @register()

@@ -18,9 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from eztaskmanager import arguments, bounds, conf, policy, schedules
+from eztaskmanager import conf
+from eztaskmanager.core import arguments, bounds, policy, schedules
 from eztaskmanager.internals.django import load_command_class
-from eztaskmanager.statements import raw_delete
+from eztaskmanager.internals.statements import raw_delete
 
 
 def configured_queues() -> list[str]:

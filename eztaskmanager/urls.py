@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from eztaskmanager import views
+from eztaskmanager.web import views
 
 app_name = "eztaskmanager"
 
@@ -15,6 +15,6 @@ urlpatterns = [
     path("runagain/<int:pk>/", views.run_again, name="run_again"),
 ]
 
-from eztaskmanager.monitoring import urlpatterns as monitoring_urlpatterns  # noqa: E402
+from eztaskmanager.web.monitoring import urlpatterns as monitoring_urlpatterns  # noqa: E402
 
 urlpatterns += monitoring_urlpatterns

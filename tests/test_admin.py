@@ -435,7 +435,7 @@ def test_redis_down_gives_a_message_not_a_500(admin_client, make_task, redis_dow
     task.refresh_from_db()
     assert task.status == Task.STATUS_IDLE
     # The history holds no launch: the queue refused it, nothing was launched.
-    from eztaskmanager import audit
+    from eztaskmanager.operations import audit
 
     assert [e.change_message for e in audit.history(task)] == []
     assert not LaunchReport.objects.filter(task=task).exists()

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from eztaskmanager.admin_display import relative_time, schedule_words
+from eztaskmanager.admin.display import relative_time, schedule_words
 from eztaskmanager.models import AppCommand, LaunchReport, Task
 from tests.test_admin import add_report, changelist_url, count_queries
 

@@ -13,14 +13,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from eztaskmanager import alerts
 from eztaskmanager.models import Task
-from eztaskmanager.services import run_management_command
-from eztaskmanager.services.notifications import (
+from eztaskmanager.notifications import (
     EmailNotificationHandler,
     NotificationHandler,
+    alerts,
     send_alert,
 )
+from eztaskmanager.services import run_management_command
 from tests.test_notifications import EMAIL, SLACK, SLACK_WEBHOOK, TOKEN
 from tests.test_sync import make_scheduler
 

@@ -1,7 +1,7 @@
 import pytest
 
-from eztaskmanager import arguments
-from eztaskmanager.arguments import ArgumentsError, split_pieces, tokenize, validate
+from eztaskmanager.core import arguments
+from eztaskmanager.core.arguments import ArgumentsError, split_pieces, tokenize, validate
 
 
 def echo_parser():

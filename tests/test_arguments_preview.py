@@ -12,8 +12,8 @@ from django.core.management import get_commands
 from django.test import Client
 from django.urls import reverse
 
-from eztaskmanager import bounds
-from eztaskmanager.admin_operations import MAX_ARGUMENTS_LENGTH
+from eztaskmanager.admin.actions import MAX_ARGUMENTS_LENGTH
+from eztaskmanager.core import bounds
 from eztaskmanager.models import AppCommand, Task
 from tests.test_admin import change_url, form_data, staff_client
 

@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
+from eztaskmanager.cli.tasks_as_code import DeclarationError, load_tasks
 from eztaskmanager.models import FollowUp, LaunchReport, Task, TaskCategory
-from eztaskmanager.tasks_as_code import DeclarationError, load_tasks
 from tests.test_admin import change_url, fake_queue, form_data, messages_of
 from tests.test_followups import follow_up_data
 from tests.test_views import make_report

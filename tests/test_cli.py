@@ -19,9 +19,9 @@ from rq import Queue, Worker
 
 from eztaskmanager import cli
 from eztaskmanager.models import LaunchReport, Log, Task
+from eztaskmanager.scheduler.process import TaskScheduler
 from eztaskmanager.services import run_management_command
 from eztaskmanager.services.queues import RQTaskQueueService
-from eztaskmanager.services.scheduler import TaskScheduler
 
 pytestmark = pytest.mark.django_db
 
@@ -252,7 +252,7 @@ def test_run_and_stop_are_recorded_as_the_command_line_or_the_named_user(
 ):
     from django.contrib.auth.models import Permission, User
 
-    from eztaskmanager import audit
+    from eztaskmanager.operations import audit
 
     task = make_task(name="audited")
     with committed():
@@ -321,7 +321,7 @@ def test_subcommands_that_need_redis_exit_with_3_when_it_is_down(settings, make_
             taskmanager(*args)
         assert err.value.returncode == 3, args
     assert not LaunchReport.objects.filter(task=task).exists()
-    from eztaskmanager import audit
+    from eztaskmanager.operations import audit
 
     launches = [e for e in audit.history(task) if e.change_message.startswith("Launched")]
     assert launches == []  # refused by the queue: no launch in the history

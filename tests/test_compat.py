@@ -14,12 +14,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import include, path, reverse
+from eztaskmanager.tasks_as_code import export_tasks, load_tasks
 
 from eztaskmanager import arguments, compat
 from eztaskmanager.compat.levels import level_name
 from eztaskmanager.models import LaunchReport, Log
 from eztaskmanager.services.queues import get_task_service
-from eztaskmanager.tasks_as_code import export_tasks, load_tasks
 
 EMAIL = "eztaskmanager.services.notifications.EmailNotificationHandler"
 

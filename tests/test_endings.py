@@ -19,9 +19,9 @@ from django.utils import timezone
 from eztaskmanager import operations
 from eztaskmanager.backends import get_backend
 from eztaskmanager.models import FollowUp, LaunchReport, Task
+from eztaskmanager.notifications import NotificationHandler
 from eztaskmanager.runs import REASON_INTERRUPTED, REASON_WORKER_DIED, close_run, run_task
-from eztaskmanager.services.notifications import NotificationHandler
-from eztaskmanager.services.sweep import sweep
+from eztaskmanager.scheduler.sweep import sweep
 from eztaskmanager.signals import run_finished
 from tests.test_admin import fake_queue  # noqa: F401 - a fixture
 

@@ -6,9 +6,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from eztaskmanager import audit, operations
-from eztaskmanager.followups import cycle_through
+from eztaskmanager import operations
 from eztaskmanager.models import FollowUp, LaunchReport, Task
+from eztaskmanager.operations import audit
+from eztaskmanager.operations.followups import cycle_through
 from eztaskmanager.runs import close_run
 from tests.test_admin import LAUNCHER, change_url, fake_queue, form_data, staff_client
 

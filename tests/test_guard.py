@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.runs import Heartbeat
+from eztaskmanager.runs.guard import reap_orphans
 from eztaskmanager.services import run_management_command
-from eztaskmanager.services.guard import reap_orphans
 
 pytestmark = pytest.mark.django_db
 

@@ -35,13 +35,13 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq_scheduler import Scheduler
 
-from eztaskmanager import arguments
 from eztaskmanager.backends import Job
 from eztaskmanager.backends import rq as rq_backend
 from eztaskmanager.backends.internals import fakeredis as fakeredis_internals
 from eztaskmanager.backends.internals import redis as redis_internals
 from eztaskmanager.backends.internals import rq as rq_internals
 from eztaskmanager.backends.internals import rq_scheduler as rq_scheduler_internals
+from eztaskmanager.core import arguments
 from eztaskmanager.internals import argparse as argparse_internals
 from eztaskmanager.internals import django as django_internals
 
@@ -373,7 +373,7 @@ def test_redis_quick_client_of_a_sentinel_client(tmp_path):
 
 
 def test_fakeredis_embedded_server_answers_as_redis_does():
-    from eztaskmanager.devserver import EmbeddedRedis
+    from eztaskmanager.cli.devserver import EmbeddedRedis
 
     where = "backends/internals/fakeredis.py"
     server = EmbeddedRedis().start()
@@ -405,7 +405,7 @@ def test_fakeredis_embedded_server_answers_as_redis_does():
 
 
 def test_fakeredis_missing_says_how_to_install_it(monkeypatch):
-    from eztaskmanager.devserver import EmbeddedRedis
+    from eztaskmanager.cli.devserver import EmbeddedRedis
 
     monkeypatch.setitem(sys.modules, "fakeredis", None)
     with pytest.raises(CommandError, match=r"django-eztaskmanager\[devserver\]"):

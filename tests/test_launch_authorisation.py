@@ -14,12 +14,15 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from eztaskmanager import audit, authorisation, followups, launches, operations, permissions
+from eztaskmanager import operations
 from eztaskmanager.backends import get_backend
+from eztaskmanager.core import permissions
 from eztaskmanager.models import AppCommand, FollowUp, InternalActor, LaunchReport, Task
+from eztaskmanager.operations import audit, authorisation, followups
+from eztaskmanager.records import launches
+from eztaskmanager.scheduler.process import record_firing
+from eztaskmanager.scheduler.sweep import sweep
 from eztaskmanager.services import run_management_command
-from eztaskmanager.services.scheduler import record_firing
-from eztaskmanager.services.sweep import sweep
 from tests.test_admin import EDITOR, LAUNCHER, change_url, fake_queue, form_data, staff_client
 
 pytestmark = pytest.mark.django_db
@@ -388,7 +391,7 @@ def test_queued_launches_keep_their_values_after_a_retry_record(make_task, fake_
 def test_load_refuses_a_switched_off_command_unless_told_to_switch_it_on(tmp_path, make_command):
     from django.core.management import CommandError, call_command
 
-    from eztaskmanager import tasks_as_code
+    from eztaskmanager.cli import tasks_as_code
 
     make_command("eztm_echo")
     AppCommand.objects.filter(name="eztm_echo").update(active=False)  # a superuser's decision
@@ -410,7 +413,7 @@ def test_load_refuses_a_switched_off_command_unless_told_to_switch_it_on(tmp_pat
 
 
 def test_load_records_what_it_changes_and_approves_it(make_task):
-    from eztaskmanager import tasks_as_code
+    from eztaskmanager.cli import tasks_as_code
 
     task = make_task("eztm_echo", "old", name="echo")
     authorisation.hold(task, User.objects.create_user("editor"))
@@ -514,7 +517,7 @@ def test_a_stop_in_the_admin_leaves_the_failed_follow_ups_to_the_scheduler(
 ):
     settings.EZTASKMANAGER_NOTIFICATION_HANDLERS = {
         "mail": {
-            "class": "eztaskmanager.services.notifications.EmailNotificationHandler",
+            "class": "eztaskmanager.notifications.EmailNotificationHandler",
             "level": "failed",
             "from_email": "eztm@example.com",
             "recipients": ["ops@example.com"],

@@ -10,16 +10,17 @@ from django.test import override_settings
 from django.utils import timezone
 from rq.job import Job as RQJob
 
-from eztaskmanager import operations, taskstate
+from eztaskmanager import operations
 from eztaskmanager.backends import RQBackend
 from eztaskmanager.backends.rq import MARKER_KEY
+from eztaskmanager.core.schedules import CronError, validate_cron
 from eztaskmanager.models import LaunchReport, Task
-from eztaskmanager.schedules import CronError, validate_cron
+from eztaskmanager.records import taskstate
+from eztaskmanager.scheduler.process import TaskScheduler
+from eztaskmanager.scheduler.sweep import sweep
+from eztaskmanager.scheduler.sync import sync_schedules
 from eztaskmanager.services import run_management_command
 from eztaskmanager.services.queues import RQTaskQueueService
-from eztaskmanager.services.scheduler import TaskScheduler
-from eztaskmanager.services.sweep import sweep
-from eztaskmanager.services.sync import sync_schedules
 from tests.conftest import fail_run
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from eztaskmanager import liveness
 from eztaskmanager.backends.rq import MISSING_KEY, SEEN_KEY
+from eztaskmanager.notifications import liveness
 from eztaskmanager.worker import TaskWorker
 from tests.test_notifications import EMAIL
 from tests.test_sync import make_scheduler

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from eztaskmanager.models import LaunchReport, Log
-from eztaskmanager.services.logger import DatabaseLogHandler, verbosity2loglevel
+from eztaskmanager.runs.logger import DatabaseLogHandler, verbosity2loglevel
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from eztaskmanager.cli import format_status
 from eztaskmanager.models import LaunchReport, Task
-from eztaskmanager.monitoring import collect_metrics, exposition
+from eztaskmanager.scheduler.process import TaskScheduler
 from eztaskmanager.services.queues import RQTaskQueueService
-from eztaskmanager.services.scheduler import TaskScheduler
-from eztaskmanager.status import collect_status
+from eztaskmanager.web.monitoring import collect_metrics, exposition
+from eztaskmanager.web.status import collect_status
 
 pytestmark = pytest.mark.django_db
 
@@ -155,7 +155,7 @@ def test_the_plain_writer_gives_the_same_metrics(history):
     parser = pytest.importorskip("prometheus_client.parser")
     from prometheus_client import generate_latest  # noqa: F401  (the other writer exists)
 
-    from eztaskmanager.monitoring import client_exposition
+    from eztaskmanager.web.monitoring import client_exposition
 
     metrics = collect_metrics()
     plain = exposition(metrics)

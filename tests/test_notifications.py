@@ -18,7 +18,7 @@ from django.http import HttpResponse
 from django.urls import include, path, reverse
 
 from eztaskmanager.models import LaunchReport
-from eztaskmanager.services.notifications import (
+from eztaskmanager.notifications import (
     SLACK_FIELD_TEXT_LIMIT,
     SLACK_MAX_BLOCKS,
     SLACK_SECTION_TEXT_LIMIT,
@@ -27,9 +27,9 @@ from eztaskmanager.services.notifications import (
 )
 from eztaskmanager.services.queues import get_task_service
 
-SLACK = "eztaskmanager.services.notifications.SlackNotificationHandler"
-SLACK_WEBHOOK = "eztaskmanager.services.notifications.SlackWebhookNotificationHandler"
-EMAIL = "eztaskmanager.services.notifications.EmailNotificationHandler"
+SLACK = "eztaskmanager.notifications.SlackNotificationHandler"
+SLACK_WEBHOOK = "eztaskmanager.notifications.SlackWebhookNotificationHandler"
+EMAIL = "eztaskmanager.notifications.EmailNotificationHandler"
 TOKEN = "xoxb-test-token"
 
 
@@ -637,7 +637,7 @@ def test_a_changed_setting_applies_to_the_next_run_in_the_same_process(
     """The handlers are built from the setting at the end of each run: nothing built at
     import or by a worker's warm-up is kept, so the next run in the same process (a worker
     that did not restart) uses the setting as it is then."""
-    from eztaskmanager.warmup import warm_up
+    from eztaskmanager.worker.warmup import warm_up
 
     task = make_task("eztm_echo", name="nightly")
     handlers(mail=email(level="warnings", recipients=["first@example.com"]))

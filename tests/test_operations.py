@@ -6,8 +6,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from eztaskmanager import audit, operations
+from eztaskmanager import operations
 from eztaskmanager.models import AppCommand, Task
+from eztaskmanager.operations import audit
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue
 
 from eztaskmanager.models import LaunchReport
-from eztaskmanager.services.outage import Backoff, run_through_outages
-from eztaskmanager.services.scheduler import TaskScheduler
+from eztaskmanager.scheduler.outage import Backoff, run_through_outages
+from eztaskmanager.scheduler.process import TaskScheduler
 from tests.conftest import rq_service_on
 
 
@@ -70,7 +70,7 @@ def test_scheduler_waits_for_redis_and_goes_on(
     back = threading.Timer(0.6, lambda: setattr(server, "connected", True))
     back.start()
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="eztaskmanager.services.outage"):
+    with caplog.at_level(logging.WARNING, logger="eztaskmanager.scheduler.outage"):
         run_through_outages(scheduler, burst=True)  # returns after one pass that ran
     back.join()
     assert time.monotonic() - started >= 0.6  # it waited for Redis instead of giving up

@@ -21,9 +21,9 @@ from rq import Queue
 from eztaskmanager.backends.rq import OVERDUE_KEY, SCHEDULED_KEY, WAKE_KEY, RQBackend
 from eztaskmanager.cli import format_status
 from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.scheduler.process import LOST_CLAIMS, TaskScheduler
 from eztaskmanager.services.queues import RQTaskQueueService
-from eztaskmanager.services.scheduler import LOST_CLAIMS, TaskScheduler
-from eztaskmanager.status import collect_status
+from eztaskmanager.web.status import collect_status
 from tests.test_notifications import EMAIL
 
 pytestmark = pytest.mark.django_db

@@ -15,12 +15,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from eztaskmanager import audit, operations
-from eztaskmanager.admin_display import next_run_cell, state_badge
+from eztaskmanager import operations
+from eztaskmanager.admin.display import next_run_cell, state_badge
+from eztaskmanager.cli.tasks_as_code import export_tasks, load_tasks
 from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.operations import audit
+from eztaskmanager.scheduler.sync import sync_schedules
 from eztaskmanager.services.queues import RQTaskQueueService
-from eztaskmanager.services.sync import sync_schedules
-from eztaskmanager.tasks_as_code import export_tasks, load_tasks
 from tests.test_admin import (
     EDITOR,
     LAUNCHER,
@@ -83,7 +84,7 @@ def test_sync_leaves_a_held_schedule_alone_until_it_is_approved(make_task, fake_
     # Saved by an editor without the launch permission: on, no job, and held.
     from django.contrib.auth.models import User
 
-    from eztaskmanager import authorisation
+    from eztaskmanager.operations import authorisation
 
     task = make_task(name="nightly", cron_expression="30 2 * * *")
     authorisation.hold(task, User.objects.create_user("editor"))

@@ -13,8 +13,10 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import timezone
 
-from eztaskmanager import arguments, audit, operations, permissions, policy
+from eztaskmanager import operations
+from eztaskmanager.core import arguments, permissions, policy
 from eztaskmanager.models import AppCommand, LaunchReport, Task
+from eztaskmanager.operations import audit
 from eztaskmanager.services import run_management_command
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from django.test import override_settings
 from django.utils import timezone
 from rq.job import Job
 
-from eztaskmanager import taskstate
 from eztaskmanager.models import Task
+from eztaskmanager.records import taskstate
 from eztaskmanager.services.queues import (
     ImmediateTaskQueueService,
     RQTaskQueueService,

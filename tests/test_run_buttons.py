@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from eztaskmanager import audit
 from eztaskmanager.models import LaunchReport
+from eztaskmanager.operations import audit
 from eztaskmanager.services import run_management_command
 
 pytestmark = pytest.mark.django_db

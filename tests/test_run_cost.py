@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from eztaskmanager import runs
 from eztaskmanager.backends import get_backend
-from eztaskmanager.ending import Outcome
 from eztaskmanager.models import LaunchReport, Log
+from eztaskmanager.runs.ending import Outcome
+from eztaskmanager.runs.logger import DatabaseLogHandler
+from eztaskmanager.runs.ticker import TICKER, Ticker
 from eztaskmanager.services import run_management_command
-from eztaskmanager.services.logger import DatabaseLogHandler
-from eztaskmanager.ticker import TICKER, Ticker
 
 
 def helper_threads() -> set[str]:

@@ -12,9 +12,10 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from rq import Queue
 
-from eztaskmanager import audit, operations
+from eztaskmanager import operations
 from eztaskmanager.backends.rq import RQBackend
 from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.operations import audit
 from eztaskmanager.services import run_management_command
 from tests.test_admin import EDITOR, LAUNCHER, change_url, fake_queue, messages_of, staff_client
 

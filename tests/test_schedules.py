@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from eztaskmanager.schedules import Schedule, add_months
+from eztaskmanager.core.schedules import Schedule, add_months
 
 ROME = ZoneInfo("Europe/Rome")
 
@@ -103,7 +103,7 @@ def test_far_future_next_run_is_exact():
 
 # -- cron ------------------------------------------------------------------------------------
 
-from eztaskmanager.schedules import CronError, describe_cron, next_cron_run, validate_cron  # noqa: E402
+from eztaskmanager.core.schedules import CronError, describe_cron, next_cron_run, validate_cron  # noqa: E402
 
 
 def test_cron_next_run_in_local_time():

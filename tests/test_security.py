@@ -18,8 +18,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from eztaskmanager import audit
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
+from eztaskmanager.operations import audit
 from eztaskmanager.services import run_management_command
 from tests.test_admin import form_data
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from eztaskmanager import statements
+from eztaskmanager.internals import statements
 from eztaskmanager.models import LaunchReport, Log, logs_of, old_reports
 
 pytestmark = pytest.mark.django_db

@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 from rq.job import Job
 
-from eztaskmanager import taskstate
 from eztaskmanager.models import LaunchReport, Task
-from eztaskmanager.services.scheduler import TaskScheduler
-from eztaskmanager.services.sync import sync_schedules
+from eztaskmanager.records import taskstate
+from eztaskmanager.scheduler.process import TaskScheduler
+from eztaskmanager.scheduler.sync import sync_schedules
 
 pytestmark = pytest.mark.django_db
 

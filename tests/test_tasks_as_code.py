@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from eztaskmanager.cli.tasks_as_code import DeclarationError, export_tasks, load_tasks
 from eztaskmanager.models import AppCommand, LaunchReport, Task, TaskCategory
 from eztaskmanager.services.queues import RQTaskQueueService
-from eztaskmanager.tasks_as_code import DeclarationError, export_tasks, load_tasks
 
 pytestmark = pytest.mark.django_db
 

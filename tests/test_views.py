@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from eztaskmanager import views
 from eztaskmanager.models import LaunchReport, Log
 from eztaskmanager.services import run_management_command
+from eztaskmanager.web import views
 
 pytestmark = pytest.mark.django_db
 

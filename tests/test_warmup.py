@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import override_settings
 
-from eztaskmanager import warmup
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task
 from eztaskmanager.services import run_management_command
+from eztaskmanager.worker import warmup
 
 ECHO_MODULE = "tests.testapp.management.commands.eztm_echo"
 LINES_MODULE = "tests.testapp.management.commands.eztm_lines"

@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from eztaskmanager import admin_display
+from eztaskmanager.admin import display as admin_display
 from eztaskmanager.models import AppCommand, LaunchReport, Task, TaskCategory
 from tests.test_admin import (
     add_report,

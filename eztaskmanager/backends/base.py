@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 # What a worker runs: a dotted path, so that no backend imports the run lifecycle.
 RUN_FUNCTION = "eztaskmanager.services.run_management_command"
 # Called by an RQ worker once it killed the work horse of a job stopped on request.
-STOPPED_CALLBACK = "eztaskmanager.services.guard.job_stopped"
+STOPPED_CALLBACK = "eztaskmanager.services.guard.job_stopped"  # stored in queued jobs: keep
 JOB_PREFIX = "eztm-"
 RETRY_PREFIX = "eztmr-"
 

@@ -7,7 +7,7 @@ import logging
 from eztaskmanager import conf
 from eztaskmanager.compat import deprecated
 from eztaskmanager.models import LaunchReport
-from eztaskmanager.services.notifications import build_handler
+from eztaskmanager.notifications import build_handler
 
 logger = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ are read as the level names of this version; ``manage.py check`` says what to wr
 from __future__ import annotations
 
 from eztaskmanager.models import LaunchReport
+from eztaskmanager.notifications import NotificationHandler
 
 # Notification levels, lowest first: the one severity order (``services.notifications.LEVELS``).
 LEVELS = LaunchReport.RESULT_LEVELS
@@ -22,6 +23,11 @@ LEGACY_NAMES = {
     "error": "errors",
     "warning": "warnings",
 }
+
+
+def register() -> None:
+    """Let notification handlers read 0.5.x's level spellings (``apps.py`` calls this)."""
+    NotificationHandler.read_level = staticmethod(level_name)
 
 
 def level_name(value) -> str | None:

@@ -8,7 +8,7 @@ registers as ``Log.run_writer``.
 from __future__ import annotations
 
 from eztaskmanager.models import Log
-from eztaskmanager.services.logger import current_handler, write_row_now
+from eztaskmanager.runs.logger import current_handler, write_row_now
 
 
 def register() -> None:

@@ -12,7 +12,7 @@ import pytest
 import redis
 from django.contrib.auth import get_user_model
 
-from eztaskmanager.devserver import DevServer, EmbeddedRedis, point_queues_at
+from eztaskmanager.cli.devserver import DevServer, EmbeddedRedis, point_queues_at
 from eztaskmanager.models import LaunchReport
 from tests.integration.conftest import descendants, wait_for
 

@@ -1,9 +1,10 @@
 """On a real rqworker: a launch, a retry and a scheduled firing run what was launched, whatever
 the task says by the time the worker takes them."""
 
-from eztaskmanager import launches, operations
+from eztaskmanager import operations
 from eztaskmanager.models import LaunchReport, Task
-from eztaskmanager.services.scheduler import record_firing
+from eztaskmanager.records import launches
+from eztaskmanager.scheduler.process import record_firing
 from tests.conftest import manage
 
 

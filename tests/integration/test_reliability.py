@@ -11,8 +11,8 @@ import redis
 from django.utils import timezone
 
 from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.scheduler.sync import sync_schedules
 from eztaskmanager.services.queues import TaskQueueException
-from eztaskmanager.services.sync import sync_schedules
 from tests.conftest import manage, rq_service_on
 from tests.integration.conftest import descendants, wait_for
 

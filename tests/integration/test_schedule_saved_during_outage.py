@@ -12,7 +12,7 @@ import redis
 from django.test import Client
 from django.urls import reverse
 
-from eztaskmanager import admin_operations
+from eztaskmanager.admin import actions as admin_operations
 from eztaskmanager.backends import RQBackend
 from eztaskmanager.models import LaunchReport, Task
 from tests.integration.conftest import wait_for

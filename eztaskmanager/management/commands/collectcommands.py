@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from eztaskmanager import policy
-from eztaskmanager.commands import collect_commands
+from eztaskmanager.core import policy
+from eztaskmanager.operations.commands import collect_commands
 
 
 class Command(BaseCommand):

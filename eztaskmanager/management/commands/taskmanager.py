@@ -9,9 +9,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from eztaskmanager import cli, conf, tasks_as_code
+from eztaskmanager import cli, conf
 from eztaskmanager.backends import BackendError
-from eztaskmanager.services.sync import sync_schedules
+from eztaskmanager.cli import tasks_as_code
+from eztaskmanager.scheduler.sync import sync_schedules
 
 
 def scheduling_parsers(sub) -> None:
@@ -165,7 +166,7 @@ class Command(BaseCommand):
         return handler(**options)
 
     def handle_scheduler(self, queue, interval, sync_interval, burst, **options):
-        from eztaskmanager.services.scheduler import run_scheduler
+        from eztaskmanager.scheduler.process import run_scheduler
 
         if interval <= 0:
             raise CommandError("--interval must be positive.")
@@ -247,7 +248,7 @@ class Command(BaseCommand):
             self.stdout.write(text, ending="")
 
     def handle_devserver(self, addrport, embedded_redis, queue, banner, **options):
-        from eztaskmanager.devserver import DevServer
+        from eztaskmanager.cli.devserver import DevServer
 
         DevServer(
             addrport=addrport,

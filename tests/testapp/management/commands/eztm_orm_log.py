@@ -1,5 +1,6 @@
 from eztaskmanager.models import Log
-from eztaskmanager.services.logger import LoggerEnabledCommand, current_handler
+from eztaskmanager.runs.logger import current_handler
+from eztaskmanager.services.logger import LoggerEnabledCommand
 
 
 class Command(LoggerEnabledCommand):
