@@ -147,7 +147,7 @@ def slack_server():
     """A local HTTP server speaking the Slack Web API and webhooks (``test_notifications``)."""
     import threading
 
-    from tests.test_notifications import LocalSlackServer
+    from tests.notifications.test_notifications import LocalSlackServer
 
     server = LocalSlackServer()
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)

@@ -129,6 +129,8 @@ if os.environ.get("EZTM_REDIS_SENTINELS"):
 
 EZTASKMANAGER_QUEUE_SERVICE_TYPE = os.environ.get("EZTM_QUEUE_SERVICE_TYPE", "RQ")
 EZTASKMANAGER_BASE_URL = "http://testserver"
+# Reports kept per task; a test that counts more runs than that raises it for its processes.
+EZTASKMANAGER_N_REPORTS_INLINE = int(os.environ.get("EZTM_N_REPORTS_INLINE", "10"))
 # Short reliability periods so dead runs are found within seconds in tests.
 EZTASKMANAGER_HEARTBEAT_SECONDS = 0.5
 EZTASKMANAGER_ORPHAN_AFTER_SECONDS = 3

@@ -21,7 +21,7 @@ from django.urls import reverse
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
 from eztaskmanager.operations import audit
 from eztaskmanager.services import run_management_command
-from tests.test_admin import form_data
+from tests.admin.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 
 from eztaskmanager.admin import display as admin_display
 from eztaskmanager.models import AppCommand, LaunchReport, Task, TaskCategory
-from tests.test_admin import (
+from tests.admin.test_admin import (
     add_report,
     change_url,
     changelist_url,

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from eztaskmanager.models import LaunchReport, Task
+from tests.admin.test_admin import add_report
 from tests.browser.conftest import log_in
-from tests.test_admin import add_report
 
 pytestmark = pytest.mark.browser
 

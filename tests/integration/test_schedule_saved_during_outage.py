@@ -15,8 +15,8 @@ from django.urls import reverse
 from eztaskmanager.admin import actions as admin_operations
 from eztaskmanager.backends import RQBackend
 from eztaskmanager.models import LaunchReport, Task
+from tests.admin.test_admin import form_data, messages_of
 from tests.integration.conftest import wait_for
-from tests.test_admin import form_data, messages_of
 
 TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default")
 SCHEDULER = ("taskmanager", "scheduler", "--interval", "0.2")

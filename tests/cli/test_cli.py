@@ -25,7 +25,7 @@ from eztaskmanager.services.queues import RQTaskQueueService
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def taskmanager(*args, out=None) -> str:

@@ -11,7 +11,7 @@ from eztaskmanager.models import FollowUp, LaunchReport, Task
 from eztaskmanager.operations import audit
 from eztaskmanager.operations.followups import cycle_through
 from eztaskmanager.runs import close_run
-from tests.test_admin import LAUNCHER, change_url, fake_queue, form_data, staff_client
+from tests.admin.test_admin import LAUNCHER, change_url, fake_queue, form_data, staff_client
 
 pytestmark = pytest.mark.django_db
 __all__ = ["fake_queue", "staff_client"]  # fixtures used here
@@ -198,7 +198,7 @@ def test_the_task_page_shows_its_follow_ups(admin_client, make_task):
 
 
 def test_editing_follow_ups_takes_the_launch_permission(staff_client, make_task):
-    from tests.test_admin import EDITOR
+    from tests.admin.test_admin import EDITOR
 
     a, b = make_task(name="a"), make_task(name="b")
     follow(a, b)
@@ -230,7 +230,7 @@ def test_the_follow_up_report_links_to_its_trigger(admin_client, make_task, imme
 def test_a_follow_up_changed_without_the_launch_permission_waits_for_approval(
     staff_client, make_task, immediate
 ):
-    from tests.test_admin import EDITOR
+    from tests.admin.test_admin import EDITOR
 
     first = make_task("eztm_lines", "1", name="first")
     then = make_task("eztm_echo", "safe", name="then")

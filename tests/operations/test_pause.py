@@ -22,7 +22,7 @@ from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.operations import audit
 from eztaskmanager.scheduler.sync import sync_schedules
 from eztaskmanager.services.queues import RQTaskQueueService
-from tests.test_admin import (
+from tests.admin.test_admin import (
     EDITOR,
     LAUNCHER,
     change_url,
@@ -33,7 +33,7 @@ from tests.test_admin import (
     redis_down,
     staff_client,
 )
-from tests.test_cli import taskmanager
+from tests.cli.test_cli import taskmanager
 
 __all__ = ["fake_queue", "redis_down", "staff_client"]  # fixtures used here
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from eztaskmanager import compat
 from eztaskmanager.models import Task
-from tests.test_admin import (  # noqa: F401  (fixtures)
+from tests.admin.test_admin import (  # noqa: F401  (fixtures)
     EDITOR,
     LAUNCHER,
     change_url,

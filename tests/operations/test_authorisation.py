@@ -23,7 +23,7 @@ from eztaskmanager.records import launches
 from eztaskmanager.scheduler.process import record_firing
 from eztaskmanager.scheduler.sweep import sweep
 from eztaskmanager.services import run_management_command
-from tests.test_admin import EDITOR, LAUNCHER, change_url, fake_queue, form_data, staff_client
+from tests.admin.test_admin import EDITOR, LAUNCHER, change_url, fake_queue, form_data, staff_client
 
 pytestmark = pytest.mark.django_db
 __all__ = ["fake_queue", "staff_client"]  # fixtures used here
@@ -319,10 +319,10 @@ def test_saving_unchanged_or_launching_by_a_launcher_approves(
 
 
 def test_a_held_task_is_not_scheduled_until_approved(make_task, immediate_backend, settings):
-    settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "tests.test_admin.FakeRedisService"
+    settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "tests.admin.test_admin.FakeRedisService"
     import fakeredis
 
-    from tests.test_admin import FakeRedisService
+    from tests.admin.test_admin import FakeRedisService
 
     FakeRedisService.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     task = make_task("eztm_echo", "x", name="t", scheduling=timezone.now() + timedelta(hours=1))

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import include, path, reverse
+from django.utils.module_loading import import_string
 from eztaskmanager.tasks_as_code import export_tasks, load_tasks
 
 from eztaskmanager import arguments, compat
@@ -364,3 +365,39 @@ def test_loading_a_declaration_moves_a_task_to_the_current_rule(make_task):
     old.refresh_from_db()
     assert old.legacy_arguments is False
     assert old.complete_args == ["--title", "hello world"]
+
+
+# -- import paths ------------------------------------------------------------------------------
+
+OLD_PATHS = [
+    "eztaskmanager.services.run_management_command",
+    "eztaskmanager.services.guard.job_stopped",
+    "eztaskmanager.services.logger.LoggerEnabledCommand",
+    "eztaskmanager.services.logger.DatabaseLogHandler",
+    "eztaskmanager.services.notifications.EmailNotificationHandler",
+    "eztaskmanager.services.notifications.SlackNotificationHandler",
+    "eztaskmanager.services.notifications.SlackWebhookNotificationHandler",
+    "eztaskmanager.services.notifications.NotificationHandler",
+    "eztaskmanager.services.queues.get_task_service",
+    "eztaskmanager.services.queues.RQTaskQueueService",
+    "eztaskmanager.worker.TaskWorker",
+]
+
+
+@pytest.mark.parametrize("path", OLD_PATHS)
+def test_every_old_import_path_still_resolves(path):
+    assert callable(import_string(path))
+
+
+def test_the_paths_stored_in_queued_jobs_are_real_functions():
+    """A job queued by an older version names these; they stay functions, not shims."""
+    import inspect
+
+    from eztaskmanager.backends.base import RUN_FUNCTION, STOPPED_CALLBACK
+
+    assert (RUN_FUNCTION, STOPPED_CALLBACK) == (
+        "eztaskmanager.services.run_management_command",
+        "eztaskmanager.services.guard.job_stopped",
+    )
+    assert inspect.isfunction(import_string(RUN_FUNCTION))
+    assert import_string(STOPPED_CALLBACK) is import_string("eztaskmanager.runs.guard.job_stopped")

@@ -17,9 +17,9 @@ from django.urls import reverse
 
 from eztaskmanager.cli.tasks_as_code import DeclarationError, load_tasks
 from eztaskmanager.models import FollowUp, LaunchReport, Task, TaskCategory
-from tests.test_admin import change_url, fake_queue, form_data, messages_of
-from tests.test_followups import follow_up_data
-from tests.test_views import make_report
+from tests.admin.test_admin import change_url, fake_queue, form_data, messages_of
+from tests.operations.test_followups import follow_up_data
+from tests.web.test_views import make_report
 
 pytestmark = pytest.mark.django_db
 __all__ = ["fake_queue"]  # a fixture used here

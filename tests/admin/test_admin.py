@@ -54,7 +54,9 @@ class ClosedPortService(RQTaskQueueService):
 @pytest.fixture
 def fake_queue():
     FakeRedisService.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.test_admin.FakeRedisService"):
+    with override_settings(
+        EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.admin.test_admin.FakeRedisService"
+    ):
         yield FakeRedisService()
 
 
@@ -63,7 +65,9 @@ def redis_down():
     with socket.socket() as sock:  # a port that was free a moment ago, now closed
         sock.bind(("127.0.0.1", 0))
         ClosedPortService.port = sock.getsockname()[1]
-    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.test_admin.ClosedPortService"):
+    with override_settings(
+        EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.admin.test_admin.ClosedPortService"
+    ):
         yield
 
 

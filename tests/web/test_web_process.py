@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from eztaskmanager import operations
 from eztaskmanager.models import AppCommand, Task
-from tests.test_admin import change_url, form_data
+from tests.admin.test_admin import change_url, form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ import pytest
 from eztaskmanager.backends.rq import MISSING_KEY, SEEN_KEY
 from eztaskmanager.notifications import liveness
 from eztaskmanager.worker import TaskWorker
-from tests.test_notifications import EMAIL
-from tests.test_sync import make_scheduler
+from tests.notifications.test_notifications import EMAIL
+from tests.scheduler.test_sync import make_scheduler
 
 pytestmark = pytest.mark.django_db
 

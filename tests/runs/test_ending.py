@@ -23,7 +23,7 @@ from eztaskmanager.notifications import NotificationHandler
 from eztaskmanager.runs import REASON_INTERRUPTED, REASON_WORKER_DIED, close_run, run_task
 from eztaskmanager.scheduler.sweep import sweep
 from eztaskmanager.signals import run_finished
-from tests.test_admin import fake_queue  # noqa: F401 - a fixture
+from tests.admin.test_admin import fake_queue  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,12 +50,12 @@ def note_run_finished(sender, report, **kwargs):
 def watched(fake_queue):  # noqa: F811
     EVENTS.clear()
     handlers = {"watch": {"class": f"{__name__}.RecordingHandler", "level": "ok"}}
-    run_finished.connect(note_run_finished, dispatch_uid="tests.test_endings")
+    run_finished.connect(note_run_finished, dispatch_uid="tests.runs.test_ending")
     try:
         with override_settings(EZTASKMANAGER_NOTIFICATION_HANDLERS=handlers):
             yield get_backend()
     finally:
-        run_finished.disconnect(dispatch_uid="tests.test_endings")
+        run_finished.disconnect(dispatch_uid="tests.runs.test_ending")
 
 
 def check_ending(report_id: int, ending: str, result: str, retry: bool = False) -> LaunchReport:
@@ -171,7 +171,7 @@ def test_interrupted(make_task, watched):
 def test_a_failing_reaction_stops_none_of_the_others(make_task, watched, settings):
     task = make_task("eztm_lines", "1")
     settings.EZTASKMANAGER_NOTIFICATION_HANDLERS = {
-        "broken": {"class": "tests.test_endings.NoSuchHandler", "level": "ok"},
+        "broken": {"class": "tests.runs.test_ending.NoSuchHandler", "level": "ok"},
         "watch": {"class": f"{__name__}.RecordingHandler", "level": "ok"},
     }
     report = run_task(task.pk)

@@ -11,7 +11,7 @@ from rq import Queue
 from eztaskmanager import cli, operations
 from eztaskmanager.models import Task
 from tests.conftest import fail_run
-from tests.test_sync import make_scheduler
+from tests.scheduler.test_sync import make_scheduler
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.scheduler.process import LOST_CLAIMS, TaskScheduler
 from eztaskmanager.services.queues import RQTaskQueueService
 from eztaskmanager.web.status import collect_status
-from tests.test_notifications import EMAIL
+from tests.notifications.test_notifications import EMAIL
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,8 @@ from eztaskmanager.notifications import (
     send_alert,
 )
 from eztaskmanager.services import run_management_command
-from tests.test_notifications import EMAIL, SLACK, SLACK_WEBHOOK, TOKEN
-from tests.test_sync import make_scheduler
+from tests.notifications.test_notifications import EMAIL, SLACK, SLACK_WEBHOOK, TOKEN
+from tests.scheduler.test_sync import make_scheduler
 
 pytestmark = pytest.mark.django_db
 

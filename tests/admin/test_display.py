@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from eztaskmanager.admin.display import relative_time, schedule_words
 from eztaskmanager.models import AppCommand, LaunchReport, Task
-from tests.test_admin import add_report, changelist_url, count_queries
+from tests.admin.test_admin import add_report, changelist_url, count_queries
 
 pytestmark = pytest.mark.django_db
 

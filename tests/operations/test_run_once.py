@@ -17,7 +17,14 @@ from eztaskmanager.backends.rq import RQBackend
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.operations import audit
 from eztaskmanager.services import run_management_command
-from tests.test_admin import EDITOR, LAUNCHER, change_url, fake_queue, messages_of, staff_client
+from tests.admin.test_admin import (
+    EDITOR,
+    LAUNCHER,
+    change_url,
+    fake_queue,
+    messages_of,
+    staff_client,
+)
 
 pytestmark = pytest.mark.django_db
 __all__ = ["fake_queue", "staff_client"]  # fixtures used here

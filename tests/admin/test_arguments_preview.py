@@ -15,7 +15,7 @@ from django.urls import reverse
 from eztaskmanager.admin.actions import MAX_ARGUMENTS_LENGTH
 from eztaskmanager.core import bounds
 from eztaskmanager.models import AppCommand, Task
-from tests.test_admin import change_url, form_data, staff_client
+from tests.admin.test_admin import change_url, form_data, staff_client
 
 __all__ = ["staff_client"]  # a fixture used here
 
