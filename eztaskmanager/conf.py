@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     # Log records buffered before a bulk insert, and the longest time a record waits.
     "LOG_FLUSH_LINES": 1000,
     "LOG_FLUSH_SECONDS": 1.0,
-    # Commands never allowed, on top of the built-in deny list of eztaskmanager.policy.
+    # Commands never allowed, on top of the built-in deny list of eztaskmanager.core.policy.
     "EXCLUDED_COMMANDS": [],
     # Commands allowed besides those of the project's own apps (by name), e.g.
     # ["clearsessions"]; the built-in deny list still wins.
@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     # A run whose heartbeat is older than this is taken as dead ("worker died").
     "ORPHAN_AFTER_SECONDS": 45,
     # TaskWorker imports the commands of the tasks and primes the ORM once before it forks
-    # work horses (see eztaskmanager.warmup); False: every horse starts cold.
+    # work horses (see eztaskmanager.worker.warmup); False: every horse starts cold.
     "WARM_WORKER": True,
     # The scheduler looks this often (seconds) for launches whose job is found nowhere in Redis
     # (a worker killed between dequeue and start) and sends them again; a launch is taken as

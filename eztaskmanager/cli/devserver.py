@@ -7,8 +7,9 @@ them all on Ctrl-C (SIGINT), SIGTERM or SIGHUP, or as soon as one of them stops 
 
 Redis is the one configured in ``RQ_QUEUES`` when it answers; otherwise (or with
 ``--embedded-redis``) this process serves an in-memory fakeredis server on a free local port,
-and each child is started through ``python -m eztaskmanager.devserver --redis-url URL ...``,
-which points every queue of ``RQ_QUEUES`` at it before running the management command.
+and each child is started through ``python -m eztaskmanager --redis-url URL ...`` (see
+``eztaskmanager/__main__.py``), which points every queue of ``RQ_QUEUES`` at it before running
+the management command.
 """
 
 from __future__ import annotations
@@ -30,38 +31,11 @@ from django.core.management.base import CommandError
 from eztaskmanager.backends import rq as rq_backend
 from eztaskmanager.backends.internals import fakeredis as fakeredis_internals
 
-# Keys of an RQ_QUEUES entry that say where Redis is; they give way to the embedded URL.
-CONNECTION_KEYS = {
-    "URL",
-    "HOST",
-    "PORT",
-    "DB",
-    "USERNAME",
-    "PASSWORD",
-    "UNIX_SOCKET_PATH",
-    "SENTINELS",
-    "MASTER_NAME",
-    "SENTINEL_KWARGS",
-    "SOCKET_TIMEOUT",
-    "SSL",
-    "SSL_CERT_REQS",
-    "USE_REDIS_CACHE",
-    "CONNECTION_KWARGS",
-    "REDIS_CLIENT_KWARGS",
-}
 # Seconds a child has to stop after SIGTERM; RQ's worker then gets a second SIGTERM (its "cold
 # shutdown", which kills a job in progress), and whatever is left after KILL_AFTER is killed.
 GRACE = 2.0
 KILL_AFTER = 5.0
 WORKER_CLASS = "eztaskmanager.worker.TaskWorker"
-
-
-def point_queues_at(queues: dict, url: str) -> dict:
-    """``RQ_QUEUES`` with every queue on the Redis at ``url`` (other options kept)."""
-    return {
-        name: {**{k: v for k, v in config.items() if k not in CONNECTION_KEYS}, "URL": url}
-        for name, config in (queues or {}).items()
-    }
 
 
 def parse_addrport(addrport: str) -> tuple[str, int]:
@@ -247,7 +221,8 @@ class DevServer:
         return self.redis.url
 
     def start(self, child: Child, redis_url: str | None) -> None:
-        launcher = [sys.executable, "-m", "eztaskmanager.cli.devserver"]
+        # The package's own entry point: it imports nothing that needs Django set up first.
+        launcher = [sys.executable, "-m", "eztaskmanager"]
         if redis_url:
             launcher += ["--redis-url", redis_url]
         child.process = subprocess.Popen(
@@ -322,27 +297,10 @@ def child_env() -> dict[str, str]:
     """This process's environment; the project (and this package) importable as here."""
     env = dict(os.environ)
     paths = [os.path.abspath(sys.path[0] or os.getcwd())]
-    package_root = Path(__file__).resolve().parent.parent
+    package_root = Path(__file__).resolve().parents[2]
     site_dirs = {Path(p).resolve() for p in (*site.getsitepackages(), site.getusersitepackages())}
     if package_root not in site_dirs:
         paths.append(str(package_root))
     env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH")])])
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run a management command, first pointing ``RQ_QUEUES`` at ``--redis-url`` if given."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["--redis-url"]:
-        from django.conf import settings
-
-        settings.RQ_QUEUES = point_queues_at(getattr(settings, "RQ_QUEUES", {}), args[1])
-        args = args[2:]
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(["manage.py", *args])
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
 """Watching for a missing scheduler: the notification handlers hear it once, and once more when
 a scheduler runs again.
 
-Every scheduler stamps when it was last seen (``services/scheduler.py``). ``TaskWorker``s look
+Every scheduler stamps when it was last seen (``scheduler/process.py``). ``TaskWorker``s look
 at that stamp every ``CHECK_EVERY`` seconds; the first worker that finds none newer than
 ``EZTASKMANAGER_SCHEDULER_MISSING_SECONDS`` sets a flag in Redis (one atomic SET NX, so many
 workers send one warning) and sends the warning. The next scheduler heartbeat deletes the flag,

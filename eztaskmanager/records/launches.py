@@ -6,7 +6,7 @@ arguments and their rule): what the task said when it was launched, not when a w
 it. Its job carries the report's id (``report_id``); the work horse that runs the job *claims*
 the report with one conditional update (queued -> started), so a job sent twice runs once. A
 queued report whose job is found nowhere in Redis is sent again by the scheduler's sweep
-(``services/sweep.py``); a job lost between a worker's dequeue and its work horse's start
+(``scheduler/sweep.py``); a job lost between a worker's dequeue and its work horse's start
 therefore costs a delay, never the launch.
 """
 

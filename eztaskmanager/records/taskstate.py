@@ -1,8 +1,9 @@
 """Task state: the one writer of ``Task.status``, ``scheduled_job_id``, ``cached_next_ride``
 and ``schedule_enabled`` (the admin form's save aside: the operator sets "schedule on" there).
 
-Part of the operations layer. The use cases in ``operations.py``, the run lifecycle in
-``runs.py`` and the schedule sync call these functions; nothing else writes those three fields.
+The records layer, below the use cases (``operations``), the run lifecycle (``runs``) and
+the schedule sync (``scheduler/sync.py``), which call these functions; nothing else writes
+those fields.
 Writes are conditional updates of the fields concerned, so that a run finishing in a worker and
 an operator saving the task in the admin never overwrite each other's columns.
 """

@@ -75,7 +75,7 @@ class Heartbeat:
     """Keeps a run visibly alive until ``stop()``: its beats run on the process's ``TICKER``.
 
     Given the run's log ``handler`` (made with ``timer=False``), it also writes the log lines
-    that waited ``flush_seconds``. No thread of its own: see ``eztaskmanager.ticker``.
+    that waited ``flush_seconds``. No thread of its own: see ``eztaskmanager.runs.ticker``.
     """
 
     def __init__(self, report_id: int, renew=None, interval: float | None = None, handler=None):

@@ -1,6 +1,6 @@
 """The scheduler's sweep: no launch lost, no task left ``spooled`` or ``started`` for ever.
 
-Every launch is a queued report before its job reaches Redis (see ``launches.py``). A queued
+Every launch is a queued report before its job reaches Redis (see ``records/launches.py``). A queued
 report older than ``SWEEP_SECONDS`` whose job is found nowhere (not on its queue, not scheduled,
 not started, not deferred) was lost on its way: a worker killed between its dequeue and its work
 horse's start, a Redis that lost its data, a send after a commit that failed. The sweep sends it

@@ -11,7 +11,7 @@ also:
 * on a cold shutdown (a second SIGTERM / SIGINT), closes the run it takes down as "interrupted";
 * before it forks a work horse, warms itself once (imports the tasks' commands, primes the ORM)
   and freezes the garbage collector, so that each horse starts its run warm
-  (``eztaskmanager.warmup``).
+  (``eztaskmanager.worker.warmup``).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class TaskWorker(HookedWorker):
         self._next_watch = 0.0
 
     def before_fork(self) -> None:
-        # What every run would do in its fresh horse, done once here (eztaskmanager.warmup).
+        # What every run would do in its fresh horse, done once here (eztaskmanager.worker.warmup).
         self.warmer.before_fork()
 
     def after_heartbeat(self) -> None:

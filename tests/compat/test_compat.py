@@ -15,10 +15,11 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import include, path, reverse
 from django.utils.module_loading import import_string
-from eztaskmanager.tasks_as_code import export_tasks, load_tasks
 
-from eztaskmanager import arguments, compat
+from eztaskmanager import compat
+from eztaskmanager.cli.tasks_as_code import export_tasks, load_tasks
 from eztaskmanager.compat.levels import level_name
+from eztaskmanager.core import arguments
 from eztaskmanager.models import LaunchReport, Log
 from eztaskmanager.services.queues import get_task_service
 

@@ -12,7 +12,8 @@ import pytest
 import redis
 from django.contrib.auth import get_user_model
 
-from eztaskmanager.cli.devserver import DevServer, EmbeddedRedis, point_queues_at
+from eztaskmanager.__main__ import point_queues_at
+from eztaskmanager.cli.devserver import DevServer, EmbeddedRedis
 from eztaskmanager.models import LaunchReport
 from tests.integration.conftest import descendants, wait_for
 

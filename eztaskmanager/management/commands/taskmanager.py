@@ -1,7 +1,7 @@
 """``manage.py taskmanager <subcommand>``: operate django-eztaskmanager from the shell.
 
-The work is done in ``eztaskmanager.cli``, ``eztaskmanager.tasks_as_code`` and
-``eztaskmanager.devserver``; this command parses options and prints.
+The work is done in ``eztaskmanager.cli``, ``eztaskmanager.cli.tasks_as_code`` and
+``eztaskmanager.cli.devserver``; this command parses options and prints.
 """
 
 import argparse
