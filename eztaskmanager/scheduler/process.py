@@ -19,8 +19,8 @@ It extends rq-scheduler's loop in these ways:
 * it outlives a Redis or database outage, or a Sentinel failover: it retries with a capped
   backoff, and a firing claimed just before is enqueued once both are back (see ``outage.py``);
 * each firing is recorded as a queued launch (see ``records/launches.py``) and lost launches
-  are sent again (see ``sweep.py``); a task whose next run cannot be computed is set aside alone; a wiped
-  Redis (its marker key gone) is rebuilt at once.
+  are sent again (see ``sweep.py``); a task whose next run cannot be computed is set aside
+  alone; a wiped Redis (its marker key gone) is rebuilt at once.
 
 Jobs that are not ours are handed to rq-scheduler's own logic.
 """
