@@ -261,14 +261,14 @@ def test_the_first_hour_on_the_getting_started_project(
         ):
             assert server_detail not in body and server_detail not in raw, server_detail
 
-        # 3: two runs of the schedule, in the admin's list of its runs.
-        two = wait_for(
-            lambda: (r := task_reports(page, base, cron_id)) == ["ok", "ok"] and r,
+        # 3: two runs of the schedule (or more, on a machine slow enough to reach this line
+        # after the second), ended, in the admin's list of its runs.
+        wait_for(
+            lambda: len(r := task_reports(page, base, cron_id)) >= 2 and set(r) == {"ok"},
             timeout=CRON_GUARD,
             interval=2,
             what="two runs of the schedule every minute",
         )
-        assert two == ["ok", "ok"]
         screenshot(page, "cron_runs")
 
         # 4: Stop pauses the schedule; no run while the next minute boundary goes by.
@@ -279,12 +279,13 @@ def test_the_first_hour_on_the_getting_started_project(
         )
         assert page.locator("#eztm-schedule-paused").count() == 1
         paused_at = datetime.now(UTC)
+        runs = task_reports(page, base, cron_id)
         page.goto(f"{base}/admin/eztaskmanager/task/?q=every+minute")
         assert page.inner_text("#result_list td.field-next_run .eztm-paused") == "paused"
         # A minute boundary, and time for a run it would have started to show (a firing is
         # sent within a second of its time), go by with the schedule paused.
         time.sleep(max(0.0, (next_minute(paused_at) - datetime.now(UTC)).total_seconds()) + 15)
-        assert task_reports(page, base, cron_id) == ["ok", "ok"]
+        assert task_reports(page, base, cron_id) == runs
 
         # 4: Resume: the schedule is back, with its next run.
         page.goto(cron_url)
