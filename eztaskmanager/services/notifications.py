@@ -5,34 +5,11 @@ keep working; the 0.5.x names that are gone are served, with a deprecation warni
 ``compat.notifications``.
 """
 
+from eztaskmanager import notifications
 from eztaskmanager.compat import notifications as legacy_notifications
-from eztaskmanager.notifications import (  # noqa: F401 - the 0.5.x path
-    LEVELS,
-    EmailNotificationHandler,
-    NotificationError,
-    NotificationHandler,
-    SlackNotificationHandler,
-    SlackWebhookNotificationHandler,
-    emit_notifications,
-    log_url,
-    message_context,
-    send_alert,
-    summary,
-)
+from eztaskmanager.notifications import *  # noqa: F403 - the 0.5.x path of every public name
 
 # 0.5.x names (deprecated), served on first use.
 __getattr__ = legacy_notifications.module_attribute
 
-__all__ = [
-    "LEVELS",
-    "EmailNotificationHandler",
-    "NotificationError",
-    "NotificationHandler",
-    "SlackNotificationHandler",
-    "SlackWebhookNotificationHandler",
-    "emit_notifications",
-    "send_alert",
-    "log_url",
-    "message_context",
-    "summary",
-]
+__all__ = list(notifications.__all__)
