@@ -11,9 +11,12 @@ database lost mid-run need a real worker and a real restart: see
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from eztaskmanager import operations
@@ -177,3 +180,39 @@ def test_a_failing_reaction_stops_none_of_the_others(make_task, watched, setting
     report = run_task(task.pk)
     checked = check_ending(report.pk, LaunchReport.ENDING_FINISHED, "ok")
     assert "Notification 'broken' not sent" in checked.logs.last().message
+
+
+def report_writes(queries, report_id: int) -> tuple[int, int]:
+    """UPDATEs of the report's row and INSERT statements of log lines among ``queries``."""
+    sqls = [q["sql"] for q in queries]
+    row = re.compile(rf'"eztaskmanager_launchreport"\."id" = {report_id}\b')
+    updates = [
+        s for s in sqls if s.startswith('UPDATE "eztaskmanager_launchreport"') and row.search(s)
+    ]
+    inserts = [s for s in sqls if s.startswith('INSERT INTO "eztaskmanager_log"')]
+    return len(updates), len(inserts)
+
+
+def test_an_ending_writes_its_report_once_and_its_notes_once(make_task, watched, settings):
+    """The outcome, its counters and its last lines go in one UPDATE and one INSERT; what the
+    reactions note (a handler that failed, a follow-up launched) in one batch after."""
+    settings.EZTASKMANAGER_NOTIFICATION_HANDLERS = {
+        "broken": {"class": "tests.runs.test_ending.NoSuchHandler", "level": "ok"},
+    }
+    task = make_task("eztm_echo", max_retries=1)
+    cleanup = make_task("eztm_echo", name="cleanup")
+    FollowUp.objects.create(task=task, then=cleanup, results="failed")
+    report = started(task, max_attempts=1)
+    with CaptureQueriesContext(connection) as ctx:
+        assert close_run(report, REASON_WORKER_DIED, backend=watched)
+    assert report_writes(ctx.captured_queries, report.pk) == (2, 2)  # outcome + notes
+    lines = list(LaunchReport.objects.get(pk=report.pk).logs.values_list("message", flat=True))
+    assert lines[0] == "Run ended: worker died."
+    assert "Notification 'broken' not sent" in lines[1] and "launched" in lines[2]
+
+    failing = make_task("eztm_fail", max_retries=1, retry_delays="60", name="failing")
+    with CaptureQueriesContext(connection) as ctx:
+        failed = run_task(failing.pk)
+    # UPDATEs: the log handler's last flush, the outcome, the notes; INSERTs (the handler's
+    # own raw multi-row insert aside): the "attempt planned" line with the outcome, the notes.
+    assert report_writes(ctx.captured_queries, failed.pk) == (3, 2)
