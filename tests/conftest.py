@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import factories
+from tests.factories import fail_run  # noqa: F401 - imported from here by older tests
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,29 +49,13 @@ def _needs_redis(request):
 @pytest.fixture
 def make_command(db):
     """Return the AppCommand row of a real management command (created if missing)."""
-    from django.core.management import get_commands
-
-    from eztaskmanager.models import AppCommand
-
-    def make(name: str) -> AppCommand:
-        command, _ = AppCommand.objects.get_or_create(
-            name=name, app_name=get_commands()[name], defaults={"active": True}
-        )
-        return command
-
-    return make
+    return factories.make_command
 
 
 @pytest.fixture
-def make_task(make_command):
+def make_task(db):
     """Create a Task running ``command`` with ``arguments`` and any other field."""
-    from eztaskmanager.models import Task
-
-    def make(command: str = "eztm_echo", arguments: str = "", **fields) -> Task:
-        fields.setdefault("name", f"{command} task")
-        return Task.objects.create(command=make_command(command), arguments=arguments, **fields)
-
-    return make
+    return factories.make_task
 
 
 @pytest.fixture
@@ -156,19 +143,3 @@ def slack_server():
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
-
-
-def fail_run(task, backend, attempt: int = 1, max_attempts: int = 1):
-    """A started run of ``task`` ended as its worker died: the real ending, which decides and
-    sends its retry; returns its report."""
-    from django.utils import timezone
-
-    from eztaskmanager.models import LaunchReport
-    from eztaskmanager.runs import REASON_WORKER_DIED, close_run
-
-    report = LaunchReport.objects.create(
-        task=task, started_at=timezone.now(), attempt=attempt, max_attempts=max_attempts
-    )
-    assert close_run(report, REASON_WORKER_DIED, backend=backend)
-    report.refresh_from_db()
-    return report

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 import fakeredis
 import pytest
 import redis
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -20,6 +19,14 @@ from redis.retry import Retry
 
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
 from eztaskmanager.services.queues import RQTaskQueueService
+from tests import factories
+from tests.factories import (  # noqa: F401 - EDITOR, LAUNCHER: imported from here
+    EDITOR,
+    LAUNCHER,
+    finished_report,
+    make_report,
+    running_report,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -77,24 +84,7 @@ def redis_down():
 @pytest.fixture
 def staff_client(db):
     """A client logged in as a staff user holding exactly the given permissions."""
-    counter = iter(range(1000))
-
-    def make(*codenames: str) -> Client:
-        user = User.objects.create_user(f"staff{next(counter)}", password="x", is_staff=True)
-        user.user_permissions.set(
-            Permission.objects.filter(
-                content_type__app_label="eztaskmanager", codename__in=codenames
-            )
-        )
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
-
-
-EDITOR = ("view_task", "change_task", "add_task", "view_launchreport")
-LAUNCHER = (*EDITOR, "launch_task")
+    return factories.staff_client
 
 
 def changelist_url(model="task"):
@@ -111,24 +101,7 @@ def messages_of(response) -> list[str]:
 
 def add_report(task, result="ok", lines=(), **fields):
     """A finished report of ``task`` with the given log lines (level, message)."""
-    report = LaunchReport.objects.create(
-        task=task,
-        invocation_result=result,
-        started_at=timezone.now(),
-        finished_at=timezone.now(),
-        duration=fields.pop("duration", 1.5),
-        n_lines=len(lines),
-        n_errors=sum(1 for level, _ in lines if level == "ERROR"),
-        n_warnings=sum(1 for level, _ in lines if level == "WARNING"),
-        **fields,
-    )
-    Log.objects.bulk_create(
-        Log(launch_report=report, level=level, message=message, lineno=n)
-        for n, (level, message) in enumerate(lines, start=1)
-    )
-    if result:
-        task.compute_cache()
-    return report
+    return finished_report(task, result, lines, **fields)
 
 
 def form_data(client, url, **changes) -> dict:
@@ -290,7 +263,7 @@ def test_user_and_log_text_is_escaped_on_every_admin_page(admin_client, make_tas
     category = TaskCategory.objects.create(name=XSS)
     task = make_task("eztm_echo", f"'{XSS}'", name=XSS, note=XSS, category=category)
     report = add_report(task, "errors", [("ERROR", XSS), ("INFO", "plain")])
-    running = LaunchReport.objects.create(task=task, progress_done=3, progress_total=10)
+    running = make_report(task, progress_done=3, progress_total=10)
     pages = [
         changelist_url(),
         change_url(task),
@@ -340,9 +313,7 @@ def test_stop_action_unschedules_and_stops_runs(admin_client, make_task, fake_qu
     fake_queue.schedule(scheduled)
     fake_queue.launch(scheduled)  # a queued run is dropped too
     busy = make_task(name="busy")
-    run = LaunchReport.objects.create(
-        task=busy, started_at=timezone.now(), heartbeat_at=timezone.now()
-    )
+    run = running_report(busy)
     response = admin_client.post(
         changelist_url(),
         {"action": "stop_tasks", "_selected_action": [scheduled.pk, busy.pk]},
@@ -584,9 +555,7 @@ def test_reports_inline_and_run_history(admin_client, make_task):
     task = make_task("eztm_lines", "3", name="history")
     add_report(task, "ok", [("INFO", "fine")], duration=2.0)
     add_report(task, "failed", [("ERROR", "broke")], duration=1.0)
-    LaunchReport.objects.create(
-        task=task, started_at=timezone.now(), progress_done=25, progress_total=100
-    )
+    running_report(task, heartbeat=False, progress_done=25, progress_total=100)
     body = admin_client.get(change_url(task)).content.decode()
     assert '<progress class="eztm-progress" value="25" max="100"></progress> 25 / 100 (25%)' in body
     assert "INFO - fine" in body and "ERROR - broke" in body
