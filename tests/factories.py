@@ -34,12 +34,15 @@ def make_command(name: str):
     return command
 
 
-def make_task(command: str = "eztm_echo", arguments: str = "", **fields):
-    """A Task running ``command`` with ``arguments`` and any other field."""
-    from eztaskmanager.models import Task
+def make_task(command="eztm_echo", arguments: str = "", **fields):
+    """A Task running ``command`` (a real command's name, or an AppCommand row as it is, e.g.
+    one whose command is gone or refused) with ``arguments`` and any other field."""
+    from eztaskmanager.models import AppCommand, Task
 
-    fields.setdefault("name", f"{command} task")
-    return Task.objects.create(command=make_command(command), arguments=arguments, **fields)
+    if not isinstance(command, AppCommand):
+        command = make_command(command)
+    fields.setdefault("name", f"{command.name} task")
+    return Task.objects.create(command=command, arguments=arguments, **fields)
 
 
 # -- reports -----------------------------------------------------------------------------------
