@@ -18,10 +18,11 @@ from django.utils import timezone
 from rq import Queue, Worker
 
 from eztaskmanager import cli
-from eztaskmanager.models import LaunchReport, Log, Task
+from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.scheduler.process import TaskScheduler
 from eztaskmanager.services import run_management_command
 from eztaskmanager.services.queues import RQTaskQueueService
+from tests.factories import make_lines, make_user, running_report
 
 pytestmark = pytest.mark.django_db
 
@@ -156,16 +157,13 @@ def test_logs_prints_the_lines_and_json_lines(make_task, real_redis):
 @pytest.mark.django_db(transaction=True)
 def test_logs_follow_prints_new_lines_until_the_run_ends(make_task):
     task = make_task(name="long")
-    report = LaunchReport.objects.create(task=task, started_at=timezone.now())
+    report = running_report(task, heartbeat=False)
 
     def run():
         try:
             for n in (1, 2, 3):
                 time.sleep(0.2)
-                Log.objects.create(
-                    launch_report=report, level="INFO", message=f"step {n}", lineno=n
-                )
-                LaunchReport.objects.filter(pk=report.pk).update(n_lines=n)
+                make_lines(report, f"step {n}")
             LaunchReport.objects.filter(pk=report.pk).update(invocation_result="ok")
         finally:
             connections.close_all()
@@ -195,7 +193,7 @@ def test_status_json_counts_queues_workers_schedulers_and_runs(
     gone.register_death()
     ran = make_task("eztm_fail", name="bad")
     run_management_command(ran.pk)
-    LaunchReport.objects.create(task=ran, started_at=timezone.now())  # still running
+    running_report(ran, heartbeat=False)  # still running
 
     data = json.loads(taskmanager("status", "--json"))
 
@@ -250,14 +248,14 @@ def test_status_says_when_redis_is_down(settings, make_task):
 def test_run_and_stop_are_recorded_as_the_command_line_or_the_named_user(
     make_task, real_redis, committed
 ):
-    from django.contrib.auth.models import Permission, User
+    from django.contrib.auth.models import Permission
 
     from eztaskmanager.operations import audit
 
     task = make_task(name="audited")
     with committed():
         taskmanager("run", "audited")
-    bob = User.objects.create_user("bob")
+    bob = make_user("bob")
     with pytest.raises(CommandError, match="'bob' may not launch or stop tasks"):
         taskmanager("stop", "audited", "--user", "bob")
     with pytest.raises(CommandError, match="No active user named 'nobody'"):

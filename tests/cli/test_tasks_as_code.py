@@ -10,8 +10,9 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from eztaskmanager.cli.tasks_as_code import DeclarationError, export_tasks, load_tasks
-from eztaskmanager.models import AppCommand, LaunchReport, Task, TaskCategory
+from eztaskmanager.models import AppCommand, Task, TaskCategory
 from eztaskmanager.services.queues import RQTaskQueueService
+from tests.factories import make_report
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +80,7 @@ def test_load_again_changes_nothing(real_redis):
 def test_update_changes_fields_reschedules_and_keeps_history(real_redis):
     load_tasks(DECLARED)
     nightly = Task.objects.get(name="nightly import")
-    report = LaunchReport.objects.create(task=nightly, invocation_result="ok")
+    report = make_report(nightly, invocation_result="ok")
     old_job = nightly.scheduled_job_id
     changed = [dict(DECLARED[0], arguments="7", cron_expression="0 4 * * *"), DECLARED[1]]
 
@@ -196,7 +197,7 @@ def test_export_writes_declarations_that_load_unchanged(tmp_path, real_redis):
     yaml = pytest.importorskip("yaml")
     start = timezone.now() + timedelta(days=1)
     load_tasks(DECLARED + [{"name": "later", "command": "eztm_echo", "scheduling": start}])
-    LaunchReport.objects.create(task=Task.objects.get(name="echo"), invocation_result="ok")
+    make_report(Task.objects.get(name="echo"), invocation_result="ok")
 
     exported = json.loads(taskmanager("export"))
     assert exported == export_tasks()
