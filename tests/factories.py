@@ -147,9 +147,10 @@ def client_for(user):
     return client
 
 
-def staff_client(*perms: str):
-    """A client logged in as a fresh staff user holding exactly ``perms``."""
-    return client_for(make_staff(*perms, password="x"))
+def staff_client(*perms: str, username: str | None = None):
+    """A client logged in as a staff user (``username`` or a fresh one) holding exactly
+    ``perms``."""
+    return client_for(make_staff(*perms, username=username, password="x"))
 
 
 EDITOR = ("view_task", "change_task", "add_task", "view_launchreport")

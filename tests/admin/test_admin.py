@@ -83,8 +83,10 @@ def redis_down():
 
 @pytest.fixture
 def staff_client(db):
-    """A client logged in as a staff user holding exactly the given permissions."""
-    return factories.staff_client
+    """A client logged in as a staff user holding exactly the given permissions (the users
+    are staff0, staff1, ... in each test)."""
+    counter = iter(range(1000))
+    return lambda *codenames: factories.staff_client(*codenames, username=f"staff{next(counter)}")
 
 
 def changelist_url(model="task"):

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -24,6 +24,7 @@ from eztaskmanager.scheduler.process import record_firing
 from eztaskmanager.scheduler.sweep import sweep
 from eztaskmanager.services import run_management_command
 from tests.admin.test_admin import EDITOR, LAUNCHER, change_url, fake_queue, form_data, staff_client
+from tests.factories import make_report, make_staff, make_user, queued_report, running_report
 
 pytestmark = pytest.mark.django_db
 __all__ = ["fake_queue", "staff_client"]  # fixtures used here
@@ -44,10 +45,7 @@ def edit(task: Task, **values) -> None:
 
 
 def user_with(*codenames: str, name: str = "someone") -> User:
-    user = User.objects.create_user(name, is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="eztaskmanager", codename__in=codenames)
-    )
+    user = make_staff(*codenames, username=name)
     return User.objects.get(pk=user.pk)  # no cached permissions
 
 
@@ -149,7 +147,7 @@ def test_a_scheduled_firing_records_the_task_as_it_was_at_the_firing(
 
 def test_a_firing_of_a_task_held_before_it_runs_nothing(make_task, fake_rq_service):
     task = make_task("eztm_echo", "edited", name="t", cron_expression="0 3 * * *")
-    authorisation.hold(task, User.objects.create_user("editor"))
+    authorisation.hold(task, make_user("editor"))
     job = record_firing(task.pk, fake_rq_service.backend)
     ran = run_management_command(task.pk, **job.kwargs)
     assert ran.invocation_result == "failed" and ran.failure_reason.startswith("held:")
@@ -171,7 +169,7 @@ def test_the_policy_checks_the_recorded_command(make_task, make_command, fake_rq
 
 def test_a_report_from_before_the_recording_runs_the_task_as_it_is(make_task):
     task = make_task("eztm_echo", "the task", name="t")
-    old = LaunchReport.objects.create(task=task, rq_job_id="eztm-old")  # queued by 0.6
+    old = queued_report(task, record=False, rq_job_id="eztm-old")  # queued by 0.6
     assert not old.is_recorded and old.ran_arguments == "the task"
     ran = run_management_command(task.pk, report_id=old.pk)
     assert "items=['the', 'task']" in messages_of(ran)
@@ -326,7 +324,7 @@ def test_a_held_task_is_not_scheduled_until_approved(make_task, immediate_backen
 
     FakeRedisService.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     task = make_task("eztm_echo", "x", name="t", scheduling=timezone.now() + timedelta(hours=1))
-    authorisation.hold(task, User.objects.create_user("editor"))
+    authorisation.hold(task, make_user("editor"))
     with pytest.raises(operations.NotAllowed, match="editor"):
         operations.apply_schedule(task, defer=False)
     authorisation.approve(task, user_with("launch_task", name="boss"))
@@ -348,7 +346,7 @@ def test_a_task_created_by_an_editor_is_held(staff_client, make_command, immedia
 
 
 def test_a_user_named_like_an_actor_is_not_trusted(make_task, immediate_backend):
-    forged = User.objects.create_user("eztaskmanager-follow-up", is_staff=True)
+    forged = make_staff(username="eztaskmanager-follow-up")
     forged.set_unusable_password()
     forged.is_active = False
     forged.save()
@@ -370,7 +368,7 @@ def test_a_follow_up_launch_approves_nothing(make_task, immediate_backend):
     first = make_task("eztm_lines", "1", name="first")
     then = make_task("eztm_echo", "x", name="then")
     FollowUp.objects.create(task=first, then=then, results="ok")
-    authorisation.hold(then, User.objects.create_user("editor"))
+    authorisation.hold(then, make_user("editor"))
     operations.launch(first)
     operations.launch(first)
     then.refresh_from_db()
@@ -380,7 +378,7 @@ def test_a_follow_up_launch_approves_nothing(make_task, immediate_backend):
 def test_queued_launches_keep_their_values_after_a_retry_record(make_task, fake_rq_service):
     """``launches.prepare`` without a recorded report to retry records the task now."""
     task = make_task("eztm_echo", "now", name="t")
-    old = LaunchReport.objects.create(task=task, invocation_result="failed")
+    old = make_report(task, invocation_result="failed")
     _job, retry = launches.prepare(task, "eztm-r", attempt=2, retry_of=old)
     assert (retry.command_name, retry.run_arguments) == ("eztm_echo", "now")
 
@@ -416,7 +414,7 @@ def test_load_records_what_it_changes_and_approves_it(make_task):
     from eztaskmanager.cli import tasks_as_code
 
     task = make_task("eztm_echo", "old", name="echo")
-    authorisation.hold(task, User.objects.create_user("editor"))
+    authorisation.hold(task, make_user("editor"))
     result = tasks_as_code.load_tasks(
         [{"name": "echo", "command": "eztm_echo", "arguments": "new", "note": "n"}]
     )
@@ -490,10 +488,7 @@ def test_a_stopped_run_fires_its_failed_follow_ups_with_or_without_retries(
     task = make_task("eztm_echo", name="stopped", max_retries=retries)
     cleanup = make_task("eztm_echo", "cleanup", name="cleanup")
     FollowUp.objects.create(task=task, then=cleanup, results="failed")
-    now = timezone.now()
-    running = LaunchReport.objects.create(
-        task=task, started_at=now, heartbeat_at=now, max_attempts=retries + 1, worker="elsewhere"
-    )
+    running = running_report(task, max_attempts=retries + 1, worker="elsewhere")
     operations.stop(task, "ops")
     running.refresh_from_db()
     assert running.invocation_result == "failed" and running.retry_planned is False
@@ -526,10 +521,7 @@ def test_a_stop_in_the_admin_leaves_the_failed_follow_ups_to_the_scheduler(
     task = make_task("eztm_echo", name="stopped", max_retries=1)
     cleanup = make_task("eztm_echo", "cleanup", name="cleanup")
     FollowUp.objects.create(task=task, then=cleanup, results="failed")
-    now = timezone.now()
-    running = LaunchReport.objects.create(
-        task=task, started_at=now, heartbeat_at=now, max_attempts=2, worker="elsewhere"
-    )
+    running = running_report(task, max_attempts=2, worker="elsewhere")
     launcher = staff_client(*LAUNCHER)
     with committed():
         response = launcher.post(f"/admin/eztaskmanager/task/{task.pk}/stop/")

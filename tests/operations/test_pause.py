@@ -18,7 +18,7 @@ from django.utils import timezone
 from eztaskmanager import operations
 from eztaskmanager.admin.display import next_run_cell, state_badge
 from eztaskmanager.cli.tasks_as_code import export_tasks, load_tasks
-from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.models import Task
 from eztaskmanager.operations import audit
 from eztaskmanager.scheduler.sync import sync_schedules
 from eztaskmanager.services.queues import RQTaskQueueService
@@ -34,6 +34,7 @@ from tests.admin.test_admin import (
     staff_client,
 )
 from tests.cli.test_cli import taskmanager
+from tests.factories import make_superuser, make_user, running_report
 
 __all__ = ["fake_queue", "redis_down", "staff_client"]  # fixtures used here
 
@@ -82,17 +83,16 @@ def test_sync_applies_an_enabled_schedule_that_has_no_job(make_task, fake_rq_ser
 
 def test_sync_leaves_a_held_schedule_alone_until_it_is_approved(make_task, fake_rq_service):
     # Saved by an editor without the launch permission: on, no job, and held.
-    from django.contrib.auth.models import User
 
     from eztaskmanager.operations import authorisation
 
     task = make_task(name="nightly", cron_expression="30 2 * * *")
-    authorisation.hold(task, User.objects.create_user("editor"))
+    authorisation.hold(task, make_user("editor"))
 
     assert not sync_schedules(fake_rq_service.backend).applied
     assert jobs(fake_rq_service) == {}
 
-    authorisation.approve(task, User.objects.create_superuser("boss"))
+    authorisation.approve(task, make_superuser("boss"))
     assert sync_schedules(fake_rq_service.backend).applied == [task.pk]
     assert len(jobs(fake_rq_service)) == 1
 
@@ -132,7 +132,7 @@ def test_a_stopped_schedule_stays_off_whatever_happens_to_redis(make_task, fake_
 def test_a_one_off_that_ran_is_done_not_paused(make_task, fake_rq_service):
     when = timezone.now() - timedelta(minutes=5)
     task = make_task(name="once", scheduling=when)  # on, no job: its job fired, then Redis went
-    LaunchReport.objects.create(task=task, started_at=when + timedelta(seconds=1))
+    running_report(task, heartbeat=False, started_at=when + timedelta(seconds=1))
 
     result = sync_schedules(fake_rq_service.backend)
 
@@ -388,11 +388,10 @@ def test_cli_stop_pauses_and_resume_brings_the_job_back(make_task, real_redis, c
 
 
 def test_cli_resume_as_a_user_takes_the_launch_permission(make_task, real_redis):
-    from django.contrib.auth.models import User
 
     task = every_minute(make_task)
     Task.objects.filter(pk=task.pk).update(schedule_enabled=False)
-    User.objects.create_user("bob")
+    make_user("bob")
     with pytest.raises(CommandError, match="'bob' may not launch or stop tasks"):
         taskmanager("resume", str(task.pk), "--user", "bob")
     task.refresh_from_db()
