@@ -21,7 +21,7 @@ from eztaskmanager.scheduler.sweep import sweep
 from eztaskmanager.scheduler.sync import sync_schedules
 from eztaskmanager.services import run_management_command
 from eztaskmanager.services.queues import RQTaskQueueService
-from tests.conftest import fail_run
+from tests.factories import fail_run, running_report
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +134,7 @@ def test_the_sweep_reconciles_tasks_left_spooled_or_started(make_task, fake_rq_s
     stuck = make_task(name="stuck")
     busy = make_task(name="busy")
     Task.objects.filter(pk__in=[stuck.pk, busy.pk]).update(status=Task.STATUS_SPOOLED)
-    LaunchReport.objects.create(task=busy, started_at=timezone.now(), heartbeat_at=timezone.now())
+    running_report(busy)
     later = make_task(name="later", scheduling=timezone.now() + timedelta(hours=1))
     fake_rq_service.schedule(later)
     Task.objects.filter(pk=later.pk).update(status=Task.STATUS_STARTED)

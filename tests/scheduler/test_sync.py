@@ -10,6 +10,7 @@ from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.records import taskstate
 from eztaskmanager.scheduler.process import TaskScheduler
 from eztaskmanager.scheduler.sync import sync_schedules
+from tests.factories import running_report
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +92,7 @@ def test_sync_clears_a_one_off_that_already_ran(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(seconds=1))
     fake_rq_service.add(task)
     task.refresh_from_db()
-    LaunchReport.objects.create(task=task, started_at=task.scheduling + timedelta(seconds=1))
+    running_report(task, heartbeat=False, started_at=task.scheduling + timedelta(seconds=1))
     fake_rq_service.connection.flushall()
 
     result = sync_schedules(fake_rq_service.backend)

@@ -11,7 +11,8 @@ from django.core.management import get_commands
 from django.urls import reverse
 
 from eztaskmanager import operations
-from eztaskmanager.models import AppCommand, Task
+from eztaskmanager.models import AppCommand
+from tests import factories
 from tests.admin.test_admin import change_url, form_data
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +102,7 @@ def test_the_help_of_a_denied_command_is_refused(admin_client):
 
 
 def test_the_change_page_of_a_task_on_a_refused_command_shows_the_refusal(admin_client):
-    task = Task.objects.create(name="old", command=refused_row(active=False))
+    task = factories.make_task(refused_row(active=False), name="old")
     sys.modules.pop(REFUSED_MODULE, None)
     body = admin_client.get(change_url(task)).content.decode()
     assert "is not shown: command not allowed: eztm_refused_help" in body
