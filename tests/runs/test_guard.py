@@ -11,16 +11,11 @@ from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.runs import Heartbeat
 from eztaskmanager.runs.guard import reap_orphans
 from eztaskmanager.services import run_management_command
+from tests.factories import running_report
 
 pytestmark = pytest.mark.django_db
 
 IMMEDIATE = override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="immediate")
-
-
-def running_report(task, **fields):
-    now = timezone.now()
-    fields.setdefault("heartbeat_at", now)
-    return LaunchReport.objects.create(task=task, started_at=now, **fields)
 
 
 @IMMEDIATE
