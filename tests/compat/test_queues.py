@@ -155,3 +155,34 @@ def test_immediate_service_cannot_schedule(make_task):
 def test_job_ids_name_their_task(make_task):
     task = make_task()
     assert RQTaskQueueService().backend.new_job_id(task.pk).startswith(f"eztm-{task.pk}-")
+
+
+# -- which service the settings name (moved from tests/test_conf.py) ----------------------------
+
+
+def test_queue_service_follows_setting():
+    from eztaskmanager.services.queues import (
+        ImmediateTaskQueueService,
+        RQTaskQueueService,
+        TaskQueueException,
+        get_task_service,
+    )
+
+    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="immediate"):
+        assert isinstance(get_task_service(), ImmediateTaskQueueService)
+    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="RQ"):
+        assert isinstance(get_task_service(), RQTaskQueueService)
+    with override_settings(
+        EZTASKMANAGER_QUEUE_SERVICE_TYPE="eztaskmanager.services.queues.ImmediateTaskQueueService"
+    ):
+        assert isinstance(get_task_service(), ImmediateTaskQueueService)
+    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="no.such.Service"):
+        with pytest.raises(TaskQueueException, match="Unknown"):
+            get_task_service()
+
+
+def test_queue_name_setting():
+    from eztaskmanager.services.queues import RQTaskQueueService
+
+    with override_settings(EZTASKMANAGER_QUEUE_NAME="low"):
+        assert RQTaskQueueService().queue_name == "low"
