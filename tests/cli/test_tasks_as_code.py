@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from eztaskmanager.backends import RQBackend
 from eztaskmanager.cli.tasks_as_code import DeclarationError, export_tasks, load_tasks
 from eztaskmanager.models import AppCommand, Task, TaskCategory
-from eztaskmanager.services.queues import RQTaskQueueService
 from tests.factories import make_report
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def test_load_creates_tasks_and_schedules_the_scheduled_ones(real_redis):
     assert nightly.note == "Prices from the supplier."
     assert (nightly.timeout, nightly.max_retries, nightly.retry_delay(2)) == (600, 2, 120)
     assert nightly.status == "scheduled"
-    service = RQTaskQueueService()
+    service = RQBackend()
     assert due(service, nightly) == nightly.cached_next_ride
     local = timezone.localtime(nightly.cached_next_ride)
     assert (local.hour, local.minute) == (2, 30)
@@ -93,7 +93,7 @@ def test_update_changes_fields_reschedules_and_keeps_history(real_redis):
     nightly = Task.objects.get(name="nightly import")
     assert (nightly.arguments, nightly.cron_expression) == ("7", "0 4 * * *")
     assert nightly.scheduled_job_id != old_job
-    assert timezone.localtime(due(RQTaskQueueService(), nightly)).hour == 4
+    assert timezone.localtime(due(RQBackend(), nightly)).hour == 4
     assert list(nightly.launchreport_set.all()) == [report]  # history stays
     assert Task.objects.count() == 2
 
@@ -108,7 +108,7 @@ def test_removing_the_timing_unschedules(real_redis):
     assert result.changes[0].schedule == "unscheduled"
     task = Task.objects.get(name="nightly import")
     assert (task.status, task.scheduled_job_id, task.cached_next_ride) == ("idle", None, None)
-    service = RQTaskQueueService()
+    service = RQBackend()
     assert real_redis.zcard(service.scheduler.scheduled_jobs_key) == 0
 
 
@@ -140,7 +140,7 @@ def test_dry_run_shows_the_changes_and_applies_none(real_redis):
     assert list(Task.objects.values()) == before
     assert AppCommand.objects.count() == commands
     assert not TaskCategory.objects.exists()
-    assert real_redis.zcard(RQTaskQueueService().scheduler.scheduled_jobs_key) == 0
+    assert real_redis.zcard(RQBackend().scheduler.scheduled_jobs_key) == 0
 
 
 def test_invalid_declarations_are_all_reported_and_nothing_is_written(real_redis):

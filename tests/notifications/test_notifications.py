@@ -17,6 +17,7 @@ from django.core.management.base import SystemCheckError
 from django.http import HttpResponse
 from django.urls import include, path, reverse
 
+from eztaskmanager import operations
 from eztaskmanager.models import LaunchReport
 from eztaskmanager.notifications import (
     SLACK_FIELD_TEXT_LIMIT,
@@ -25,7 +26,6 @@ from eztaskmanager.notifications import (
     NotificationHandler,
     emit_notifications,
 )
-from eztaskmanager.services.queues import get_task_service
 from tests import factories
 
 SLACK = "eztaskmanager.notifications.SlackNotificationHandler"
@@ -137,7 +137,7 @@ def run(make_task):
     """Launch a new task through the (immediate) queue service; return its fresh report."""
 
     def launch(command: str, arguments: str = "", **fields) -> LaunchReport:
-        report = get_task_service().launch(make_task(command, arguments, **fields)).report
+        report = operations.launch(make_task(command, arguments, **fields), defer=False).report
         report.refresh_from_db()
         return report
 
@@ -643,17 +643,17 @@ def test_a_changed_setting_applies_to_the_next_run_in_the_same_process(
     task = make_task("eztm_echo", name="nightly")
     handlers(mail=email(level="warnings", recipients=["first@example.com"]))
     warm_up()  # what a TaskWorker does when it starts
-    get_task_service().launch(task)
+    operations.launch(task, defer=False)
     assert [m.to for m in mailoutbox] == [["first@example.com"]]
 
     handlers(mail=email(level="warnings", recipients=["second@example.com"]))
-    get_task_service().launch(task)
+    operations.launch(task, defer=False)
     assert [m.to for m in mailoutbox][1:] == [["second@example.com"]]
 
     handlers(mail=email(level="errors", recipients=["second@example.com"]))
-    get_task_service().launch(task)  # warnings: below the new level
+    operations.launch(task, defer=False)  # warnings: below the new level
     handlers()
-    get_task_service().launch(task)
+    operations.launch(task, defer=False)
     assert len(mailoutbox) == 2
 
 
@@ -708,8 +708,6 @@ def test_server_paths_are_left_out_of_the_reason(make_task, handlers, slack_serv
 
 def test_a_stop_is_reported_as_a_stop(make_task, handlers, slack_server, mailoutbox):
 
-    from eztaskmanager import operations
-
     handlers(mail=email(level="failed"), slack=slack(slack_server, level="failed"))
     task = make_task("eztm_echo", "", name="nightly import")
     report = factories.running_report(task, heartbeat=False, record=True)
@@ -731,8 +729,6 @@ def test_a_stop_is_reported_as_a_stop(make_task, handlers, slack_server, mailout
 def test_a_stop_reaches_only_the_handlers_that_send_failures(make_task, handlers, mailoutbox):
     # The one rule: a stopped run's result is failed, so it reaches every handler whose level
     # is failed or milder (all levels), unless the task turns its notifications off.
-
-    from eztaskmanager import operations
 
     handlers(mail=email(level="failed"))
     task = make_task("eztm_echo", "", name="quiet", notification_level="off")
