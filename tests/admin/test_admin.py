@@ -17,8 +17,9 @@ from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from eztaskmanager import operations
+from eztaskmanager.backends import RQBackend
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
-from eztaskmanager.services.queues import RQTaskQueueService
 from tests import factories
 from tests.factories import (  # noqa: F401 - EDITOR, LAUNCHER: imported from here
     EDITOR,
@@ -34,46 +35,46 @@ XSS = '<script>alert("eztm")</script>'
 XSS_ESCAPED = "&lt;script&gt;alert(&quot;eztm&quot;)&lt;/script&gt;"
 
 
-# -- queue services the admin is pointed at (through EZTASKMANAGER_QUEUE_SERVICE_TYPE) --------
+# -- backends the admin is pointed at (through EZTASKMANAGER_QUEUE_SERVICE_TYPE) --------------
 
 
-class FakeRedisService(RQTaskQueueService):
-    """The RQ service on an in-process fakeredis server (one per test)."""
+class FakeRedisBackend(RQBackend):
+    """The RQ backend on an in-process fakeredis server (one per test)."""
 
     redis = None  # set by the fake_queue fixture
 
     def __init__(self, queue_name=None):
-        super().__init__(queue_name, connection=FakeRedisService.redis)
+        super().__init__(queue_name, connection=FakeRedisBackend.redis)
 
 
-class ClosedPortService(RQTaskQueueService):
-    """The RQ service with a real Redis client pointed at a port nobody listens on."""
+class ClosedPortBackend(RQBackend):
+    """The RQ backend with a real Redis client pointed at a port nobody listens on."""
 
     port = 0
 
     def __init__(self, queue_name=None):
         client = redis.Redis(
-            port=ClosedPortService.port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+            port=ClosedPortBackend.port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
         )
         super().__init__(queue_name, connection=client)
 
 
 @pytest.fixture
 def fake_queue():
-    FakeRedisService.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    FakeRedisBackend.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     with override_settings(
-        EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.admin.test_admin.FakeRedisService"
+        EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.admin.test_admin.FakeRedisBackend"
     ):
-        yield FakeRedisService()
+        yield FakeRedisBackend()
 
 
 @pytest.fixture
 def redis_down():
     with socket.socket() as sock:  # a port that was free a moment ago, now closed
         sock.bind(("127.0.0.1", 0))
-        ClosedPortService.port = sock.getsockname()[1]
+        ClosedPortBackend.port = sock.getsockname()[1]
     with override_settings(
-        EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.admin.test_admin.ClosedPortService"
+        EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.admin.test_admin.ClosedPortBackend"
     ):
         yield
 
@@ -312,8 +313,8 @@ def test_launch_with_the_immediate_service_reports_the_result(admin_client, make
 
 def test_stop_action_unschedules_and_stops_runs(admin_client, make_task, fake_queue):
     scheduled = make_task(name="scheduled", scheduling=timezone.now() + timedelta(hours=1))
-    fake_queue.schedule(scheduled)
-    fake_queue.launch(scheduled)  # a queued run is dropped too
+    operations.schedule(scheduled, fake_queue, defer=False)
+    operations.launch(scheduled, fake_queue, defer=False)  # a queued run is dropped too
     busy = make_task(name="busy")
     run = running_report(busy)
     response = admin_client.post(
@@ -335,7 +336,7 @@ def test_stop_action_unschedules_and_stops_runs(admin_client, make_task, fake_qu
 
 def test_buttons_launch_and_stop(admin_client, make_task, fake_queue):
     task = make_task(name="buttons", scheduling=timezone.now() + timedelta(hours=1))
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
     body = admin_client.get(change_url(task)).content.decode()
     launch_url = reverse("admin:eztaskmanager_task_launch", args=[task.pk])
     stop_url = reverse("admin:eztaskmanager_task_stop", args=[task.pk])
@@ -367,7 +368,7 @@ def test_buttons_take_post_with_csrf_token(make_task, fake_queue, admin_user):
 
 def test_launching_takes_the_launch_permission(staff_client, make_task, fake_queue):
     task = make_task(name="guarded", scheduling=timezone.now() + timedelta(hours=1))
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
     editor = staff_client(*EDITOR)
 
     changelist = editor.get(changelist_url()).content.decode()
@@ -408,7 +409,7 @@ def test_redis_down_gives_a_message_not_a_500(admin_client, make_task, redis_dow
         assert response.status_code == 200
         [message] = messages_of(response)
         assert message.startswith("“offline” was not launched: The task queue (Redis at ")
-        assert f":{ClosedPortService.port}) is not reachable" in message
+        assert f":{ClosedPortBackend.port}) is not reachable" in message
     task.refresh_from_db()
     assert task.status == Task.STATUS_IDLE
     # The history holds no launch: the queue refused it, nothing was launched.

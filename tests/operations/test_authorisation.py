@@ -317,12 +317,12 @@ def test_saving_unchanged_or_launching_by_a_launcher_approves(
 
 
 def test_a_held_task_is_not_scheduled_until_approved(make_task, immediate_backend, settings):
-    settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "tests.admin.test_admin.FakeRedisService"
+    settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "tests.admin.test_admin.FakeRedisBackend"
     import fakeredis
 
-    from tests.admin.test_admin import FakeRedisService
+    from tests.admin.test_admin import FakeRedisBackend
 
-    FakeRedisService.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    FakeRedisBackend.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     task = make_task("eztm_echo", "x", name="t", scheduling=timezone.now() + timedelta(hours=1))
     authorisation.hold(task, make_user("editor"))
     with pytest.raises(operations.NotAllowed, match="editor"):

@@ -80,7 +80,7 @@ def test_on_a_queue_the_follow_up_is_a_job_that_carries_its_trigger(
     first = make_task("eztm_lines", "1", name="first")
     then = make_task("eztm_lines", "1", name="then")
     follow(first, then)
-    operations.launch(first, fake_queue.backend, defer=False)
+    operations.launch(first, fake_queue, defer=False)
     # The launch queued the first task's job; a worker runs it, which queues the follow-up.
     [job] = fake_queue.queue.jobs
     fake_queue.queue.remove(job)

@@ -60,12 +60,12 @@ def test_a_command_the_policy_refuses_is_neither_launched_nor_scheduled(make_tas
 def test_redis_down_puts_the_task_back_and_says_unreachable(make_task):
     import redis
 
-    from tests.conftest import rq_service_on
+    from eztaskmanager.backends import RQBackend
 
-    service = rq_service_on(redis.Redis(port=1, socket_connect_timeout=0.5))
+    backend = RQBackend(connection=redis.Redis(port=1, socket_connect_timeout=0.5))
     task = make_task()
     with pytest.raises(operations.BackendError) as info:
-        operations.launch(task, service.backend, defer=False)
+        operations.launch(task, backend, defer=False)
     assert info.value.unreachable
     task.refresh_from_db()
     assert task.status == Task.STATUS_IDLE

@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from eztaskmanager import operations
 from eztaskmanager.admin.display import next_run_cell, state_badge
+from eztaskmanager.backends import RQBackend
 from eztaskmanager.cli.tasks_as_code import export_tasks, load_tasks
 from eztaskmanager.models import Task
 from eztaskmanager.operations import audit
 from eztaskmanager.scheduler.sync import sync_schedules
-from eztaskmanager.services.queues import RQTaskQueueService
 from tests.admin.test_admin import (
     EDITOR,
     LAUNCHER,
@@ -108,7 +108,7 @@ def test_sync_applies_a_repetition_without_a_start_from_now(make_task, fake_rq_s
 
 def test_sync_drops_the_job_of_a_paused_schedule(make_task, fake_rq_service):
     task = every_minute(make_task)
-    fake_rq_service.schedule(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     Task.objects.filter(pk=task.pk).update(schedule_enabled=False)  # paused behind its back
 
     result = sync_schedules(fake_rq_service.backend)
@@ -121,7 +121,7 @@ def test_sync_drops_the_job_of_a_paused_schedule(make_task, fake_rq_service):
 
 def test_a_stopped_schedule_stays_off_whatever_happens_to_redis(make_task, fake_rq_service):
     task = every_minute(make_task)
-    fake_rq_service.schedule(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     operations.stop(task, "admin", fake_rq_service.backend, defer=False)
     fake_rq_service.connection.flushall()
 
@@ -148,7 +148,7 @@ def test_a_one_off_fired_by_the_scheduler_is_done(make_task, fake_rq_service):
     from eztaskmanager.runs import run_task
 
     task = make_task(name="once", scheduling=timezone.now() + timedelta(hours=1))
-    fake_rq_service.schedule(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     Task.objects.filter(pk=task.pk).update(scheduling=timezone.now() - timedelta(seconds=1))
 
     run_task(task.pk, scheduled=True)
@@ -164,7 +164,7 @@ def test_a_one_off_fired_by_the_scheduler_is_done(make_task, fake_rq_service):
 
 def test_stop_then_resume_through_the_admin_actions(admin_client, make_task, fake_queue):
     task = every_minute(make_task)
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
 
     admin_client.post(changelist_url(), {"action": "stop_tasks", "_selected_action": [task.pk]})
 
@@ -202,7 +202,7 @@ def test_stop_then_resume_through_the_admin_actions(admin_client, make_task, fak
 
 def test_stop_then_resume_through_the_task_page_buttons(admin_client, make_task, fake_queue):
     task = make_task(name="nightly", cron_expression="30 2 * * *")
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
     page = admin_client.get(change_url(task)).content.decode()
     assert f'action="{resume_url(task)}"' not in page  # on: nothing to resume
 
@@ -221,8 +221,8 @@ def test_a_paused_task_saved_with_schedule_on_ticked_runs_again(
     admin_client, make_task, fake_queue
 ):
     task = every_minute(make_task)
-    fake_queue.schedule(task)
-    operations.stop(task, "admin", fake_queue.backend, defer=False)
+    operations.schedule(task, fake_queue, defer=False)
+    operations.stop(task, "admin", fake_queue, defer=False)
 
     # Saved as shown (paused): it stays paused, its schedule kept.
     admin_client.post(change_url(task), form_data(admin_client, change_url(task), note="n"))
@@ -240,7 +240,7 @@ def test_a_paused_task_saved_with_schedule_on_ticked_runs_again(
 
 def test_unticking_schedule_on_pauses_the_schedule(admin_client, make_task, fake_queue):
     task = every_minute(make_task)
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
     data = form_data(admin_client, change_url(task))
     del data["schedule_enabled"]
 
@@ -270,11 +270,11 @@ def test_saving_while_redis_is_down_keeps_the_schedule_on_for_the_next_sync(
     listing = admin_client.get(changelist_url()).content.decode()
     assert "eztm-state-pending" in listing
 
-    service = RQTaskQueueService(connection=fake_redis)  # Redis is back
-    assert sync_schedules(service.backend).applied == [task.pk]
+    backend = RQBackend(connection=fake_redis)  # Redis is back
+    assert sync_schedules(backend).applied == [task.pk]
     task.refresh_from_db()
     assert task.status == Task.STATUS_SCHEDULED
-    assert list(jobs(service)) == [task.scheduled_job_id]
+    assert list(jobs(backend)) == [task.scheduled_job_id]
 
 
 def test_saving_a_pending_schedule_again_applies_it(admin_client, make_task, fake_queue):
@@ -289,8 +289,8 @@ def test_resuming_a_one_off_in_the_past_says_why_and_it_is_done(
     admin_client, make_task, fake_queue
 ):
     task = make_task(name="late", scheduling=timezone.now() + timedelta(hours=1))
-    fake_queue.schedule(task)
-    operations.stop(task, "admin", fake_queue.backend, defer=False)
+    operations.schedule(task, fake_queue, defer=False)
+    operations.stop(task, "admin", fake_queue, defer=False)
     Task.objects.filter(pk=task.pk).update(scheduling=timezone.now() - timedelta(minutes=1))
 
     response = admin_client.post(resume_url(task), follow=True)
@@ -317,8 +317,8 @@ def test_resume_takes_the_launch_permission_post_and_csrf(
     staff_client, admin_user, make_task, fake_queue
 ):
     task = every_minute(make_task)
-    fake_queue.schedule(task)
-    operations.stop(task, "admin", fake_queue.backend, defer=False)
+    operations.schedule(task, fake_queue, defer=False)
+    operations.stop(task, "admin", fake_queue, defer=False)
     entries = LogEntry.objects.count()
     editor = staff_client(*EDITOR)
 
@@ -356,8 +356,8 @@ def cli_row(task) -> dict:
 
 def test_cli_stop_pauses_and_resume_brings_the_job_back(make_task, real_redis, committed):
     task = make_task(name="hourly", repetition_period="hour", repetition_rate=1)
-    service = RQTaskQueueService()
-    service.schedule(task)
+    service = RQBackend()
+    operations.schedule(task, service, defer=False)
     assert cli_row(task)["schedule_state"] == "on"
 
     with committed():
@@ -479,5 +479,5 @@ def test_a_pending_schedule_changed_without_the_launch_permission_is_held(
 
     task.refresh_from_db()
     assert (task.arguments, task.schedule_paused) == ("--shout", True)
-    assert sync_schedules(fake_queue.backend).applied == []
+    assert sync_schedules(fake_queue).applied == []
     assert fake_queue.scheduler.count() == 0

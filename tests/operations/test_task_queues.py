@@ -32,7 +32,7 @@ def test_a_launch_goes_to_the_tasks_queue(make_task, fake_rq_service):
 def test_a_firing_of_the_scheduler_goes_to_the_tasks_queue(make_task, fake_rq_service):
     start = timezone.now() - timedelta(seconds=30)
     task = make_task(scheduling=start, repetition_period="minute", repetition_rate=1, queue="low")
-    fake_rq_service.add(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     task.refresh_from_db()
     key = fake_rq_service.scheduler.scheduled_jobs_key
     fake_rq_service.connection.zadd(key, {task.scheduled_job_id: timezone.now().timestamp() - 1})

@@ -20,7 +20,6 @@ from eztaskmanager.scheduler.process import TaskScheduler
 from eztaskmanager.scheduler.sweep import sweep
 from eztaskmanager.scheduler.sync import sync_schedules
 from eztaskmanager.services import run_management_command
-from eztaskmanager.services.queues import RQTaskQueueService
 from tests.factories import fail_run, running_report
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +135,7 @@ def test_the_sweep_reconciles_tasks_left_spooled_or_started(make_task, fake_rq_s
     Task.objects.filter(pk__in=[stuck.pk, busy.pk]).update(status=Task.STATUS_SPOOLED)
     running_report(busy)
     later = make_task(name="later", scheduling=timezone.now() + timedelta(hours=1))
-    fake_rq_service.schedule(later)
+    operations.schedule(later, fake_rq_service.backend, defer=False)
     Task.objects.filter(pk=later.pk).update(status=Task.STATUS_STARTED)
 
     assert sweep(fake_rq_service.backend).tasks_reconciled == 2
@@ -182,7 +181,7 @@ def scheduler_for(service, sync_interval=0):
 def never_firing_task(make_task, service):
     """A task saved with a cron expression that never fires (as before it was refused)."""
     task = make_task(name="never", cron_expression="0 3 * * *")
-    service.schedule(task)
+    operations.schedule(task, service.backend, defer=False)
     Task.objects.filter(pk=task.pk).update(cron_expression=NEVER)
     task.refresh_from_db()
     return task
@@ -191,7 +190,7 @@ def never_firing_task(make_task, service):
 def test_a_bad_task_is_set_aside_and_the_others_fire(make_task, fake_rq_service):
     bad = never_firing_task(make_task, fake_rq_service)
     good = make_task(name="good", cron_expression="* * * * *")
-    fake_rq_service.schedule(good)
+    operations.schedule(good, fake_rq_service.backend, defer=False)
     good.refresh_from_db()
     key = fake_rq_service.scheduler.scheduled_jobs_key
     fake_rq_service.connection.zadd(key, {bad.scheduled_job_id: 1, good.scheduled_job_id: 2})
@@ -208,7 +207,7 @@ def test_a_bad_task_is_set_aside_and_the_others_fire(make_task, fake_rq_service)
 def test_sync_reports_a_bad_task_and_goes_on(make_task, fake_rq_service):
     bad = never_firing_task(make_task, fake_rq_service)
     good = make_task(name="good", cron_expression="*/5 * * * *")
-    fake_rq_service.schedule(good)
+    operations.schedule(good, fake_rq_service.backend, defer=False)
     fake_rq_service.connection.flushall()
 
     result = sync_schedules(fake_rq_service.backend)
@@ -224,7 +223,7 @@ def test_sync_reports_a_bad_task_and_goes_on(make_task, fake_rq_service):
 
 def test_a_wiped_redis_is_rebuilt_on_the_next_pass(make_task, fake_rq_service):
     task = make_task(name="hourly", cron_expression="0 * * * *")
-    fake_rq_service.schedule(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     task.refresh_from_db()
     scheduler = scheduler_for(fake_rq_service, sync_interval=3600)
     scheduler.enqueue_jobs()  # the first pass syncs and leaves its marker
@@ -239,12 +238,12 @@ def test_a_wiped_redis_is_rebuilt_on_the_next_pass(make_task, fake_rq_service):
 
 
 def test_a_waiting_scheduler_wakes_when_a_schedule_is_written(make_task, real_redis):
-    service = RQTaskQueueService(connection=real_redis)
-    scheduler = scheduler_for(service)
+    backend = RQBackend(connection=real_redis)
+    scheduler = scheduler_for(backend)
     task = make_task(name="later", scheduling=timezone.now() + timedelta(hours=1))
     job = taskstate.scheduled_job(task, "eztm-1-later", task.scheduling)
     # The write as ``schedule`` makes it, from another process (no database in that thread).
-    writer = threading.Timer(0.3, lambda: service.backend.schedule_at(job, task.scheduling))
+    writer = threading.Timer(0.3, lambda: backend.schedule_at(job, task.scheduling))
     started = time.monotonic()
     writer.start()
     scheduler.wait_for_work(longest=10)
@@ -253,9 +252,9 @@ def test_a_waiting_scheduler_wakes_when_a_schedule_is_written(make_task, real_re
 
 
 def test_a_waiting_scheduler_wakes_for_the_next_due_job(make_task, real_redis):
-    service = RQTaskQueueService(connection=real_redis)
+    service = RQBackend(connection=real_redis)
     task = make_task(name="soon", scheduling=timezone.now() + timedelta(seconds=0.5))
-    service.schedule(task)
+    operations.schedule(task, service, defer=False)
     scheduler = scheduler_for(service)
     real_redis.delete("eztaskmanager:scheduler-wake")  # the write's own wake-up, consumed
     started = time.monotonic()

@@ -7,6 +7,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from eztaskmanager import operations
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.runs import Heartbeat
 from eztaskmanager.runs.guard import reap_orphans
@@ -184,12 +185,12 @@ def test_log_lines_past_the_limit_are_counted_not_stored(make_task):
 def test_stop_drops_queued_runs_and_closes_non_rq_runs(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(hours=1))
     other = make_task(name="other")
-    fake_rq_service.add(task)
-    fake_rq_service.launch(task)
-    kept = fake_rq_service.launch(other)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
+    operations.launch(task, fake_rq_service.backend, defer=False)
+    kept = operations.launch(other, fake_rq_service.backend, defer=False)
     report = running_report(task)  # a run with no RQ job (started in-process)
 
-    assert fake_rq_service.stop(task, by="alice") == 1
+    assert operations.stop(task, "alice", fake_rq_service.backend, defer=False).stopped_runs == 1
 
     assert fake_rq_service.queue.job_ids == [kept.id]
     assert fake_rq_service.scheduler.count() == 0

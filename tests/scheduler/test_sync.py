@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from rq.job import Job
 
+from eztaskmanager import operations
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.records import taskstate
 from eztaskmanager.scheduler.process import TaskScheduler
@@ -32,7 +33,7 @@ def scheduled_tasks(make_task, service):
         make_task(name="cron", cron_expression="30 2 * * *"),
     ]
     for task in tasks:
-        service.add(task)
+        operations.schedule(task, service.backend, defer=False)
         task.refresh_from_db()
     return tasks
 
@@ -60,7 +61,7 @@ def test_flushall_then_sync_restores_every_schedule(make_task, fake_rq_service):
 
 def test_sync_removes_orphans_and_duplicates(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(hours=1))
-    fake_rq_service.add(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     task.refresh_from_db()
     backend = fake_rq_service.backend
     stale, duplicate = "eztm-999-deadbeef", f"eztm-{task.pk}-dup"
@@ -76,7 +77,7 @@ def test_sync_removes_orphans_and_duplicates(make_task, fake_rq_service):
 
 def test_sync_retimes_a_job_after_the_schedule_was_edited(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(hours=1))
-    fake_rq_service.add(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     new_time = (timezone.now() + timedelta(hours=5)).replace(microsecond=0)
     Task.objects.filter(pk=task.pk).update(scheduling=new_time)
 
@@ -90,7 +91,7 @@ def test_sync_retimes_a_job_after_the_schedule_was_edited(make_task, fake_rq_ser
 
 def test_sync_clears_a_one_off_that_already_ran(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(seconds=1))
-    fake_rq_service.add(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     task.refresh_from_db()
     running_report(task, heartbeat=False, started_at=task.scheduling + timedelta(seconds=1))
     fake_rq_service.connection.flushall()
@@ -104,7 +105,7 @@ def test_sync_clears_a_one_off_that_already_ran(make_task, fake_rq_service):
 
 def test_sync_runs_a_missed_one_off_late_rather_than_never(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(hours=1))
-    fake_rq_service.add(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     Task.objects.filter(pk=task.pk).update(scheduling=timezone.now() - timedelta(minutes=5))
     fake_rq_service.connection.flushall()
 
@@ -123,7 +124,7 @@ def make_scheduler(service):
 def test_two_schedulers_enqueue_a_firing_once(make_task, fake_rq_service):
     start = timezone.now() - timedelta(seconds=30)
     task = make_task(scheduling=start, repetition_period="minute", repetition_rate=1)
-    fake_rq_service.add(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     task.refresh_from_db()
     key = fake_rq_service.scheduler.scheduled_jobs_key
     fake_rq_service.connection.zadd(key, {task.scheduled_job_id: timezone.now().timestamp() - 1})
@@ -144,7 +145,7 @@ def test_scheduler_claim_is_atomic_against_a_stale_read(make_task, fake_rq_servi
         repetition_period="minute",
         repetition_rate=1,
     )
-    fake_rq_service.add(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     task.refresh_from_db()
     scheduler = make_scheduler(fake_rq_service)
     # Another scheduler already moved the job on: a claim with the old score is refused.
@@ -153,7 +154,7 @@ def test_scheduler_claim_is_atomic_against_a_stale_read(make_task, fake_rq_servi
 
 def test_scheduler_drops_job_of_deleted_task(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(hours=1))
-    fake_rq_service.add(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     task.refresh_from_db()
     job_id = task.scheduled_job_id
     Task.objects.filter(pk=task.pk).update(scheduled_job_id=None)  # stopped behind our back
@@ -166,7 +167,7 @@ def test_scheduler_drops_job_of_deleted_task(make_task, fake_rq_service):
 
 def test_scheduler_one_off_fires_once_and_leaves_the_set(make_task, fake_rq_service):
     task = make_task(scheduling=timezone.now() + timedelta(hours=1))
-    fake_rq_service.add(task)
+    operations.schedule(task, fake_rq_service.backend, defer=False)
     task.refresh_from_db()
     key = fake_rq_service.scheduler.scheduled_jobs_key
     fake_rq_service.connection.zadd(key, {task.scheduled_job_id: 1})

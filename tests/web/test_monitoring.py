@@ -9,10 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from eztaskmanager.backends import RQBackend
 from eztaskmanager.cli import format_status
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.scheduler.process import TaskScheduler
-from eztaskmanager.services.queues import RQTaskQueueService
 from eztaskmanager.web.monitoring import collect_metrics, exposition
 from eztaskmanager.web.status import collect_status
 from tests import factories
@@ -244,7 +244,7 @@ def test_the_app_index_links_to_the_dashboard(admin_client, client, user_with):
 
 
 def test_status_and_metrics_say_when_the_scheduler_was_last_seen(db, real_redis):
-    service = RQTaskQueueService(connection=real_redis)
+    service = RQBackend(connection=real_redis)
     scheduler = TaskScheduler(queue=service.queue, connection=real_redis, name="s1")
     scheduler.register_birth()
     scheduler.heartbeat()
