@@ -1,4 +1,5 @@
-"""Shared fixtures: model factories, Redis (fake and real) and the RQ service on each."""
+"""Shared fixtures: model factories (from tests/factories.py), Redis (fake and real) and the
+RQ backend on each."""
 
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ def fake_redis():
 
 
 def rq_service_on(connection):
-    """An RQTaskQueueService whose queue and scheduler use ``connection``."""
+    """An RQTaskQueueService (the 0.5.x facade) whose queue and scheduler use ``connection``
+    (for tests/compat/test_queues.py and the integration tests)."""
     from eztaskmanager.services.queues import RQTaskQueueService
 
     return RQTaskQueueService(connection=connection)
@@ -81,8 +83,11 @@ def committed(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def fake_rq_service(fake_redis):
-    return rq_service_on(fake_redis)
+def fake_backend(fake_redis):
+    """The RQ backend (queue, scheduler, the operations' target) on fakeredis."""
+    from eztaskmanager.backends import RQBackend
+
+    return RQBackend(connection=fake_redis)
 
 
 @pytest.fixture

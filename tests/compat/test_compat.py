@@ -16,12 +16,11 @@ from django.test import Client, override_settings
 from django.urls import include, path, reverse
 from django.utils.module_loading import import_string
 
-from eztaskmanager import compat
+from eztaskmanager import compat, operations
 from eztaskmanager.cli.tasks_as_code import export_tasks, load_tasks
 from eztaskmanager.compat.levels import level_name
 from eztaskmanager.core import arguments
 from eztaskmanager.models import LaunchReport, Log
-from eztaskmanager.services.queues import get_task_service
 
 EMAIL = "eztaskmanager.services.notifications.EmailNotificationHandler"
 
@@ -48,7 +47,7 @@ def email(level):
 
 
 def run(task) -> LaunchReport:
-    report = get_task_service().launch(task).report
+    report = operations.launch(task, defer=False).report
     report.refresh_from_db()
     return report
 

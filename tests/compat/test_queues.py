@@ -15,8 +15,15 @@ from eztaskmanager.services.queues import (
     RQTaskQueueService,
     TaskQueueException,
 )
+from tests.conftest import rq_service_on
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake_rq_service(fake_redis):
+    """The 0.5.x RQ queue service on fakeredis."""
+    return rq_service_on(fake_redis)
 
 
 def fetch(service, outcome):
@@ -132,8 +139,6 @@ def test_after_run_of_one_off_schedule_clears_it(make_task, fake_rq_service):
 
 def test_redis_down_is_a_readable_error(make_task):
     import redis
-
-    from tests.conftest import rq_service_on
 
     service = rq_service_on(redis.Redis(port=1, socket_connect_timeout=0.5))
     with pytest.raises(TaskQueueException, match="not reachable"):

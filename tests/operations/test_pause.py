@@ -64,24 +64,24 @@ def stop_url(task):
 # -- the sync ------------------------------------------------------------------------------
 
 
-def test_sync_applies_an_enabled_schedule_that_has_no_job(make_task, fake_rq_service):
+def test_sync_applies_an_enabled_schedule_that_has_no_job(make_task, fake_backend):
     # As saved in the admin while Redis was down: on, with no job.
     task = make_task(name="nightly", cron_expression="30 2 * * *")
     assert task.schedule_enabled and task.schedule_pending
 
-    result = sync_schedules(fake_rq_service.backend)
+    result = sync_schedules(fake_backend)
 
     task.refresh_from_db()
     assert result.applied == [task.pk] and result.restored == []
     assert "1 applied" in str(result)
-    assert list(jobs(fake_rq_service)) == [task.scheduled_job_id]
+    assert list(jobs(fake_backend)) == [task.scheduled_job_id]
     assert task.status == Task.STATUS_SCHEDULED
     assert task.cached_next_ride == task.schedule.next_run()
-    assert jobs(fake_rq_service)[task.scheduled_job_id] == task.cached_next_ride
-    assert not sync_schedules(fake_rq_service.backend).changed
+    assert jobs(fake_backend)[task.scheduled_job_id] == task.cached_next_ride
+    assert not sync_schedules(fake_backend).changed
 
 
-def test_sync_leaves_a_held_schedule_alone_until_it_is_approved(make_task, fake_rq_service):
+def test_sync_leaves_a_held_schedule_alone_until_it_is_approved(make_task, fake_backend):
     # Saved by an editor without the launch permission: on, no job, and held.
 
     from eztaskmanager.operations import authorisation
@@ -89,73 +89,73 @@ def test_sync_leaves_a_held_schedule_alone_until_it_is_approved(make_task, fake_
     task = make_task(name="nightly", cron_expression="30 2 * * *")
     authorisation.hold(task, make_user("editor"))
 
-    assert not sync_schedules(fake_rq_service.backend).applied
-    assert jobs(fake_rq_service) == {}
+    assert not sync_schedules(fake_backend).applied
+    assert jobs(fake_backend) == {}
 
     authorisation.approve(task, make_superuser("boss"))
-    assert sync_schedules(fake_rq_service.backend).applied == [task.pk]
-    assert len(jobs(fake_rq_service)) == 1
+    assert sync_schedules(fake_backend).applied == [task.pk]
+    assert len(jobs(fake_backend)) == 1
 
 
-def test_sync_applies_a_repetition_without_a_start_from_now(make_task, fake_rq_service):
+def test_sync_applies_a_repetition_without_a_start_from_now(make_task, fake_backend):
     task = every_minute(make_task)
-    sync_schedules(fake_rq_service.backend)
+    sync_schedules(fake_backend)
     task.refresh_from_db()
     assert task.scheduling is not None and task.status == Task.STATUS_SCHEDULED
     assert task.cached_next_ride == task.scheduling  # a repetition's first run is its start
-    assert list(jobs(fake_rq_service)) == [task.scheduled_job_id]
+    assert list(jobs(fake_backend)) == [task.scheduled_job_id]
 
 
-def test_sync_drops_the_job_of_a_paused_schedule(make_task, fake_rq_service):
+def test_sync_drops_the_job_of_a_paused_schedule(make_task, fake_backend):
     task = every_minute(make_task)
-    operations.schedule(task, fake_rq_service.backend, defer=False)
+    operations.schedule(task, fake_backend, defer=False)
     Task.objects.filter(pk=task.pk).update(schedule_enabled=False)  # paused behind its back
 
-    result = sync_schedules(fake_rq_service.backend)
+    result = sync_schedules(fake_backend)
 
     task.refresh_from_db()
     assert result.paused == [task.pk]
-    assert jobs(fake_rq_service) == {}
+    assert jobs(fake_backend) == {}
     assert (task.status, task.scheduled_job_id, task.schedule_paused) == ("idle", None, True)
 
 
-def test_a_stopped_schedule_stays_off_whatever_happens_to_redis(make_task, fake_rq_service):
+def test_a_stopped_schedule_stays_off_whatever_happens_to_redis(make_task, fake_backend):
     task = every_minute(make_task)
-    operations.schedule(task, fake_rq_service.backend, defer=False)
-    operations.stop(task, "admin", fake_rq_service.backend, defer=False)
-    fake_rq_service.connection.flushall()
+    operations.schedule(task, fake_backend, defer=False)
+    operations.stop(task, "admin", fake_backend, defer=False)
+    fake_backend.connection.flushall()
 
-    assert not sync_schedules(fake_rq_service.backend).changed
-    assert jobs(fake_rq_service) == {}
+    assert not sync_schedules(fake_backend).changed
+    assert jobs(fake_backend) == {}
 
 
-def test_a_one_off_that_ran_is_done_not_paused(make_task, fake_rq_service):
+def test_a_one_off_that_ran_is_done_not_paused(make_task, fake_backend):
     when = timezone.now() - timedelta(minutes=5)
     task = make_task(name="once", scheduling=when)  # on, no job: its job fired, then Redis went
     running_report(task, heartbeat=False, started_at=when + timedelta(seconds=1))
 
-    result = sync_schedules(fake_rq_service.backend)
+    result = sync_schedules(fake_backend)
 
     task.refresh_from_db()
-    assert result.unscheduled == [task.pk] and jobs(fake_rq_service) == {}
+    assert result.unscheduled == [task.pk] and jobs(fake_backend) == {}
     assert (task.schedule_enabled, task.schedule_done, task.schedule_paused) == (False, True, False)
     assert "done" in next_run_cell(task) and "paused" not in state_badge(task)
     assert cli_row(task)["schedule_state"] == "done"
 
 
 @pytest.mark.redis  # the run takes its lock in the real Redis
-def test_a_one_off_fired_by_the_scheduler_is_done(make_task, fake_rq_service):
+def test_a_one_off_fired_by_the_scheduler_is_done(make_task, fake_backend):
     from eztaskmanager.runs import run_task
 
     task = make_task(name="once", scheduling=timezone.now() + timedelta(hours=1))
-    operations.schedule(task, fake_rq_service.backend, defer=False)
+    operations.schedule(task, fake_backend, defer=False)
     Task.objects.filter(pk=task.pk).update(scheduling=timezone.now() - timedelta(seconds=1))
 
     run_task(task.pk, scheduled=True)
 
     task.refresh_from_db()
     assert (task.scheduled_job_id, task.schedule_enabled, task.schedule_done) == (None, False, True)
-    result = sync_schedules(fake_rq_service.backend)
+    result = sync_schedules(fake_backend)
     assert (result.applied, result.restored) == ([], [])  # not run again
 
 
@@ -401,29 +401,29 @@ def test_cli_resume_as_a_user_takes_the_launch_permission(make_task, real_redis)
 # -- tasks as code ---------------------------------------------------------------------------
 
 
-def test_declarations_carry_enabled(make_command, fake_rq_service):
+def test_declarations_carry_enabled(make_command, fake_backend):
     declared = [{"name": "nightly", "command": "eztm_echo", "cron_expression": "30 2 * * *"}]
-    result = load_tasks([{**declared[0], "enabled": False}], service=fake_rq_service)
+    result = load_tasks([{**declared[0], "enabled": False}], service=fake_backend)
 
     task = Task.objects.get(name="nightly")
-    assert task.schedule_paused and jobs(fake_rq_service) == {}
+    assert task.schedule_paused and jobs(fake_backend) == {}
     assert result.changes[0].schedule == "paused"
     assert export_tasks() == [{**declared[0], "enabled": False}]
 
     # Left out, "enabled" stays as it is: an operator's Stop survives a new load.
-    assert load_tasks(declared, service=fake_rq_service).count("unchanged") == 1
+    assert load_tasks(declared, service=fake_backend).count("unchanged") == 1
     assert Task.objects.get(name="nightly").schedule_paused
 
-    result = load_tasks([{**declared[0], "enabled": True}], service=fake_rq_service)
+    result = load_tasks([{**declared[0], "enabled": True}], service=fake_backend)
     task.refresh_from_db()
     assert result.changes[0].fields == ["enabled"]
-    assert task.status == Task.STATUS_SCHEDULED and list(jobs(fake_rq_service)) == [
+    assert task.status == Task.STATUS_SCHEDULED and list(jobs(fake_backend)) == [
         task.scheduled_job_id
     ]
     assert export_tasks() == declared  # on is the default: left out
 
     with pytest.raises(Exception, match="enabled: true or false"):
-        load_tasks([{**declared[0], "enabled": "no"}], service=fake_rq_service)
+        load_tasks([{**declared[0], "enabled": "no"}], service=fake_backend)
 
 
 # -- the migration -----------------------------------------------------------------------------

@@ -42,10 +42,10 @@ def test_saving_in_the_admin_creates_no_file(admin_client, make_task, out_path):
     assert task.arguments == f"--out {out_path}"
 
 
-def test_run_once_with_a_file_option_creates_no_file(make_task, fake_rq_service, out_path):
+def test_run_once_with_a_file_option_creates_no_file(make_task, fake_backend, out_path):
     task = make_task("eztm_write_out")
-    operations.launch(task, fake_rq_service.backend, defer=False, arguments=f"--out {out_path}")
-    assert fake_rq_service.queue.count == 1
+    operations.launch(task, fake_backend, defer=False, arguments=f"--out {out_path}")
+    assert fake_backend.queue.count == 1
 
 
 def test_a_file_option_still_needs_a_path(make_task):
