@@ -8,7 +8,6 @@ import sys
 import warnings
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.checks import run_checks
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
@@ -21,6 +20,7 @@ from eztaskmanager.cli.tasks_as_code import export_tasks, load_tasks
 from eztaskmanager.compat.levels import level_name
 from eztaskmanager.core import arguments
 from eztaskmanager.models import LaunchReport, Log
+from tests import factories
 
 EMAIL = "eztaskmanager.services.notifications.EmailNotificationHandler"
 
@@ -302,11 +302,7 @@ def legacy_urls():
 
 
 def client_with(*codenames) -> Client:
-    user = User.objects.create_user(f"user{User.objects.count()}", password="x", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    return client
+    return factories.staff_client(*codenames)
 
 
 def test_view_classes_warn_once():
