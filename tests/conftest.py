@@ -1,4 +1,5 @@
-"""Shared fixtures: model factories, Redis (fake and real) and the RQ service on each."""
+"""Shared fixtures: model factories (from tests/factories.py), Redis (fake and real) and the
+RQ backend on each."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests import factories
+from tests.factories import fail_run  # noqa: F401 - imported from here by older tests
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,29 +50,13 @@ def _needs_redis(request):
 @pytest.fixture
 def make_command(db):
     """Return the AppCommand row of a real management command (created if missing)."""
-    from django.core.management import get_commands
-
-    from eztaskmanager.models import AppCommand
-
-    def make(name: str) -> AppCommand:
-        command, _ = AppCommand.objects.get_or_create(
-            name=name, app_name=get_commands()[name], defaults={"active": True}
-        )
-        return command
-
-    return make
+    return factories.make_command
 
 
 @pytest.fixture
-def make_task(make_command):
+def make_task(db):
     """Create a Task running ``command`` with ``arguments`` and any other field."""
-    from eztaskmanager.models import Task
-
-    def make(command: str = "eztm_echo", arguments: str = "", **fields) -> Task:
-        fields.setdefault("name", f"{command} task")
-        return Task.objects.create(command=make_command(command), arguments=arguments, **fields)
-
-    return make
+    return factories.make_task
 
 
 @pytest.fixture
@@ -80,7 +68,8 @@ def fake_redis():
 
 
 def rq_service_on(connection):
-    """An RQTaskQueueService whose queue and scheduler use ``connection``."""
+    """An RQTaskQueueService (the 0.5.x facade) whose queue and scheduler use ``connection``
+    (for tests/compat/test_queues.py and the integration tests)."""
     from eztaskmanager.services.queues import RQTaskQueueService
 
     return RQTaskQueueService(connection=connection)
@@ -94,8 +83,11 @@ def committed(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def fake_rq_service(fake_redis):
-    return rq_service_on(fake_redis)
+def fake_backend(fake_redis):
+    """The RQ backend (queue, scheduler, the operations' target) on fakeredis."""
+    from eztaskmanager.backends import RQBackend
+
+    return RQBackend(connection=fake_redis)
 
 
 @pytest.fixture
@@ -156,19 +148,3 @@ def slack_server():
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
-
-
-def fail_run(task, backend, attempt: int = 1, max_attempts: int = 1):
-    """A started run of ``task`` ended as its worker died: the real ending, which decides and
-    sends its retry; returns its report."""
-    from django.utils import timezone
-
-    from eztaskmanager.models import LaunchReport
-    from eztaskmanager.runs import REASON_WORKER_DIED, close_run
-
-    report = LaunchReport.objects.create(
-        task=task, started_at=timezone.now(), attempt=attempt, max_attempts=max_attempts
-    )
-    assert close_run(report, REASON_WORKER_DIED, backend=backend)
-    report.refresh_from_db()
-    return report

@@ -20,34 +20,6 @@ def test_unknown_setting_name():
         conf.get("NO_SUCH_THING")
 
 
-def test_queue_service_follows_setting():
-    from eztaskmanager.services.queues import (
-        ImmediateTaskQueueService,
-        RQTaskQueueService,
-        TaskQueueException,
-        get_task_service,
-    )
-
-    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="immediate"):
-        assert isinstance(get_task_service(), ImmediateTaskQueueService)
-    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="RQ"):
-        assert isinstance(get_task_service(), RQTaskQueueService)
-    with override_settings(
-        EZTASKMANAGER_QUEUE_SERVICE_TYPE="eztaskmanager.services.queues.ImmediateTaskQueueService"
-    ):
-        assert isinstance(get_task_service(), ImmediateTaskQueueService)
-    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="no.such.Service"):
-        with pytest.raises(TaskQueueException, match="Unknown"):
-            get_task_service()
-
-
-def test_queue_name_setting():
-    from eztaskmanager.services.queues import RQTaskQueueService
-
-    with override_settings(EZTASKMANAGER_QUEUE_NAME="low"):
-        assert RQTaskQueueService().queue_name == "low"
-
-
 def test_system_check_reports_bad_queue_service():
     from django.core.checks import run_checks
 

@@ -15,7 +15,7 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from eztaskmanager.services.queues import get_task_service
+from eztaskmanager import operations
 from tests.po import read_po
 
 PACKAGE = Path(__file__).resolve().parent.parent / "eztaskmanager"
@@ -135,7 +135,7 @@ def english_patterns(language: str) -> list[tuple[str, re.Pattern]]:
 def pages(admin_client, make_task, settings):
     settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "immediate"
     task = make_task("eztm_lines", "3, --level warning", name="nightly", note="a note")
-    report = get_task_service().launch(task).report
+    report = operations.launch(task, defer=False).report
     return {
         "task list": reverse("admin:eztaskmanager_task_changelist"),
         "task page": reverse("admin:eztaskmanager_task_change", args=[task.pk]),

@@ -1,27 +1,16 @@
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from eztaskmanager.models import LaunchReport, Log, Task
+from eztaskmanager.models import Log, Task
+from tests.factories import make_lines, make_report
 
 pytestmark = pytest.mark.django_db
 
 
 def report_with_lines(task, n, result="ok"):
-    report = LaunchReport.objects.create(task=task, invocation_result=result, n_lines=n)
-    base = datetime(2030, 1, 1, tzinfo=UTC)
-    Log.objects.bulk_create(
-        Log(
-            launch_report=report,
-            timestamp=base + timedelta(seconds=i),
-            level="INFO",
-            message=f"m{i}",
-            lineno=i,
-        )
-        for i in range(1, n + 1)
-    )
+    report = make_report(task, invocation_result=result)
+    make_lines(report, *(f"m{i}" for i in range(1, n + 1)))
     return report
 
 
@@ -46,8 +35,8 @@ def test_log_tail_short_log_has_no_hidden_line(make_task):
 
 def test_compute_cache_uses_latest_finished_report(make_task):
     task = make_task()
-    LaunchReport.objects.create(task=task, invocation_result="errors", n_errors=2)
-    LaunchReport.objects.create(task=task, invocation_result="")  # still running
+    make_report(task, invocation_result="errors", n_errors=2)
+    make_report(task, invocation_result="")  # still running
     task.compute_cache()
     task.refresh_from_db()
     assert task.cached_last_invocation_result == "errors"
@@ -56,8 +45,8 @@ def test_compute_cache_uses_latest_finished_report(make_task):
 
 def test_deleting_a_report_refreshes_the_cache(make_task):
     task = make_task()
-    first = LaunchReport.objects.create(task=task, invocation_result="ok")
-    second = LaunchReport.objects.create(task=task, invocation_result="failed")
+    first = make_report(task, invocation_result="ok")
+    second = make_report(task, invocation_result="failed")
     task.compute_cache()
     second.delete()
     task.refresh_from_db()

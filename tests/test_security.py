@@ -13,14 +13,15 @@ import json
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
+from eztaskmanager.models import AppCommand, LaunchReport, Task, TaskCategory
 from eztaskmanager.operations import audit
 from eztaskmanager.services import run_management_command
+from tests import factories
 from tests.admin.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
@@ -202,11 +203,8 @@ def client_for(role: str) -> tuple[Client, User | None]:
     client = Client()
     if not logged_in:
         return client, None
-    user = User.objects.create_user(
-        role.replace(" ", "_").replace(",", ""), is_staff=staff, is_superuser=superuser
-    )
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="eztaskmanager", codename__in=perms)
+    user = factories.make_user(
+        role.replace(" ", "_").replace(",", ""), *perms, is_staff=staff, is_superuser=superuser
     )
     client.force_login(user)
     return client, user
@@ -291,7 +289,7 @@ def test_denied_commands_are_not_offered_in_the_task_form(objects):
 
 def test_a_forged_row_is_refused_by_the_admin_launch(objects):
     forged = AppCommand.objects.create(name="rqenqueue", app_name="django_rq")
-    task = Task.objects.create(name="forged", command=forged, arguments='os.system, "id"')
+    task = factories.make_task(forged, 'os.system, "id"', name="forged")
     client, _ = client_for("launcher")
     response = client.post(f"/admin/eztaskmanager/task/{task.pk}/launch/", follow=True)
     assert "command not allowed: rqenqueue" in response.content.decode()
@@ -376,25 +374,20 @@ MARKERS = ("<script>alert(", "<img src=x", "<svg/onload", "<b onmouseover")
 
 
 @pytest.fixture
-def hostile(make_command):
+def hostile(db):
     payload = " ".join(PAYLOADS)
     category = TaskCategory.objects.create(name=payload)
-    task = Task.objects.create(
+    task = factories.make_task(
+        "eztm_echo",
+        ", ".join(f'"{p}"' for p in PAYLOADS),
         name=payload,
         note=payload,
-        arguments=", ".join(f'"{p}"' for p in PAYLOADS),
-        command=make_command("eztm_echo"),
         category=category,
         cached_last_invocation_result="failed",
     )
-    report = LaunchReport.objects.create(
-        task=task, invocation_result="failed", failure_reason=payload, n_lines=len(PAYLOADS)
-    )
-    Log.objects.bulk_create(
-        Log(launch_report=report, level="ERROR", message=p, lineno=n)
-        for n, p in enumerate(PAYLOADS, start=1)
-    )
-    audit.record(task, User.objects.create_user("someone"), payload)
+    report = factories.make_report(task, invocation_result="failed", failure_reason=payload)
+    factories.make_lines(report, *(("ERROR", p) for p in PAYLOADS))
+    audit.record(task, factories.make_user("someone"), payload)
     return task, report, category
 
 

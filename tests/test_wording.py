@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 
 from eztaskmanager.admin import display as admin_display
 from eztaskmanager.models import AppCommand, LaunchReport, Task, TaskCategory
+from tests import factories
 from tests.admin.test_admin import (
     add_report,
     change_url,
@@ -59,7 +60,7 @@ def test_labels_are_lower_case_words(admin_client):
     assert str(LaunchReport._meta.get_field("invocation_datetime").verbose_name) == "launched at"
     index = text_of(admin_client.get(reverse("admin:app_list", args=["eztaskmanager"])))
     assert "Task categories" in index and "Tasks categories" not in index
-    add_report(Task.objects.create(name="t", command=AppCommand.objects.create(name="x")))
+    add_report(factories.make_task(AppCommand.objects.create(name="x"), name="t"))
     reports = text_of(admin_client.get(changelist_url("launchreport")))
     assert "Launched at" in reports and "By result" in reports
 

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 import fakeredis
 import pytest
 import redis
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -18,8 +17,17 @@ from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from eztaskmanager import operations
+from eztaskmanager.backends import RQBackend
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory
-from eztaskmanager.services.queues import RQTaskQueueService
+from tests import factories
+from tests.factories import (  # noqa: F401 - EDITOR, LAUNCHER: imported from here
+    EDITOR,
+    LAUNCHER,
+    finished_report,
+    make_report,
+    running_report,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,46 +35,46 @@ XSS = '<script>alert("eztm")</script>'
 XSS_ESCAPED = "&lt;script&gt;alert(&quot;eztm&quot;)&lt;/script&gt;"
 
 
-# -- queue services the admin is pointed at (through EZTASKMANAGER_QUEUE_SERVICE_TYPE) --------
+# -- backends the admin is pointed at (through EZTASKMANAGER_QUEUE_SERVICE_TYPE) --------------
 
 
-class FakeRedisService(RQTaskQueueService):
-    """The RQ service on an in-process fakeredis server (one per test)."""
+class FakeRedisBackend(RQBackend):
+    """The RQ backend on an in-process fakeredis server (one per test)."""
 
     redis = None  # set by the fake_queue fixture
 
     def __init__(self, queue_name=None):
-        super().__init__(queue_name, connection=FakeRedisService.redis)
+        super().__init__(queue_name, connection=FakeRedisBackend.redis)
 
 
-class ClosedPortService(RQTaskQueueService):
-    """The RQ service with a real Redis client pointed at a port nobody listens on."""
+class ClosedPortBackend(RQBackend):
+    """The RQ backend with a real Redis client pointed at a port nobody listens on."""
 
     port = 0
 
     def __init__(self, queue_name=None):
         client = redis.Redis(
-            port=ClosedPortService.port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+            port=ClosedPortBackend.port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
         )
         super().__init__(queue_name, connection=client)
 
 
 @pytest.fixture
 def fake_queue():
-    FakeRedisService.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    FakeRedisBackend.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     with override_settings(
-        EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.admin.test_admin.FakeRedisService"
+        EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.admin.test_admin.FakeRedisBackend"
     ):
-        yield FakeRedisService()
+        yield FakeRedisBackend()
 
 
 @pytest.fixture
 def redis_down():
     with socket.socket() as sock:  # a port that was free a moment ago, now closed
         sock.bind(("127.0.0.1", 0))
-        ClosedPortService.port = sock.getsockname()[1]
+        ClosedPortBackend.port = sock.getsockname()[1]
     with override_settings(
-        EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.admin.test_admin.ClosedPortService"
+        EZTASKMANAGER_QUEUE_SERVICE_TYPE="tests.admin.test_admin.ClosedPortBackend"
     ):
         yield
 
@@ -76,25 +84,10 @@ def redis_down():
 
 @pytest.fixture
 def staff_client(db):
-    """A client logged in as a staff user holding exactly the given permissions."""
+    """A client logged in as a staff user holding exactly the given permissions (the users
+    are staff0, staff1, ... in each test)."""
     counter = iter(range(1000))
-
-    def make(*codenames: str) -> Client:
-        user = User.objects.create_user(f"staff{next(counter)}", password="x", is_staff=True)
-        user.user_permissions.set(
-            Permission.objects.filter(
-                content_type__app_label="eztaskmanager", codename__in=codenames
-            )
-        )
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
-
-
-EDITOR = ("view_task", "change_task", "add_task", "view_launchreport")
-LAUNCHER = (*EDITOR, "launch_task")
+    return lambda *codenames: factories.staff_client(*codenames, username=f"staff{next(counter)}")
 
 
 def changelist_url(model="task"):
@@ -111,24 +104,7 @@ def messages_of(response) -> list[str]:
 
 def add_report(task, result="ok", lines=(), **fields):
     """A finished report of ``task`` with the given log lines (level, message)."""
-    report = LaunchReport.objects.create(
-        task=task,
-        invocation_result=result,
-        started_at=timezone.now(),
-        finished_at=timezone.now(),
-        duration=fields.pop("duration", 1.5),
-        n_lines=len(lines),
-        n_errors=sum(1 for level, _ in lines if level == "ERROR"),
-        n_warnings=sum(1 for level, _ in lines if level == "WARNING"),
-        **fields,
-    )
-    Log.objects.bulk_create(
-        Log(launch_report=report, level=level, message=message, lineno=n)
-        for n, (level, message) in enumerate(lines, start=1)
-    )
-    if result:
-        task.compute_cache()
-    return report
+    return finished_report(task, result, lines, **fields)
 
 
 def form_data(client, url, **changes) -> dict:
@@ -290,7 +266,7 @@ def test_user_and_log_text_is_escaped_on_every_admin_page(admin_client, make_tas
     category = TaskCategory.objects.create(name=XSS)
     task = make_task("eztm_echo", f"'{XSS}'", name=XSS, note=XSS, category=category)
     report = add_report(task, "errors", [("ERROR", XSS), ("INFO", "plain")])
-    running = LaunchReport.objects.create(task=task, progress_done=3, progress_total=10)
+    running = make_report(task, progress_done=3, progress_total=10)
     pages = [
         changelist_url(),
         change_url(task),
@@ -337,12 +313,10 @@ def test_launch_with_the_immediate_service_reports_the_result(admin_client, make
 
 def test_stop_action_unschedules_and_stops_runs(admin_client, make_task, fake_queue):
     scheduled = make_task(name="scheduled", scheduling=timezone.now() + timedelta(hours=1))
-    fake_queue.schedule(scheduled)
-    fake_queue.launch(scheduled)  # a queued run is dropped too
+    operations.schedule(scheduled, fake_queue, defer=False)
+    operations.launch(scheduled, fake_queue, defer=False)  # a queued run is dropped too
     busy = make_task(name="busy")
-    run = LaunchReport.objects.create(
-        task=busy, started_at=timezone.now(), heartbeat_at=timezone.now()
-    )
+    run = running_report(busy)
     response = admin_client.post(
         changelist_url(),
         {"action": "stop_tasks", "_selected_action": [scheduled.pk, busy.pk]},
@@ -362,7 +336,7 @@ def test_stop_action_unschedules_and_stops_runs(admin_client, make_task, fake_qu
 
 def test_buttons_launch_and_stop(admin_client, make_task, fake_queue):
     task = make_task(name="buttons", scheduling=timezone.now() + timedelta(hours=1))
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
     body = admin_client.get(change_url(task)).content.decode()
     launch_url = reverse("admin:eztaskmanager_task_launch", args=[task.pk])
     stop_url = reverse("admin:eztaskmanager_task_stop", args=[task.pk])
@@ -394,7 +368,7 @@ def test_buttons_take_post_with_csrf_token(make_task, fake_queue, admin_user):
 
 def test_launching_takes_the_launch_permission(staff_client, make_task, fake_queue):
     task = make_task(name="guarded", scheduling=timezone.now() + timedelta(hours=1))
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
     editor = staff_client(*EDITOR)
 
     changelist = editor.get(changelist_url()).content.decode()
@@ -435,7 +409,7 @@ def test_redis_down_gives_a_message_not_a_500(admin_client, make_task, redis_dow
         assert response.status_code == 200
         [message] = messages_of(response)
         assert message.startswith("“offline” was not launched: The task queue (Redis at ")
-        assert f":{ClosedPortService.port}) is not reachable" in message
+        assert f":{ClosedPortBackend.port}) is not reachable" in message
     task.refresh_from_db()
     assert task.status == Task.STATUS_IDLE
     # The history holds no launch: the queue refused it, nothing was launched.
@@ -584,9 +558,7 @@ def test_reports_inline_and_run_history(admin_client, make_task):
     task = make_task("eztm_lines", "3", name="history")
     add_report(task, "ok", [("INFO", "fine")], duration=2.0)
     add_report(task, "failed", [("ERROR", "broke")], duration=1.0)
-    LaunchReport.objects.create(
-        task=task, started_at=timezone.now(), progress_done=25, progress_total=100
-    )
+    running_report(task, heartbeat=False, progress_done=25, progress_total=100)
     body = admin_client.get(change_url(task)).content.decode()
     assert '<progress class="eztm-progress" value="25" max="100"></progress> 25 / 100 (25%)' in body
     assert "INFO - fine" in body and "ERROR - broke" in body

@@ -7,7 +7,6 @@ import json
 import sys
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import get_commands
 from django.test import Client
 from django.urls import reverse
@@ -16,6 +15,7 @@ from eztaskmanager.admin.actions import MAX_ARGUMENTS_LENGTH
 from eztaskmanager.core import bounds
 from eztaskmanager.models import AppCommand, Task
 from tests.admin.test_admin import change_url, form_data, staff_client
+from tests.factories import client_for, make_superuser, make_user
 
 __all__ = ["staff_client"]  # a fixture used here
 
@@ -55,10 +55,8 @@ def test_anonymous_and_non_staff_users_are_sent_to_the_login_page(make_command):
     command = make_command("eztm_echo")
     anonymous = Client().post(preview_url(), {"command": command.pk, "arguments": "a"})
     assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
-    user = User.objects.create_user("visitor", password="x", is_staff=False, is_superuser=False)
-    client = Client()
-    client.force_login(user)
-    response = client.post(preview_url(), {"command": command.pk, "arguments": "a"})
+    user = make_user("visitor", password="x", is_staff=False, is_superuser=False)
+    response = client_for(user).post(preview_url(), {"command": command.pk, "arguments": "a"})
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
@@ -83,9 +81,8 @@ def test_the_preview_is_a_post(admin_client, make_command):
 
 
 def test_the_preview_checks_the_csrf_token(make_command):
-    User.objects.create_superuser("boss", "boss@example.com", "pw")
     client = Client(enforce_csrf_checks=True)
-    client.force_login(User.objects.get(username="boss"))
+    client.force_login(make_superuser("boss", email="boss@example.com", password="pw"))
     response = client.post(preview_url(), {"command": make_command("eztm_echo").pk})
     assert response.status_code == 403
 

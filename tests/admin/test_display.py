@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from eztaskmanager.admin.display import relative_time, schedule_words
-from eztaskmanager.models import AppCommand, LaunchReport, Task
+from eztaskmanager.models import AppCommand, Task
 from tests.admin.test_admin import add_report, changelist_url, count_queries
+from tests.factories import running_report
 
 pytestmark = pytest.mark.django_db
 
@@ -120,8 +121,9 @@ def test_each_state_at_a_glance(admin_client, make_task):
     failed = add_report(broken, "failed", [("ERROR", "boom")])
     running = make_task("eztm_lines", "10", name="busy")
     add_report(running, "warnings", [("WARNING", "hm")])
-    live = LaunchReport.objects.create(
-        task=running,
+    live = running_report(
+        running,
+        heartbeat=False,
         started_at=timezone.now() - timedelta(minutes=3),
         progress_done=3,
         progress_total=10,
@@ -185,9 +187,7 @@ def test_the_list_costs_the_same_queries_with_runs_going_on(admin_client, make_t
         for i in range(n):
             task = make_task("eztm_lines", "5", name=f"busy {n}-{i}")
             add_report(task, "ok", [("INFO", "x")])
-            LaunchReport.objects.create(
-                task=task, started_at=timezone.now(), progress_done=1, progress_total=5
-            )
+            running_report(task, heartbeat=False, progress_done=1, progress_total=5)
             Task.objects.filter(pk=task.pk).update(status=Task.STATUS_STARTED)
 
     busy_tasks(3)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
@@ -12,6 +12,7 @@ from django.utils import timezone
 from eztaskmanager.models import LaunchReport
 from eztaskmanager.operations import audit
 from eztaskmanager.services import run_management_command
+from tests.factories import client_for, make_staff, make_superuser
 
 pytestmark = pytest.mark.django_db
 
@@ -24,13 +25,8 @@ def immediate(settings):
 
 
 def client_with(*perms: str, superuser: bool = False) -> tuple[Client, User]:
-    user = User.objects.create_user("staff", is_staff=True, is_superuser=superuser)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="eztaskmanager", codename__in=perms)
-    )
-    client = Client()
-    client.force_login(user)
-    return client, user
+    user = make_staff(*perms, username="staff", is_superuser=superuser)
+    return client_for(user), user
 
 
 def unfinished(task, started: bool = True) -> LaunchReport:
@@ -99,9 +95,8 @@ def test_a_get_does_nothing(make_task, immediate, name):
 def test_the_buttons_need_the_csrf_token(make_task, immediate, name):
     task = make_task("eztm_echo", "a")
     report = unfinished(task)
-    user = User.objects.create_user("boss", is_staff=True, is_superuser=True)
     client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
+    client.force_login(make_superuser("boss"))
     assert client.post(reverse(f"eztaskmanager:{name}", args=[report.pk])).status_code == 403
     report.refresh_from_db()
     assert not report.is_finished

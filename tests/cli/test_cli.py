@@ -17,11 +17,12 @@ from django.db import connections
 from django.utils import timezone
 from rq import Queue, Worker
 
-from eztaskmanager import cli
-from eztaskmanager.models import LaunchReport, Log, Task
+from eztaskmanager import cli, operations
+from eztaskmanager.backends import RQBackend
+from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.scheduler.process import TaskScheduler
 from eztaskmanager.services import run_management_command
-from eztaskmanager.services.queues import RQTaskQueueService
+from tests.factories import make_lines, make_user, running_report
 
 pytestmark = pytest.mark.django_db
 
@@ -124,9 +125,9 @@ def test_run_sync_of_a_failing_task_exits_with_an_error(make_task, real_redis):
 
 def test_stop_unschedules_the_task(make_task, real_redis, committed):
     task = make_task(name="hourly", repetition_period="hour", repetition_rate=1)
-    service = RQTaskQueueService()
-    service.schedule(task)
-    assert real_redis.zcard(service.scheduler.scheduled_jobs_key) == 1
+    backend = RQBackend()
+    operations.schedule(task, backend, defer=False)
+    assert real_redis.zcard(backend.scheduler.scheduled_jobs_key) == 1
 
     with committed():
         output = taskmanager("stop", "hourly")
@@ -134,7 +135,7 @@ def test_stop_unschedules_the_task(make_task, real_redis, committed):
     assert output.startswith("Stopped 'hourly'")
     task.refresh_from_db()
     assert (task.status, task.scheduled_job_id) == ("idle", None)
-    assert real_redis.zcard(service.scheduler.scheduled_jobs_key) == 0
+    assert real_redis.zcard(backend.scheduler.scheduled_jobs_key) == 0
 
 
 def test_logs_prints_the_lines_and_json_lines(make_task, real_redis):
@@ -156,16 +157,13 @@ def test_logs_prints_the_lines_and_json_lines(make_task, real_redis):
 @pytest.mark.django_db(transaction=True)
 def test_logs_follow_prints_new_lines_until_the_run_ends(make_task):
     task = make_task(name="long")
-    report = LaunchReport.objects.create(task=task, started_at=timezone.now())
+    report = running_report(task, heartbeat=False)
 
     def run():
         try:
             for n in (1, 2, 3):
                 time.sleep(0.2)
-                Log.objects.create(
-                    launch_report=report, level="INFO", message=f"step {n}", lineno=n
-                )
-                LaunchReport.objects.filter(pk=report.pk).update(n_lines=n)
+                make_lines(report, f"step {n}")
             LaunchReport.objects.filter(pk=report.pk).update(invocation_result="ok")
         finally:
             connections.close_all()
@@ -183,19 +181,19 @@ def test_logs_follow_prints_new_lines_until_the_run_ends(make_task):
 def test_status_json_counts_queues_workers_schedulers_and_runs(
     make_task, real_redis, django_capture_on_commit_callbacks
 ):
-    service = RQTaskQueueService()
+    backend = RQBackend()
     scheduled = make_task(name="later", scheduling=timezone.now() + timedelta(hours=2))
-    service.schedule(scheduled)
+    operations.schedule(scheduled, backend, defer=False)
     with django_capture_on_commit_callbacks(execute=True):
-        service.launch(make_task(name="queued"))
+        operations.launch(make_task(name="queued"), backend, defer=False)
     Worker(["default"], connection=real_redis, name="w1").register_birth()
-    TaskScheduler(queue=service.queue, connection=real_redis, name="s1").register_birth()
-    gone = TaskScheduler(queue=service.queue, connection=real_redis, name="s2")
+    TaskScheduler(queue=backend.queue, connection=real_redis, name="s1").register_birth()
+    gone = TaskScheduler(queue=backend.queue, connection=real_redis, name="s2")
     gone.register_birth()
     gone.register_death()
     ran = make_task("eztm_fail", name="bad")
     run_management_command(ran.pk)
-    LaunchReport.objects.create(task=ran, started_at=timezone.now())  # still running
+    running_report(ran, heartbeat=False)  # still running
 
     data = json.loads(taskmanager("status", "--json"))
 
@@ -250,14 +248,14 @@ def test_status_says_when_redis_is_down(settings, make_task):
 def test_run_and_stop_are_recorded_as_the_command_line_or_the_named_user(
     make_task, real_redis, committed
 ):
-    from django.contrib.auth.models import Permission, User
+    from django.contrib.auth.models import Permission
 
     from eztaskmanager.operations import audit
 
     task = make_task(name="audited")
     with committed():
         taskmanager("run", "audited")
-    bob = User.objects.create_user("bob")
+    bob = make_user("bob")
     with pytest.raises(CommandError, match="'bob' may not launch or stop tasks"):
         taskmanager("stop", "audited", "--user", "bob")
     with pytest.raises(CommandError, match="No active user named 'nobody'"):

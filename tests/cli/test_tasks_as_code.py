@@ -9,9 +9,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from eztaskmanager.backends import RQBackend
 from eztaskmanager.cli.tasks_as_code import DeclarationError, export_tasks, load_tasks
-from eztaskmanager.models import AppCommand, LaunchReport, Task, TaskCategory
-from eztaskmanager.services.queues import RQTaskQueueService
+from eztaskmanager.models import AppCommand, Task, TaskCategory
+from tests.factories import make_report
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def test_load_creates_tasks_and_schedules_the_scheduled_ones(real_redis):
     assert nightly.note == "Prices from the supplier."
     assert (nightly.timeout, nightly.max_retries, nightly.retry_delay(2)) == (600, 2, 120)
     assert nightly.status == "scheduled"
-    service = RQTaskQueueService()
+    service = RQBackend()
     assert due(service, nightly) == nightly.cached_next_ride
     local = timezone.localtime(nightly.cached_next_ride)
     assert (local.hour, local.minute) == (2, 30)
@@ -79,7 +80,7 @@ def test_load_again_changes_nothing(real_redis):
 def test_update_changes_fields_reschedules_and_keeps_history(real_redis):
     load_tasks(DECLARED)
     nightly = Task.objects.get(name="nightly import")
-    report = LaunchReport.objects.create(task=nightly, invocation_result="ok")
+    report = make_report(nightly, invocation_result="ok")
     old_job = nightly.scheduled_job_id
     changed = [dict(DECLARED[0], arguments="7", cron_expression="0 4 * * *"), DECLARED[1]]
 
@@ -92,7 +93,7 @@ def test_update_changes_fields_reschedules_and_keeps_history(real_redis):
     nightly = Task.objects.get(name="nightly import")
     assert (nightly.arguments, nightly.cron_expression) == ("7", "0 4 * * *")
     assert nightly.scheduled_job_id != old_job
-    assert timezone.localtime(due(RQTaskQueueService(), nightly)).hour == 4
+    assert timezone.localtime(due(RQBackend(), nightly)).hour == 4
     assert list(nightly.launchreport_set.all()) == [report]  # history stays
     assert Task.objects.count() == 2
 
@@ -107,7 +108,7 @@ def test_removing_the_timing_unschedules(real_redis):
     assert result.changes[0].schedule == "unscheduled"
     task = Task.objects.get(name="nightly import")
     assert (task.status, task.scheduled_job_id, task.cached_next_ride) == ("idle", None, None)
-    service = RQTaskQueueService()
+    service = RQBackend()
     assert real_redis.zcard(service.scheduler.scheduled_jobs_key) == 0
 
 
@@ -139,7 +140,7 @@ def test_dry_run_shows_the_changes_and_applies_none(real_redis):
     assert list(Task.objects.values()) == before
     assert AppCommand.objects.count() == commands
     assert not TaskCategory.objects.exists()
-    assert real_redis.zcard(RQTaskQueueService().scheduler.scheduled_jobs_key) == 0
+    assert real_redis.zcard(RQBackend().scheduler.scheduled_jobs_key) == 0
 
 
 def test_invalid_declarations_are_all_reported_and_nothing_is_written(real_redis):
@@ -196,7 +197,7 @@ def test_export_writes_declarations_that_load_unchanged(tmp_path, real_redis):
     yaml = pytest.importorskip("yaml")
     start = timezone.now() + timedelta(days=1)
     load_tasks(DECLARED + [{"name": "later", "command": "eztm_echo", "scheduling": start}])
-    LaunchReport.objects.create(task=Task.objects.get(name="echo"), invocation_result="ok")
+    make_report(Task.objects.get(name="echo"), invocation_result="ok")
 
     exported = json.loads(taskmanager("export"))
     assert exported == export_tasks()

@@ -8,7 +8,6 @@ import sys
 import warnings
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.checks import run_checks
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
@@ -16,12 +15,12 @@ from django.test import Client, override_settings
 from django.urls import include, path, reverse
 from django.utils.module_loading import import_string
 
-from eztaskmanager import compat
+from eztaskmanager import compat, operations
 from eztaskmanager.cli.tasks_as_code import export_tasks, load_tasks
 from eztaskmanager.compat.levels import level_name
 from eztaskmanager.core import arguments
 from eztaskmanager.models import LaunchReport, Log
-from eztaskmanager.services.queues import get_task_service
+from tests import factories
 
 EMAIL = "eztaskmanager.services.notifications.EmailNotificationHandler"
 
@@ -48,7 +47,7 @@ def email(level):
 
 
 def run(task) -> LaunchReport:
-    report = get_task_service().launch(task).report
+    report = operations.launch(task, defer=False).report
     report.refresh_from_db()
     return report
 
@@ -303,11 +302,7 @@ def legacy_urls():
 
 
 def client_with(*codenames) -> Client:
-    user = User.objects.create_user(f"user{User.objects.count()}", password="x", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    return client
+    return factories.staff_client(*codenames)
 
 
 def test_view_classes_warn_once():

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from eztaskmanager import compat
+from eztaskmanager import compat, operations
 from eztaskmanager.models import Task
 from tests.admin.test_admin import (  # noqa: F401  (fixtures)
     EDITOR,
@@ -47,7 +47,7 @@ def test_start_task_saves_then_launches(staff_client, make_task, fake_queue):  #
 
 def test_stop_task_unschedules(staff_client, make_task, fake_queue):  # noqa: F811
     task = make_task(name="scheduled", scheduling=timezone.now() + timedelta(hours=1))
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
     client = staff_client(*LAUNCHER)
     url = change_url(task)
     response = client.post(url, form_data(client, url, **{"_stop-task": "1"}), follow=True)
@@ -63,7 +63,7 @@ def test_stop_task_unschedules(staff_client, make_task, fake_queue):  # noqa: F8
 @pytest.mark.parametrize("button", ["_start-task", "_stop-task"])
 def test_buttons_take_the_launch_permission(staff_client, make_task, fake_queue, button):  # noqa: F811
     task = make_task(name="guarded", scheduling=timezone.now() + timedelta(hours=1))
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
     editor = staff_client(*EDITOR)
     url = change_url(task)
     data = form_data(editor, url, note="not saved", **{button: "1"})

@@ -15,8 +15,15 @@ from eztaskmanager.services.queues import (
     RQTaskQueueService,
     TaskQueueException,
 )
+from tests.conftest import rq_service_on
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake_rq_service(fake_redis):
+    """The 0.5.x RQ queue service on fakeredis."""
+    return rq_service_on(fake_redis)
 
 
 def fetch(service, outcome):
@@ -133,8 +140,6 @@ def test_after_run_of_one_off_schedule_clears_it(make_task, fake_rq_service):
 def test_redis_down_is_a_readable_error(make_task):
     import redis
 
-    from tests.conftest import rq_service_on
-
     service = rq_service_on(redis.Redis(port=1, socket_connect_timeout=0.5))
     with pytest.raises(TaskQueueException, match="not reachable"):
         service.launch(make_task())
@@ -155,3 +160,34 @@ def test_immediate_service_cannot_schedule(make_task):
 def test_job_ids_name_their_task(make_task):
     task = make_task()
     assert RQTaskQueueService().backend.new_job_id(task.pk).startswith(f"eztm-{task.pk}-")
+
+
+# -- which service the settings name (moved from tests/test_conf.py) ----------------------------
+
+
+def test_queue_service_follows_setting():
+    from eztaskmanager.services.queues import (
+        ImmediateTaskQueueService,
+        RQTaskQueueService,
+        TaskQueueException,
+        get_task_service,
+    )
+
+    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="immediate"):
+        assert isinstance(get_task_service(), ImmediateTaskQueueService)
+    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="RQ"):
+        assert isinstance(get_task_service(), RQTaskQueueService)
+    with override_settings(
+        EZTASKMANAGER_QUEUE_SERVICE_TYPE="eztaskmanager.services.queues.ImmediateTaskQueueService"
+    ):
+        assert isinstance(get_task_service(), ImmediateTaskQueueService)
+    with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="no.such.Service"):
+        with pytest.raises(TaskQueueException, match="Unknown"):
+            get_task_service()
+
+
+def test_queue_name_setting():
+    from eztaskmanager.services.queues import RQTaskQueueService
+
+    with override_settings(EZTASKMANAGER_QUEUE_NAME="low"):
+        assert RQTaskQueueService().queue_name == "low"

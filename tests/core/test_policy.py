@@ -7,7 +7,6 @@ from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.checks import run_checks
 from django.core.exceptions import ValidationError
 from django.test import override_settings
@@ -18,6 +17,8 @@ from eztaskmanager.core import arguments, permissions, policy
 from eztaskmanager.models import AppCommand, LaunchReport, Task
 from eztaskmanager.operations import audit
 from eztaskmanager.services import run_management_command
+from tests import factories
+from tests.factories import make_staff, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ PROJECT_COMMANDS = {
 def forged_task(name: str, app_name: str, arguments: str = "", active: bool = True) -> Task:
     """A task on a command row written straight into the database, as an attacker could."""
     command = AppCommand.objects.create(name=name, app_name=app_name, active=active)
-    return Task.objects.create(name=f"forged {name}", command=command, arguments=arguments)
+    return factories.make_task(command, arguments, name=f"forged {name}")
 
 
 # -- the policy --------------------------------------------------------------------------------
@@ -225,7 +226,7 @@ def test_actor_is_an_inactive_user_that_cannot_log_in():
 
 
 def test_operator_is_the_named_user_or_the_cli_actor():
-    User.objects.create_user("ops")
+    make_user("ops")
     assert audit.operator("ops").username == "ops"
     assert audit.operator(None).username == "eztaskmanager-cli"
     with pytest.raises(LookupError):
@@ -234,7 +235,7 @@ def test_operator_is_the_named_user_or_the_cli_actor():
 
 def test_record_writes_the_admin_history(make_task):
     task = make_task("eztm_echo")
-    user = User.objects.create_user("ops")
+    user = make_user("ops")
     audit.record(task, user, "Launched")
     [entry] = audit.history(task)
     assert (entry.user, entry.get_change_message(), entry.object_id) == (
@@ -251,7 +252,7 @@ def test_hold_unschedules_only_for_users_without_launch_permission(make_task):
         scheduled_job_id="eztm-x",
         scheduling=timezone.now() + timedelta(hours=1),
     )
-    editor = User.objects.create_user("editor", is_staff=True)
+    editor = make_staff(username="editor")
     with override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="immediate"):
         assert not operations.hold_if_unauthorised(task, editor, ["note"])
         assert operations.hold_if_unauthorised(task, editor, ["arguments"])

@@ -4,6 +4,7 @@ import pytest
 
 from eztaskmanager.internals import statements
 from eztaskmanager.models import LaunchReport, Log, logs_of, old_reports
+from tests.factories import make_lines, make_report
 
 pytestmark = pytest.mark.django_db
 
@@ -11,10 +12,8 @@ pytestmark = pytest.mark.django_db
 def reports_with_lines(task, count, lines=2):
     reports = []
     for _ in range(count):
-        report = LaunchReport.objects.create(task=task, invocation_result="ok")
-        Log.objects.bulk_create(
-            Log(launch_report=report, message=f"line {i}", lineno=i) for i in range(1, lines + 1)
-        )
+        report = make_report(task, invocation_result="ok")
+        make_lines(report, *["INFO"] * lines)
         reports.append(report)
     return reports
 
@@ -46,9 +45,9 @@ def test_compiled_prune_deletes_what_the_orm_would(make_task):
 
 def test_a_statement_keeps_its_other_parameters(make_task):
     task, other = make_task(), make_task(name="other")
-    failed = LaunchReport.objects.create(task=task, invocation_result="failed")
-    ok = LaunchReport.objects.create(task=task, invocation_result="ok")
-    LaunchReport.objects.create(task=other, invocation_result="failed")
+    failed = make_report(task, invocation_result="failed")
+    ok = make_report(task, invocation_result="ok")
+    make_report(other, invocation_result="failed")
 
     def failed_of(pk):
         return LaunchReport.objects.filter(task_id=pk, invocation_result="failed")

@@ -169,11 +169,11 @@ def test_send_alert_counts_the_handlers_that_sent(settings, mailoutbox):
 
 
 def test_the_scheduler_checks_and_survives_a_failing_check(
-    make_task, handlers, mailoutbox, fake_rq_service, monkeypatch, caplog
+    make_task, handlers, mailoutbox, fake_backend, monkeypatch, caplog
 ):
     task = watched_task(make_task)
     Task.objects.filter(pk=task.pk).update(alert_counted_from=timezone.now() - timedelta(hours=1))
-    scheduler = make_scheduler(fake_rq_service)
+    scheduler = make_scheduler(fake_backend)
     scheduler.enqueue_jobs()
     assert [m.subject for m in mailoutbox] == [
         "[eztaskmanager] Overdue: “nightly <import>” has not run successfully for 30 min"

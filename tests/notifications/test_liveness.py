@@ -62,12 +62,10 @@ def test_never_seen_counts_from_when_the_worker_began_to_watch(
     assert not liveness.check_scheduler(fake_redis, watching_since=0, now=now)
 
 
-def test_the_scheduler_coming_back_sends_the_all_clear_once(
-    fake_rq_service, mail_handler, mailoutbox
-):
-    connection = fake_rq_service.connection
+def test_the_scheduler_coming_back_sends_the_all_clear_once(fake_backend, mail_handler, mailoutbox):
+    connection = fake_backend.connection
     connection.set(MISSING_KEY, "1")  # a worker warned
-    scheduler = make_scheduler(fake_rq_service)
+    scheduler = make_scheduler(fake_backend)
     scheduler.heartbeat()
     assert connection.get(MISSING_KEY) is None and connection.get(SEEN_KEY) is not None
     scheduler._seen_at = 0.0  # its next stamp

@@ -17,6 +17,7 @@ from django.core.management.base import SystemCheckError
 from django.http import HttpResponse
 from django.urls import include, path, reverse
 
+from eztaskmanager import operations
 from eztaskmanager.models import LaunchReport
 from eztaskmanager.notifications import (
     SLACK_FIELD_TEXT_LIMIT,
@@ -25,7 +26,7 @@ from eztaskmanager.notifications import (
     NotificationHandler,
     emit_notifications,
 )
-from eztaskmanager.services.queues import get_task_service
+from tests import factories
 
 SLACK = "eztaskmanager.notifications.SlackNotificationHandler"
 SLACK_WEBHOOK = "eztaskmanager.notifications.SlackWebhookNotificationHandler"
@@ -136,7 +137,7 @@ def run(make_task):
     """Launch a new task through the (immediate) queue service; return its fresh report."""
 
     def launch(command: str, arguments: str = "", **fields) -> LaunchReport:
-        report = get_task_service().launch(make_task(command, arguments, **fields)).report
+        report = operations.launch(make_task(command, arguments, **fields), defer=False).report
         report.refresh_from_db()
         return report
 
@@ -276,8 +277,8 @@ def test_slack_unreachable_is_logged_on_the_report(run, handlers, slack_server, 
 
 def failed_report(make_task, reason: str, name: str = "nightly import") -> LaunchReport:
     """A failed run with ``reason``, as a worker leaves it, not yet notified."""
-    report = LaunchReport.objects.create(
-        task=make_task("eztm_echo", "", name=name),
+    report = factories.make_report(
+        make_task("eztm_echo", "", name=name),
         invocation_result="failed",
         failure_reason=reason,
         duration=1.0,
@@ -642,17 +643,17 @@ def test_a_changed_setting_applies_to_the_next_run_in_the_same_process(
     task = make_task("eztm_echo", name="nightly")
     handlers(mail=email(level="warnings", recipients=["first@example.com"]))
     warm_up()  # what a TaskWorker does when it starts
-    get_task_service().launch(task)
+    operations.launch(task, defer=False)
     assert [m.to for m in mailoutbox] == [["first@example.com"]]
 
     handlers(mail=email(level="warnings", recipients=["second@example.com"]))
-    get_task_service().launch(task)
+    operations.launch(task, defer=False)
     assert [m.to for m in mailoutbox][1:] == [["second@example.com"]]
 
     handlers(mail=email(level="errors", recipients=["second@example.com"]))
-    get_task_service().launch(task)  # warnings: below the new level
+    operations.launch(task, defer=False)  # warnings: below the new level
     handlers()
-    get_task_service().launch(task)
+    operations.launch(task, defer=False)
     assert len(mailoutbox) == 2
 
 
@@ -706,17 +707,11 @@ def test_server_paths_are_left_out_of_the_reason(make_task, handlers, slack_serv
 
 
 def test_a_stop_is_reported_as_a_stop(make_task, handlers, slack_server, mailoutbox):
-    from django.contrib.auth.models import User
-    from django.utils import timezone
-
-    from eztaskmanager import operations
 
     handlers(mail=email(level="failed"), slack=slack(slack_server, level="failed"))
     task = make_task("eztm_echo", "", name="nightly import")
-    report = LaunchReport(task=task, started_at=timezone.now())
-    report.record_launch(task, None)
-    report.save()
-    user = User.objects.create_user("alice", is_staff=True)
+    report = factories.running_report(task, heartbeat=False, record=True)
+    user = factories.make_staff(username="alice")
     assert operations.stop_run(report, "alice", user=user)
 
     [message] = mailoutbox
@@ -734,12 +729,9 @@ def test_a_stop_is_reported_as_a_stop(make_task, handlers, slack_server, mailout
 def test_a_stop_reaches_only_the_handlers_that_send_failures(make_task, handlers, mailoutbox):
     # The one rule: a stopped run's result is failed, so it reaches every handler whose level
     # is failed or milder (all levels), unless the task turns its notifications off.
-    from django.utils import timezone
-
-    from eztaskmanager import operations
 
     handlers(mail=email(level="failed"))
     task = make_task("eztm_echo", "", name="quiet", notification_level="off")
-    report = LaunchReport.objects.create(task=task, started_at=timezone.now())
+    report = factories.running_report(task, heartbeat=False)
     operations.stop_run(report, "bob")
     assert mailoutbox == []

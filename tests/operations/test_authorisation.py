@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -24,6 +24,7 @@ from eztaskmanager.scheduler.process import record_firing
 from eztaskmanager.scheduler.sweep import sweep
 from eztaskmanager.services import run_management_command
 from tests.admin.test_admin import EDITOR, LAUNCHER, change_url, fake_queue, form_data, staff_client
+from tests.factories import make_report, make_staff, make_user, queued_report, running_report
 
 pytestmark = pytest.mark.django_db
 __all__ = ["fake_queue", "staff_client"]  # fixtures used here
@@ -44,10 +45,7 @@ def edit(task: Task, **values) -> None:
 
 
 def user_with(*codenames: str, name: str = "someone") -> User:
-    user = User.objects.create_user(name, is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="eztaskmanager", codename__in=codenames)
-    )
+    user = make_staff(*codenames, username=name)
     return User.objects.get(pk=user.pk)  # no cached permissions
 
 
@@ -55,10 +53,10 @@ def user_with(*codenames: str, name: str = "someone") -> User:
 
 
 def test_a_launch_records_what_it_runs_and_an_edit_before_the_worker_changes_nothing(
-    make_task, make_command, fake_rq_service
+    make_task, make_command, fake_backend
 ):
     task = make_task("eztm_echo", "launched, --count 2", name="t")
-    operations.launch(task, fake_rq_service.backend, defer=False)
+    operations.launch(task, fake_backend, defer=False)
     report = LaunchReport.objects.get(task=task)
     assert (report.command_name, report.run_arguments, report.legacy_arguments) == (
         "eztm_echo",
@@ -70,40 +68,40 @@ def test_a_launch_records_what_it_runs_and_an_edit_before_the_worker_changes_not
     edit(task, arguments="edited, --count 9")
     edit(task, command=make_command("eztm_lines"), arguments="5")
 
-    ran = run_management_command(task.pk, **only_job(fake_rq_service).kwargs)
+    ran = run_management_command(task.pk, **only_job(fake_backend).kwargs)
     assert ran.pk == report.pk and ran.invocation_result == "warnings"
     assert "items=['launched']" in messages_of(ran) and "count=2 shout=False" in messages_of(ran)
     assert not any(m.startswith("line ") for m in messages_of(ran))
     # The next launch runs the task as it is now.
-    operations.launch(Task.objects.get(pk=task.pk), fake_rq_service.backend, defer=False)
+    operations.launch(Task.objects.get(pk=task.pk), fake_backend, defer=False)
     later = LaunchReport.objects.filter(task=task).latest("pk")
     assert (later.command_name, later.run_arguments) == ("eztm_lines", "5")
 
 
-def test_the_argument_rule_is_recorded_too(make_task, fake_rq_service):
+def test_the_argument_rule_is_recorded_too(make_task, fake_backend):
     task = make_task("eztm_echo", "--title hello world", name="t", legacy_arguments=True)
-    operations.launch(task, fake_rq_service.backend, defer=False)
+    operations.launch(task, fake_backend, defer=False)
     edit(task, legacy_arguments=False, arguments="--title=other")
-    ran = run_management_command(task.pk, **only_job(fake_rq_service).kwargs)
+    ran = run_management_command(task.pk, **only_job(fake_backend).kwargs)
     assert ran.legacy_arguments is True
     assert "title='hello world'" in messages_of(ran)
 
 
-def test_one_off_arguments_are_recorded_as_what_runs(make_task, fake_rq_service):
+def test_one_off_arguments_are_recorded_as_what_runs(make_task, fake_backend):
     task = make_task("eztm_echo", "own", name="t")
-    operations.launch(task, fake_rq_service.backend, defer=False, arguments="once")
+    operations.launch(task, fake_backend, defer=False, arguments="once")
     edit(task, arguments="edited")
-    ran = run_management_command(task.pk, **only_job(fake_rq_service).kwargs)
+    ran = run_management_command(task.pk, **only_job(fake_backend).kwargs)
     assert (ran.arguments, ran.run_arguments) == ("once", "once")
     assert "items=['once']" in messages_of(ran)
 
 
 def test_a_retry_runs_what_its_first_attempt_was_launched_with(
-    make_task, make_command, fake_rq_service
+    make_task, make_command, fake_backend
 ):
     task = make_task("eztm_fail", "--how commanderror", name="t", max_retries=1, retry_delays="0")
-    operations.launch(task, fake_rq_service.backend, defer=False)
-    first = run_management_command(task.pk, **only_job(fake_rq_service).kwargs)
+    operations.launch(task, fake_backend, defer=False)
+    first = run_management_command(task.pk, **only_job(fake_backend).kwargs)
     assert first.invocation_result == "failed" and first.failure_reason.endswith("bad input given")
     retry = LaunchReport.objects.filter(task=task).latest("pk")
     assert retry.is_queued and retry.attempt == 2
@@ -118,14 +116,14 @@ def test_a_retry_runs_what_its_first_attempt_was_launched_with(
     assert LaunchReport.objects.filter(task=task).count() == 2  # no third attempt
 
 
-def test_a_retry_waits_and_goes_where_its_launch_said(make_task, fake_rq_service):
+def test_a_retry_waits_and_goes_where_its_launch_said(make_task, fake_backend):
     task = make_task("eztm_fail", name="t", max_retries=2, retry_delays="0", queue="low")
-    operations.launch(task, fake_rq_service.backend, defer=False)
+    operations.launch(task, fake_backend, defer=False)
     report = LaunchReport.objects.get(task=task)
     assert (report.retry_delays, report.queue) == ("0", "low")
     # While it waits, the delays become a week and the queue another one.
     edit(task, retry_delays="604800", retry_exponential=True, queue="high")
-    job = fake_rq_service.backend.queue_for("low").get_jobs()[0]
+    job = fake_backend.queue_for("low").get_jobs()[0]
     ran = run_management_command(task.pk, **job.kwargs)
     assert ran.invocation_result == "failed" and ran.retry_planned
     retry = LaunchReport.objects.filter(task=task).latest("pk")
@@ -136,32 +134,32 @@ def test_a_retry_waits_and_goes_where_its_launch_said(make_task, fake_rq_service
 
 
 def test_a_scheduled_firing_records_the_task_as_it_was_at_the_firing(
-    make_task, make_command, fake_rq_service
+    make_task, make_command, fake_backend
 ):
     task = make_task("eztm_echo", "at the firing", name="t", cron_expression="0 3 * * *")
-    job = record_firing(task.pk, fake_rq_service.backend)
-    fake_rq_service.backend.enqueue(job)
+    job = record_firing(task.pk, fake_backend)
+    fake_backend.enqueue(job)
     edit(task, command=make_command("eztm_lines"), arguments="3")
-    ran = run_management_command(task.pk, **only_job(fake_rq_service).kwargs)
+    ran = run_management_command(task.pk, **only_job(fake_backend).kwargs)
     assert ran.command_name == "eztm_echo"
     assert "items=['at', 'the', 'firing']" in messages_of(ran)
 
 
-def test_a_firing_of_a_task_held_before_it_runs_nothing(make_task, fake_rq_service):
+def test_a_firing_of_a_task_held_before_it_runs_nothing(make_task, fake_backend):
     task = make_task("eztm_echo", "edited", name="t", cron_expression="0 3 * * *")
-    authorisation.hold(task, User.objects.create_user("editor"))
-    job = record_firing(task.pk, fake_rq_service.backend)
+    authorisation.hold(task, make_user("editor"))
+    job = record_firing(task.pk, fake_backend)
     ran = run_management_command(task.pk, **job.kwargs)
     assert ran.invocation_result == "failed" and ran.failure_reason.startswith("held:")
     assert not any(m.startswith("items=") for m in messages_of(ran))
 
 
-def test_the_policy_checks_the_recorded_command(make_task, make_command, fake_rq_service):
+def test_the_policy_checks_the_recorded_command(make_task, make_command, fake_backend):
     task = make_task("eztm_echo", "x", name="t")
-    operations.launch(task, fake_rq_service.backend, defer=False)
+    operations.launch(task, fake_backend, defer=False)
     AppCommand.objects.filter(name="eztm_echo").update(active=False)  # switched off meanwhile
     edit(task, command=make_command("eztm_lines"), arguments="1")
-    ran = run_management_command(task.pk, **only_job(fake_rq_service).kwargs)
+    ran = run_management_command(task.pk, **only_job(fake_backend).kwargs)
     assert (ran.invocation_result, ran.failure_reason) == (
         "failed",
         "command not allowed: eztm_echo",
@@ -171,7 +169,7 @@ def test_the_policy_checks_the_recorded_command(make_task, make_command, fake_rq
 
 def test_a_report_from_before_the_recording_runs_the_task_as_it_is(make_task):
     task = make_task("eztm_echo", "the task", name="t")
-    old = LaunchReport.objects.create(task=task, rq_job_id="eztm-old")  # queued by 0.6
+    old = queued_report(task, record=False, rq_job_id="eztm-old")  # queued by 0.6
     assert not old.is_recorded and old.ran_arguments == "the task"
     ran = run_management_command(task.pk, report_id=old.pk)
     assert "items=['the', 'task']" in messages_of(ran)
@@ -179,10 +177,10 @@ def test_a_report_from_before_the_recording_runs_the_task_as_it_is(make_task):
 
 
 def test_the_report_page_and_log_viewer_show_what_the_launch_recorded(
-    admin_client, make_task, make_command, fake_rq_service
+    admin_client, make_task, make_command, fake_backend
 ):
     task = make_task("eztm_echo", "recorded", name="t")
-    operations.launch(task, fake_rq_service.backend, defer=False)
+    operations.launch(task, fake_backend, defer=False)
     report = LaunchReport.objects.get(task=task)
     edit(task, command=make_command("eztm_lines"), arguments="7")
     page = admin_client.get(reverse("admin:eztaskmanager_launchreport_change", args=[report.pk]))
@@ -319,14 +317,14 @@ def test_saving_unchanged_or_launching_by_a_launcher_approves(
 
 
 def test_a_held_task_is_not_scheduled_until_approved(make_task, immediate_backend, settings):
-    settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "tests.admin.test_admin.FakeRedisService"
+    settings.EZTASKMANAGER_QUEUE_SERVICE_TYPE = "tests.admin.test_admin.FakeRedisBackend"
     import fakeredis
 
-    from tests.admin.test_admin import FakeRedisService
+    from tests.admin.test_admin import FakeRedisBackend
 
-    FakeRedisService.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    FakeRedisBackend.redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     task = make_task("eztm_echo", "x", name="t", scheduling=timezone.now() + timedelta(hours=1))
-    authorisation.hold(task, User.objects.create_user("editor"))
+    authorisation.hold(task, make_user("editor"))
     with pytest.raises(operations.NotAllowed, match="editor"):
         operations.apply_schedule(task, defer=False)
     authorisation.approve(task, user_with("launch_task", name="boss"))
@@ -348,7 +346,7 @@ def test_a_task_created_by_an_editor_is_held(staff_client, make_command, immedia
 
 
 def test_a_user_named_like_an_actor_is_not_trusted(make_task, immediate_backend):
-    forged = User.objects.create_user("eztaskmanager-follow-up", is_staff=True)
+    forged = make_staff(username="eztaskmanager-follow-up")
     forged.set_unusable_password()
     forged.is_active = False
     forged.save()
@@ -370,17 +368,17 @@ def test_a_follow_up_launch_approves_nothing(make_task, immediate_backend):
     first = make_task("eztm_lines", "1", name="first")
     then = make_task("eztm_echo", "x", name="then")
     FollowUp.objects.create(task=first, then=then, results="ok")
-    authorisation.hold(then, User.objects.create_user("editor"))
+    authorisation.hold(then, make_user("editor"))
     operations.launch(first)
     operations.launch(first)
     then.refresh_from_db()
     assert authorisation.is_held(then) and not LaunchReport.objects.filter(task=then).exists()
 
 
-def test_queued_launches_keep_their_values_after_a_retry_record(make_task, fake_rq_service):
+def test_queued_launches_keep_their_values_after_a_retry_record(make_task, fake_backend):
     """``launches.prepare`` without a recorded report to retry records the task now."""
     task = make_task("eztm_echo", "now", name="t")
-    old = LaunchReport.objects.create(task=task, invocation_result="failed")
+    old = make_report(task, invocation_result="failed")
     _job, retry = launches.prepare(task, "eztm-r", attempt=2, retry_of=old)
     assert (retry.command_name, retry.run_arguments) == ("eztm_echo", "now")
 
@@ -416,7 +414,7 @@ def test_load_records_what_it_changes_and_approves_it(make_task):
     from eztaskmanager.cli import tasks_as_code
 
     task = make_task("eztm_echo", "old", name="echo")
-    authorisation.hold(task, User.objects.create_user("editor"))
+    authorisation.hold(task, make_user("editor"))
     result = tasks_as_code.load_tasks(
         [{"name": "echo", "command": "eztm_echo", "arguments": "new", "note": "n"}]
     )
@@ -490,10 +488,7 @@ def test_a_stopped_run_fires_its_failed_follow_ups_with_or_without_retries(
     task = make_task("eztm_echo", name="stopped", max_retries=retries)
     cleanup = make_task("eztm_echo", "cleanup", name="cleanup")
     FollowUp.objects.create(task=task, then=cleanup, results="failed")
-    now = timezone.now()
-    running = LaunchReport.objects.create(
-        task=task, started_at=now, heartbeat_at=now, max_attempts=retries + 1, worker="elsewhere"
-    )
+    running = running_report(task, max_attempts=retries + 1, worker="elsewhere")
     operations.stop(task, "ops")
     running.refresh_from_db()
     assert running.invocation_result == "failed" and running.retry_planned is False
@@ -502,10 +497,10 @@ def test_a_stopped_run_fires_its_failed_follow_ups_with_or_without_retries(
     assert LaunchReport.objects.filter(task=task).count() == 1  # and no retry
 
 
-def test_a_failed_run_records_its_planned_retry(make_task, fake_rq_service):
+def test_a_failed_run_records_its_planned_retry(make_task, fake_backend):
     task = make_task("eztm_fail", name="t", max_retries=1, retry_delays="600")
-    operations.launch(task, fake_rq_service.backend, defer=False)
-    first = run_management_command(task.pk, **only_job(fake_rq_service).kwargs)
+    operations.launch(task, fake_backend, defer=False)
+    first = run_management_command(task.pk, **only_job(fake_backend).kwargs)
     assert first.retry_planned is True and not followups.fires(first)
     retry = LaunchReport.objects.filter(task=task).latest("pk")
     last = run_management_command(task.pk, **launches.job_of(retry).kwargs)
@@ -526,10 +521,7 @@ def test_a_stop_in_the_admin_leaves_the_failed_follow_ups_to_the_scheduler(
     task = make_task("eztm_echo", name="stopped", max_retries=1)
     cleanup = make_task("eztm_echo", "cleanup", name="cleanup")
     FollowUp.objects.create(task=task, then=cleanup, results="failed")
-    now = timezone.now()
-    running = LaunchReport.objects.create(
-        task=task, started_at=now, heartbeat_at=now, max_attempts=2, worker="elsewhere"
-    )
+    running = running_report(task, max_attempts=2, worker="elsewhere")
     launcher = staff_client(*LAUNCHER)
     with committed():
         response = launcher.post(f"/admin/eztaskmanager/task/{task.pk}/stop/")

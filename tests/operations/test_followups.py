@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from eztaskmanager import operations
 from eztaskmanager.models import FollowUp, LaunchReport, Task
@@ -12,6 +11,7 @@ from eztaskmanager.operations import audit
 from eztaskmanager.operations.followups import cycle_through
 from eztaskmanager.runs import close_run
 from tests.admin.test_admin import LAUNCHER, change_url, fake_queue, form_data, staff_client
+from tests.factories import running_report
 
 pytestmark = pytest.mark.django_db
 __all__ = ["fake_queue", "staff_client"]  # fixtures used here
@@ -80,7 +80,7 @@ def test_on_a_queue_the_follow_up_is_a_job_that_carries_its_trigger(
     first = make_task("eztm_lines", "1", name="first")
     then = make_task("eztm_lines", "1", name="then")
     follow(first, then)
-    operations.launch(first, fake_queue.backend, defer=False)
+    operations.launch(first, fake_queue, defer=False)
     # The launch queued the first task's job; a worker runs it, which queues the follow-up.
     [job] = fake_queue.queue.jobs
     fake_queue.queue.remove(job)
@@ -100,7 +100,7 @@ def test_a_run_closed_from_outside_launches_its_failure_follow_ups(make_task, im
     first = make_task("eztm_lines", "1", name="first")
     on_failure = make_task("eztm_lines", "1", name="on failure")
     follow(first, on_failure, "failed")
-    running = LaunchReport.objects.create(task=first, started_at=timezone.now())
+    running = running_report(first, heartbeat=False)
     assert close_run(running, "worker died", retry=False)
     assert [r.triggered_by_id for r in reports_of(on_failure)] == [running.pk]
 

@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from eztaskmanager import operations
 from eztaskmanager.admin.display import next_run_cell, state_badge
+from eztaskmanager.backends import RQBackend
 from eztaskmanager.cli.tasks_as_code import export_tasks, load_tasks
-from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.models import Task
 from eztaskmanager.operations import audit
 from eztaskmanager.scheduler.sync import sync_schedules
-from eztaskmanager.services.queues import RQTaskQueueService
 from tests.admin.test_admin import (
     EDITOR,
     LAUNCHER,
@@ -34,6 +34,7 @@ from tests.admin.test_admin import (
     staff_client,
 )
 from tests.cli.test_cli import taskmanager
+from tests.factories import make_superuser, make_user, running_report
 
 __all__ = ["fake_queue", "redis_down", "staff_client"]  # fixtures used here
 
@@ -63,99 +64,98 @@ def stop_url(task):
 # -- the sync ------------------------------------------------------------------------------
 
 
-def test_sync_applies_an_enabled_schedule_that_has_no_job(make_task, fake_rq_service):
+def test_sync_applies_an_enabled_schedule_that_has_no_job(make_task, fake_backend):
     # As saved in the admin while Redis was down: on, with no job.
     task = make_task(name="nightly", cron_expression="30 2 * * *")
     assert task.schedule_enabled and task.schedule_pending
 
-    result = sync_schedules(fake_rq_service.backend)
+    result = sync_schedules(fake_backend)
 
     task.refresh_from_db()
     assert result.applied == [task.pk] and result.restored == []
     assert "1 applied" in str(result)
-    assert list(jobs(fake_rq_service)) == [task.scheduled_job_id]
+    assert list(jobs(fake_backend)) == [task.scheduled_job_id]
     assert task.status == Task.STATUS_SCHEDULED
     assert task.cached_next_ride == task.schedule.next_run()
-    assert jobs(fake_rq_service)[task.scheduled_job_id] == task.cached_next_ride
-    assert not sync_schedules(fake_rq_service.backend).changed
+    assert jobs(fake_backend)[task.scheduled_job_id] == task.cached_next_ride
+    assert not sync_schedules(fake_backend).changed
 
 
-def test_sync_leaves_a_held_schedule_alone_until_it_is_approved(make_task, fake_rq_service):
+def test_sync_leaves_a_held_schedule_alone_until_it_is_approved(make_task, fake_backend):
     # Saved by an editor without the launch permission: on, no job, and held.
-    from django.contrib.auth.models import User
 
     from eztaskmanager.operations import authorisation
 
     task = make_task(name="nightly", cron_expression="30 2 * * *")
-    authorisation.hold(task, User.objects.create_user("editor"))
+    authorisation.hold(task, make_user("editor"))
 
-    assert not sync_schedules(fake_rq_service.backend).applied
-    assert jobs(fake_rq_service) == {}
+    assert not sync_schedules(fake_backend).applied
+    assert jobs(fake_backend) == {}
 
-    authorisation.approve(task, User.objects.create_superuser("boss"))
-    assert sync_schedules(fake_rq_service.backend).applied == [task.pk]
-    assert len(jobs(fake_rq_service)) == 1
+    authorisation.approve(task, make_superuser("boss"))
+    assert sync_schedules(fake_backend).applied == [task.pk]
+    assert len(jobs(fake_backend)) == 1
 
 
-def test_sync_applies_a_repetition_without_a_start_from_now(make_task, fake_rq_service):
+def test_sync_applies_a_repetition_without_a_start_from_now(make_task, fake_backend):
     task = every_minute(make_task)
-    sync_schedules(fake_rq_service.backend)
+    sync_schedules(fake_backend)
     task.refresh_from_db()
     assert task.scheduling is not None and task.status == Task.STATUS_SCHEDULED
     assert task.cached_next_ride == task.scheduling  # a repetition's first run is its start
-    assert list(jobs(fake_rq_service)) == [task.scheduled_job_id]
+    assert list(jobs(fake_backend)) == [task.scheduled_job_id]
 
 
-def test_sync_drops_the_job_of_a_paused_schedule(make_task, fake_rq_service):
+def test_sync_drops_the_job_of_a_paused_schedule(make_task, fake_backend):
     task = every_minute(make_task)
-    fake_rq_service.schedule(task)
+    operations.schedule(task, fake_backend, defer=False)
     Task.objects.filter(pk=task.pk).update(schedule_enabled=False)  # paused behind its back
 
-    result = sync_schedules(fake_rq_service.backend)
+    result = sync_schedules(fake_backend)
 
     task.refresh_from_db()
     assert result.paused == [task.pk]
-    assert jobs(fake_rq_service) == {}
+    assert jobs(fake_backend) == {}
     assert (task.status, task.scheduled_job_id, task.schedule_paused) == ("idle", None, True)
 
 
-def test_a_stopped_schedule_stays_off_whatever_happens_to_redis(make_task, fake_rq_service):
+def test_a_stopped_schedule_stays_off_whatever_happens_to_redis(make_task, fake_backend):
     task = every_minute(make_task)
-    fake_rq_service.schedule(task)
-    operations.stop(task, "admin", fake_rq_service.backend, defer=False)
-    fake_rq_service.connection.flushall()
+    operations.schedule(task, fake_backend, defer=False)
+    operations.stop(task, "admin", fake_backend, defer=False)
+    fake_backend.connection.flushall()
 
-    assert not sync_schedules(fake_rq_service.backend).changed
-    assert jobs(fake_rq_service) == {}
+    assert not sync_schedules(fake_backend).changed
+    assert jobs(fake_backend) == {}
 
 
-def test_a_one_off_that_ran_is_done_not_paused(make_task, fake_rq_service):
+def test_a_one_off_that_ran_is_done_not_paused(make_task, fake_backend):
     when = timezone.now() - timedelta(minutes=5)
     task = make_task(name="once", scheduling=when)  # on, no job: its job fired, then Redis went
-    LaunchReport.objects.create(task=task, started_at=when + timedelta(seconds=1))
+    running_report(task, heartbeat=False, started_at=when + timedelta(seconds=1))
 
-    result = sync_schedules(fake_rq_service.backend)
+    result = sync_schedules(fake_backend)
 
     task.refresh_from_db()
-    assert result.unscheduled == [task.pk] and jobs(fake_rq_service) == {}
+    assert result.unscheduled == [task.pk] and jobs(fake_backend) == {}
     assert (task.schedule_enabled, task.schedule_done, task.schedule_paused) == (False, True, False)
     assert "done" in next_run_cell(task) and "paused" not in state_badge(task)
     assert cli_row(task)["schedule_state"] == "done"
 
 
 @pytest.mark.redis  # the run takes its lock in the real Redis
-def test_a_one_off_fired_by_the_scheduler_is_done(make_task, fake_rq_service):
+def test_a_one_off_fired_by_the_scheduler_is_done(make_task, fake_backend):
     from eztaskmanager.runs import run_task
 
     task = make_task(name="once", scheduling=timezone.now() + timedelta(hours=1))
-    fake_rq_service.schedule(task)
+    operations.schedule(task, fake_backend, defer=False)
     Task.objects.filter(pk=task.pk).update(scheduling=timezone.now() - timedelta(seconds=1))
 
     run_task(task.pk, scheduled=True)
 
     task.refresh_from_db()
     assert (task.scheduled_job_id, task.schedule_enabled, task.schedule_done) == (None, False, True)
-    result = sync_schedules(fake_rq_service.backend)
+    result = sync_schedules(fake_backend)
     assert (result.applied, result.restored) == ([], [])  # not run again
 
 
@@ -164,7 +164,7 @@ def test_a_one_off_fired_by_the_scheduler_is_done(make_task, fake_rq_service):
 
 def test_stop_then_resume_through_the_admin_actions(admin_client, make_task, fake_queue):
     task = every_minute(make_task)
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
 
     admin_client.post(changelist_url(), {"action": "stop_tasks", "_selected_action": [task.pk]})
 
@@ -202,7 +202,7 @@ def test_stop_then_resume_through_the_admin_actions(admin_client, make_task, fak
 
 def test_stop_then_resume_through_the_task_page_buttons(admin_client, make_task, fake_queue):
     task = make_task(name="nightly", cron_expression="30 2 * * *")
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
     page = admin_client.get(change_url(task)).content.decode()
     assert f'action="{resume_url(task)}"' not in page  # on: nothing to resume
 
@@ -221,8 +221,8 @@ def test_a_paused_task_saved_with_schedule_on_ticked_runs_again(
     admin_client, make_task, fake_queue
 ):
     task = every_minute(make_task)
-    fake_queue.schedule(task)
-    operations.stop(task, "admin", fake_queue.backend, defer=False)
+    operations.schedule(task, fake_queue, defer=False)
+    operations.stop(task, "admin", fake_queue, defer=False)
 
     # Saved as shown (paused): it stays paused, its schedule kept.
     admin_client.post(change_url(task), form_data(admin_client, change_url(task), note="n"))
@@ -240,7 +240,7 @@ def test_a_paused_task_saved_with_schedule_on_ticked_runs_again(
 
 def test_unticking_schedule_on_pauses_the_schedule(admin_client, make_task, fake_queue):
     task = every_minute(make_task)
-    fake_queue.schedule(task)
+    operations.schedule(task, fake_queue, defer=False)
     data = form_data(admin_client, change_url(task))
     del data["schedule_enabled"]
 
@@ -270,11 +270,11 @@ def test_saving_while_redis_is_down_keeps_the_schedule_on_for_the_next_sync(
     listing = admin_client.get(changelist_url()).content.decode()
     assert "eztm-state-pending" in listing
 
-    service = RQTaskQueueService(connection=fake_redis)  # Redis is back
-    assert sync_schedules(service.backend).applied == [task.pk]
+    backend = RQBackend(connection=fake_redis)  # Redis is back
+    assert sync_schedules(backend).applied == [task.pk]
     task.refresh_from_db()
     assert task.status == Task.STATUS_SCHEDULED
-    assert list(jobs(service)) == [task.scheduled_job_id]
+    assert list(jobs(backend)) == [task.scheduled_job_id]
 
 
 def test_saving_a_pending_schedule_again_applies_it(admin_client, make_task, fake_queue):
@@ -289,8 +289,8 @@ def test_resuming_a_one_off_in_the_past_says_why_and_it_is_done(
     admin_client, make_task, fake_queue
 ):
     task = make_task(name="late", scheduling=timezone.now() + timedelta(hours=1))
-    fake_queue.schedule(task)
-    operations.stop(task, "admin", fake_queue.backend, defer=False)
+    operations.schedule(task, fake_queue, defer=False)
+    operations.stop(task, "admin", fake_queue, defer=False)
     Task.objects.filter(pk=task.pk).update(scheduling=timezone.now() - timedelta(minutes=1))
 
     response = admin_client.post(resume_url(task), follow=True)
@@ -317,8 +317,8 @@ def test_resume_takes_the_launch_permission_post_and_csrf(
     staff_client, admin_user, make_task, fake_queue
 ):
     task = every_minute(make_task)
-    fake_queue.schedule(task)
-    operations.stop(task, "admin", fake_queue.backend, defer=False)
+    operations.schedule(task, fake_queue, defer=False)
+    operations.stop(task, "admin", fake_queue, defer=False)
     entries = LogEntry.objects.count()
     editor = staff_client(*EDITOR)
 
@@ -356,8 +356,8 @@ def cli_row(task) -> dict:
 
 def test_cli_stop_pauses_and_resume_brings_the_job_back(make_task, real_redis, committed):
     task = make_task(name="hourly", repetition_period="hour", repetition_rate=1)
-    service = RQTaskQueueService()
-    service.schedule(task)
+    service = RQBackend()
+    operations.schedule(task, service, defer=False)
     assert cli_row(task)["schedule_state"] == "on"
 
     with committed():
@@ -388,11 +388,10 @@ def test_cli_stop_pauses_and_resume_brings_the_job_back(make_task, real_redis, c
 
 
 def test_cli_resume_as_a_user_takes_the_launch_permission(make_task, real_redis):
-    from django.contrib.auth.models import User
 
     task = every_minute(make_task)
     Task.objects.filter(pk=task.pk).update(schedule_enabled=False)
-    User.objects.create_user("bob")
+    make_user("bob")
     with pytest.raises(CommandError, match="'bob' may not launch or stop tasks"):
         taskmanager("resume", str(task.pk), "--user", "bob")
     task.refresh_from_db()
@@ -402,29 +401,29 @@ def test_cli_resume_as_a_user_takes_the_launch_permission(make_task, real_redis)
 # -- tasks as code ---------------------------------------------------------------------------
 
 
-def test_declarations_carry_enabled(make_command, fake_rq_service):
+def test_declarations_carry_enabled(make_command, fake_backend):
     declared = [{"name": "nightly", "command": "eztm_echo", "cron_expression": "30 2 * * *"}]
-    result = load_tasks([{**declared[0], "enabled": False}], service=fake_rq_service)
+    result = load_tasks([{**declared[0], "enabled": False}], service=fake_backend)
 
     task = Task.objects.get(name="nightly")
-    assert task.schedule_paused and jobs(fake_rq_service) == {}
+    assert task.schedule_paused and jobs(fake_backend) == {}
     assert result.changes[0].schedule == "paused"
     assert export_tasks() == [{**declared[0], "enabled": False}]
 
     # Left out, "enabled" stays as it is: an operator's Stop survives a new load.
-    assert load_tasks(declared, service=fake_rq_service).count("unchanged") == 1
+    assert load_tasks(declared, service=fake_backend).count("unchanged") == 1
     assert Task.objects.get(name="nightly").schedule_paused
 
-    result = load_tasks([{**declared[0], "enabled": True}], service=fake_rq_service)
+    result = load_tasks([{**declared[0], "enabled": True}], service=fake_backend)
     task.refresh_from_db()
     assert result.changes[0].fields == ["enabled"]
-    assert task.status == Task.STATUS_SCHEDULED and list(jobs(fake_rq_service)) == [
+    assert task.status == Task.STATUS_SCHEDULED and list(jobs(fake_backend)) == [
         task.scheduled_job_id
     ]
     assert export_tasks() == declared  # on is the default: left out
 
     with pytest.raises(Exception, match="enabled: true or false"):
-        load_tasks([{**declared[0], "enabled": "no"}], service=fake_rq_service)
+        load_tasks([{**declared[0], "enabled": "no"}], service=fake_backend)
 
 
 # -- the migration -----------------------------------------------------------------------------
@@ -480,5 +479,5 @@ def test_a_pending_schedule_changed_without_the_launch_permission_is_held(
 
     task.refresh_from_db()
     assert (task.arguments, task.schedule_paused) == ("--shout", True)
-    assert sync_schedules(fake_queue.backend).applied == []
+    assert sync_schedules(fake_queue).applied == []
     assert fake_queue.scheduler.count() == 0

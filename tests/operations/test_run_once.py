@@ -78,11 +78,11 @@ def test_empty_arguments_run_the_command_without_any(make_task, immediate):
         ('--title "open', "No closing quotation"),
     ],
 )
-def test_arguments_the_command_refuses_launch_nothing(make_task, fake_rq_service, text, message):
+def test_arguments_the_command_refuses_launch_nothing(make_task, fake_backend, text, message):
     task = make_task("eztm_echo")
     with pytest.raises(operations.BadArguments, match=message):
-        operations.launch(task, fake_rq_service.backend, defer=False, arguments=text)
-    assert fake_rq_service.queue.count == 0
+        operations.launch(task, fake_backend, defer=False, arguments=text)
+    assert fake_backend.queue.count == 0
     assert audit.history(task) == []
 
 
@@ -116,14 +116,14 @@ def test_exiting_options_are_refused_at_run_time_too(make_task):
     assert "--help and --version are not task arguments" in report.failure_reason
 
 
-def test_the_command_policy_applies_to_a_run_with_other_arguments(make_task, fake_rq_service):
+def test_the_command_policy_applies_to_a_run_with_other_arguments(make_task, fake_backend):
     task = make_task("eztm_echo")
     Task.objects.filter(pk=task.pk).update(name="refused")
     task.command.name, task.command.app_name = "dumpdata", "django.core"
     task.command.save()
     with pytest.raises(operations.NotAllowed):
-        operations.launch(task, fake_rq_service.backend, defer=False, arguments="x")
-    assert fake_rq_service.queue.count == 0
+        operations.launch(task, fake_backend, defer=False, arguments="x")
+    assert fake_backend.queue.count == 0
 
 
 def test_a_retry_keeps_the_arguments_of_its_run(make_task, immediate):

@@ -20,34 +20,34 @@ def queued(service, name: str) -> list:
     return Queue(name, connection=service.connection).jobs
 
 
-def test_a_launch_goes_to_the_tasks_queue(make_task, fake_rq_service):
+def test_a_launch_goes_to_the_tasks_queue(make_task, fake_backend):
     task, plain = make_task(name="urgent", queue="high"), make_task(name="plain")
-    operations.launch(task, fake_rq_service.backend, defer=False)
-    operations.launch(plain, fake_rq_service.backend, defer=False)
-    [job] = queued(fake_rq_service, "high")
+    operations.launch(task, fake_backend, defer=False)
+    operations.launch(plain, fake_backend, defer=False)
+    [job] = queued(fake_backend, "high")
     assert job.args == (task.pk,) and job.origin == "high"
-    assert [j.args for j in queued(fake_rq_service, "default")] == [(plain.pk,)]
+    assert [j.args for j in queued(fake_backend, "default")] == [(plain.pk,)]
 
 
-def test_a_firing_of_the_scheduler_goes_to_the_tasks_queue(make_task, fake_rq_service):
+def test_a_firing_of_the_scheduler_goes_to_the_tasks_queue(make_task, fake_backend):
     start = timezone.now() - timedelta(seconds=30)
     task = make_task(scheduling=start, repetition_period="minute", repetition_rate=1, queue="low")
-    fake_rq_service.add(task)
+    operations.schedule(task, fake_backend, defer=False)
     task.refresh_from_db()
-    key = fake_rq_service.scheduler.scheduled_jobs_key
-    fake_rq_service.connection.zadd(key, {task.scheduled_job_id: timezone.now().timestamp() - 1})
-    make_scheduler(fake_rq_service).enqueue_jobs()  # one scheduler serves every queue
-    [job] = queued(fake_rq_service, "low")
-    assert job.args == (task.pk,) and queued(fake_rq_service, "default") == []
+    key = fake_backend.scheduler.scheduled_jobs_key
+    fake_backend.connection.zadd(key, {task.scheduled_job_id: timezone.now().timestamp() - 1})
+    make_scheduler(fake_backend).enqueue_jobs()  # one scheduler serves every queue
+    [job] = queued(fake_backend, "low")
+    assert job.args == (task.pk,) and queued(fake_backend, "default") == []
 
 
-def test_a_retry_and_a_stop_use_the_tasks_queue(make_task, fake_rq_service):
+def test_a_retry_and_a_stop_use_the_tasks_queue(make_task, fake_backend):
     task = make_task("eztm_fail", queue="high", max_retries=1, retry_delays="0")
-    fail_run(task, fake_rq_service.backend, max_attempts=2)
-    [retry] = queued(fake_rq_service, "high")
+    fail_run(task, fake_backend, max_attempts=2)
+    [retry] = queued(fake_backend, "high")
     assert retry.kwargs["attempt"] == 2
-    operations.stop(task, "ops", fake_rq_service.backend, defer=False)
-    assert queued(fake_rq_service, "high") == []
+    operations.stop(task, "ops", fake_backend, defer=False)
+    assert queued(fake_backend, "high") == []
 
 
 def test_a_queue_must_be_configured(make_task, settings):

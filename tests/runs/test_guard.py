@@ -7,20 +7,16 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from eztaskmanager import operations
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.runs import Heartbeat
 from eztaskmanager.runs.guard import reap_orphans
 from eztaskmanager.services import run_management_command
+from tests.factories import running_report
 
 pytestmark = pytest.mark.django_db
 
 IMMEDIATE = override_settings(EZTASKMANAGER_QUEUE_SERVICE_TYPE="immediate")
-
-
-def running_report(task, **fields):
-    now = timezone.now()
-    fields.setdefault("heartbeat_at", now)
-    return LaunchReport.objects.create(task=task, started_at=now, **fields)
 
 
 @IMMEDIATE
@@ -54,16 +50,16 @@ def test_a_dead_run_does_not_block_the_next(make_task):
     assert run_management_command(task.pk).failure_reason == ""
 
 
-def test_redis_run_lock_is_owned_by_its_token(make_task, fake_rq_service):
-    backend, task_id = fake_rq_service.backend, make_task().pk
+def test_redis_run_lock_is_owned_by_its_token(make_task, fake_backend):
+    backend, task_id = fake_backend, make_task().pk
     assert backend.acquire_run_lock(task_id, "1", 45)
     assert not backend.acquire_run_lock(task_id, "2", 45)
     backend.release_run_lock(task_id, "2")  # not the owner: nothing happens
     assert not backend.acquire_run_lock(task_id, "2", 45)
     key = f"eztaskmanager:run-lock:{task_id}"
-    fake_rq_service.connection.pexpire(key, 100)
+    fake_backend.connection.pexpire(key, 100)
     backend.renew_run_lock(task_id, "1", 45)
-    assert fake_rq_service.connection.pttl(key) > 1000
+    assert fake_backend.connection.pttl(key) > 1000
     backend.release_run_lock(task_id, "1")
     assert backend.acquire_run_lock(task_id, "2", 45)
 
@@ -148,16 +144,16 @@ def test_retry_delays_are_validated(make_task):
     assert "whole seconds" in info.value.message_dict["retry_delays"][0]
 
 
-def test_retry_on_rq_is_delayed_in_the_scheduler(make_task, fake_rq_service):
+def test_retry_on_rq_is_delayed_in_the_scheduler(make_task, fake_backend):
     from rq.job import Job
 
     from tests.conftest import fail_run
 
     task = make_task("eztm_fail", max_retries=2, retry_delays="90, 0")
-    fail_run(task, fake_rq_service.backend, max_attempts=3)
-    key = fake_rq_service.scheduler.scheduled_jobs_key
-    [(job_id, score)] = fake_rq_service.connection.zrange(key, 0, -1, withscores=True)
-    job = Job.fetch(job_id.decode(), connection=fake_rq_service.connection)
+    fail_run(task, fake_backend, max_attempts=3)
+    key = fake_backend.scheduler.scheduled_jobs_key
+    [(job_id, score)] = fake_backend.connection.zrange(key, 0, -1, withscores=True)
+    job = Job.fetch(job_id.decode(), connection=fake_backend.connection)
     assert abs(score - (time.time() + 90)) < 5
     # The retry is recorded as a queued launch at once; its job carries that report.
     retry = LaunchReport.objects.get(rq_job_id=job.id)
@@ -165,8 +161,8 @@ def test_retry_on_rq_is_delayed_in_the_scheduler(make_task, fake_rq_service):
     assert job.kwargs == {"attempt": 2, "report_id": retry.pk}
     assert job.id.startswith(f"eztmr-{task.pk}-")
     # The second attempt fails too; the third has no delay: straight to the queue.
-    fail_run(task, fake_rq_service.backend, attempt=2, max_attempts=3)
-    [now] = fake_rq_service.queue.jobs
+    fail_run(task, fake_backend, attempt=2, max_attempts=3)
+    [now] = fake_backend.queue.jobs
     third = LaunchReport.objects.get(rq_job_id=now.id, attempt=3)
     assert now.kwargs == {"attempt": 3, "report_id": third.pk}
     assert now.id.startswith(f"eztmr-{task.pk}-")
@@ -186,18 +182,18 @@ def test_log_lines_past_the_limit_are_counted_not_stored(make_task):
     assert report.invocation_result == "errors"
 
 
-def test_stop_drops_queued_runs_and_closes_non_rq_runs(make_task, fake_rq_service):
+def test_stop_drops_queued_runs_and_closes_non_rq_runs(make_task, fake_backend):
     task = make_task(scheduling=timezone.now() + timedelta(hours=1))
     other = make_task(name="other")
-    fake_rq_service.add(task)
-    fake_rq_service.launch(task)
-    kept = fake_rq_service.launch(other)
+    operations.schedule(task, fake_backend, defer=False)
+    operations.launch(task, fake_backend, defer=False)
+    kept = operations.launch(other, fake_backend, defer=False)
     report = running_report(task)  # a run with no RQ job (started in-process)
 
-    assert fake_rq_service.stop(task, by="alice") == 1
+    assert operations.stop(task, "alice", fake_backend, defer=False).stopped_runs == 1
 
-    assert fake_rq_service.queue.job_ids == [kept.id]
-    assert fake_rq_service.scheduler.count() == 0
+    assert fake_backend.queue.job_ids == [kept.id]
+    assert fake_backend.scheduler.count() == 0
     report.refresh_from_db()
     assert (report.invocation_result, report.failure_reason) == ("failed", "stopped by alice")
     task.refresh_from_db()

@@ -9,13 +9,14 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from eztaskmanager.models import LaunchReport, Log
+from eztaskmanager.models import Log
 from eztaskmanager.runs.logger import DatabaseLogHandler, verbosity2loglevel
+from tests.factories import make_report
 
 
 @pytest.fixture
 def report(make_task):
-    return LaunchReport.objects.create(task=make_task())
+    return make_report(make_task())
 
 
 def make_logger(handler):

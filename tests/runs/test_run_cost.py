@@ -16,6 +16,7 @@ from eztaskmanager.runs.ending import Outcome
 from eztaskmanager.runs.logger import DatabaseLogHandler
 from eztaskmanager.runs.ticker import TICKER, Ticker
 from eztaskmanager.services import run_management_command
+from tests.factories import running_report
 
 
 def helper_threads() -> set[str]:
@@ -80,7 +81,7 @@ def test_a_callback_running_during_remove_finishes_first():
 def test_heartbeat_thread_writes_lines_that_waited_before_the_first_beat(make_task):
     task = make_task()
     old = timezone.now() - timedelta(hours=1)
-    report = LaunchReport.objects.create(task=task, started_at=old, heartbeat_at=old)
+    report = running_report(task, started_at=old, heartbeat_at=old)
     handler = DatabaseLogHandler(report.pk, flush_lines=1000, flush_seconds=0.1, timer=False)
     handler.handle(logging.LogRecord("x", logging.INFO, __file__, 1, "quiet line", None, None))
     beat = runs.Heartbeat(report.pk, interval=60, handler=handler).start()

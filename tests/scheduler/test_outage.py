@@ -15,10 +15,11 @@ from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue
 
+from eztaskmanager import operations
+from eztaskmanager.backends import RQBackend
 from eztaskmanager.models import LaunchReport
 from eztaskmanager.scheduler.outage import Backoff, run_through_outages
 from eztaskmanager.scheduler.process import TaskScheduler
-from tests.conftest import rq_service_on
 
 
 def test_backoff_doubles_up_to_its_cap_and_measures_the_outage():
@@ -45,8 +46,8 @@ def scheduler_and_job(server, make_task):
         repetition_period="minute",
         repetition_rate=1,
     )
-    service = rq_service_on(connection)
-    job = service.schedule(task)
+    service = RQBackend(connection=connection)
+    job = operations.schedule(task, service, defer=False)
     connection.zadd(service.scheduler.scheduled_jobs_key, {job.id: time.time() - 1})
     queue = Queue("default", connection=connection)
     scheduler = TaskScheduler(queue=queue, connection=connection, interval=0.05, sync_interval=0)

@@ -18,11 +18,11 @@ from django.urls import reverse
 from django.utils import timezone
 from rq import Queue
 
+from eztaskmanager import operations
 from eztaskmanager.backends.rq import OVERDUE_KEY, SCHEDULED_KEY, WAKE_KEY, RQBackend
 from eztaskmanager.cli import format_status
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.scheduler.process import LOST_CLAIMS, TaskScheduler
-from eztaskmanager.services.queues import RQTaskQueueService
 from eztaskmanager.web.status import collect_status
 from tests.notifications.test_notifications import EMAIL
 
@@ -55,7 +55,7 @@ def due_task(make_task, real_redis):
         repetition_period="minute",
         repetition_rate=1,
     )
-    RQTaskQueueService(connection=real_redis).add(task)
+    operations.schedule(task, RQBackend(connection=real_redis), defer=False)
     task.refresh_from_db()
     real_redis.zadd(SCHEDULED_KEY, {task.scheduled_job_id: time.time() - 30.123})
     return task
@@ -131,7 +131,7 @@ def test_claims_lost_again_and_again_are_reported_before_the_overdue_delay(
         repetition_period="minute",
         repetition_rate=1,
     )
-    RQTaskQueueService(connection=real_redis).add(task)
+    operations.schedule(task, RQBackend(connection=real_redis), defer=False)
     task.refresh_from_db()
     real_redis.zadd(SCHEDULED_KEY, {task.scheduled_job_id: time.time() - 0.5})
     broken = scheduler_on(real_redis, MisreadingBackend)
@@ -161,7 +161,7 @@ def test_a_stopped_task_clears_its_overdue_firing(
 ):
     broken = scheduler_on(real_redis, MisreadingBackend)
     broken.enqueue_jobs()
-    RQTaskQueueService(connection=real_redis).remove(due_task)
+    operations.unschedule(due_task, RQBackend(connection=real_redis), defer=False)
     Task.objects.filter(pk=due_task.pk).update(scheduled_job_id=None)
     broken._overdue._next_look = 0  # its next look at the whole schedule (every heartbeat period)
     broken.enqueue_jobs()

@@ -4,18 +4,18 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from eztaskmanager.backends import RQBackend
 from eztaskmanager.cli import format_status
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.scheduler.process import TaskScheduler
-from eztaskmanager.services.queues import RQTaskQueueService
 from eztaskmanager.web.monitoring import collect_metrics, exposition
 from eztaskmanager.web.status import collect_status
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +25,7 @@ NASTY = 'Import <script>alert("x")</script>'
 @pytest.fixture
 def user_with(django_user_model):
     def make(*codenames, staff=True, name="someone"):
-        user = django_user_model.objects.create_user(name, password="pw", is_staff=staff)
-        user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-        return user
+        return factories.make_user(name, *codenames, password="pw", is_staff=staff)
 
     return make
 
@@ -46,13 +44,17 @@ def history(make_task, real_redis):
     fine = make_task(name="fine")
     bad = make_task(name=NASTY)
     later = make_task(name="later")
-    LaunchReport.objects.create(task=fine, invocation_result="ok", duration=2.0)
-    LaunchReport.objects.create(task=fine, invocation_result="ok", duration=4.0)
-    old = LaunchReport.objects.create(task=fine, invocation_result="warnings", duration=1.0)
+    factories.make_report(fine, invocation_result="ok", duration=2.0)
+    factories.make_report(fine, invocation_result="ok", duration=4.0)
+    old = factories.make_report(fine, invocation_result="warnings", duration=1.0)
     LaunchReport.objects.filter(pk=old.pk).update(invocation_datetime=now - timedelta(days=3))
-    LaunchReport.objects.create(task=bad, invocation_result="failed", duration=0.5)
-    running = LaunchReport.objects.create(
-        task=bad, progress_done=30, progress_total=120, started_at=now - timedelta(minutes=5)
+    factories.make_report(bad, invocation_result="failed", duration=0.5)
+    running = factories.running_report(
+        bad,
+        heartbeat=False,
+        progress_done=30,
+        progress_total=120,
+        started_at=now - timedelta(minutes=5),
     )
     LaunchReport.objects.filter(pk=running.pk).update(
         invocation_datetime=now - timedelta(minutes=5)
@@ -215,14 +217,14 @@ def test_dashboard_queries_do_not_grow_with_the_tables(monitor, make_task, real_
 
     now = timezone.now()
     task = make_task(name="first")
-    LaunchReport.objects.create(task=task, invocation_result="failed")
-    LaunchReport.objects.create(task=task, progress_done=1, progress_total=2)
+    factories.make_report(task, invocation_result="failed")
+    factories.make_report(task, progress_done=1, progress_total=2)
     few = queries()
 
     for n in range(30):
         other = make_task(name=f"task {n}")
-        LaunchReport.objects.create(task=other, invocation_result="errors")
-        LaunchReport.objects.create(task=other)
+        factories.make_report(other, invocation_result="errors")
+        factories.make_report(other)
         Task.objects.filter(pk=other.pk).update(
             cached_next_ride=now + timedelta(minutes=n),
             cached_last_invocation_result="errors",
@@ -242,7 +244,7 @@ def test_the_app_index_links_to_the_dashboard(admin_client, client, user_with):
 
 
 def test_status_and_metrics_say_when_the_scheduler_was_last_seen(db, real_redis):
-    service = RQTaskQueueService(connection=real_redis)
+    service = RQBackend(connection=real_redis)
     scheduler = TaskScheduler(queue=service.queue, connection=real_redis, name="s1")
     scheduler.register_birth()
     scheduler.heartbeat()

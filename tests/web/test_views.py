@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.db import connection
 from django.http import StreamingHttpResponse
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +15,7 @@ from django.utils import timezone
 from eztaskmanager.models import LaunchReport, Log
 from eztaskmanager.services import run_management_command
 from eztaskmanager.web import views
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -26,22 +26,10 @@ VIEW_NAMES = ("log_viewer", "live_log_viewer", "ajax_read_log_lines", "download_
 
 def make_report(task, lines, result="ok", **fields) -> LaunchReport:
     """A report whose log holds ``lines`` (level, message), numbered from 1."""
-    report = LaunchReport.objects.create(
-        task=task,
-        invocation_result=result,
-        started_at=timezone.now(),
-        n_lines=len(lines),
-        n_errors=sum(1 for level, _ in lines if level in ("ERROR", "CRITICAL")),
-        n_warnings=sum(1 for level, _ in lines if level == "WARNING"),
-        **fields,
+    report = factories.make_report(
+        task, invocation_result=result, started_at=timezone.now(), **fields
     )
-    Log.objects.bulk_create(
-        (
-            Log(launch_report=report, level=level, message=message, lineno=n)
-            for n, (level, message) in enumerate(lines, start=1)
-        ),
-        batch_size=5000,
-    )
+    factories.make_lines(report, *lines)
     return report
 
 
@@ -57,15 +45,9 @@ def report(make_task):
 @pytest.fixture
 def viewer(db):
     """A staff user with the view permission on reports, logged in."""
-    user = User.objects.create_user("viewer", password="x", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(
-            content_type__app_label="eztaskmanager", codename="view_launchreport"
-        )
+    return factories.client_for(
+        factories.make_staff("view_launchreport", username="viewer", password="x")
     )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def url(name, report, **query):
@@ -111,12 +93,8 @@ def test_anonymous_is_sent_to_the_admin_login(client, report, name):
     ],
 )
 def test_others_get_403_without_log_content(report, name, is_staff, codenames):
-    user = User.objects.create_user("someone", password="x", is_staff=is_staff)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="eztaskmanager", codename__in=codenames)
-    )
-    client = Client()
-    client.force_login(user)
+    user = factories.make_user("someone", *codenames, password="x", is_staff=is_staff)
+    client = factories.client_for(user)
     response = client.get(url(name, report))
     assert response.status_code == 403
     assert SECRET.encode() not in body_of(response)
@@ -194,13 +172,7 @@ def test_a_growing_log_is_read_without_gaps_or_repeats(viewer, make_task):
     data = read(viewer, report, before="end")
     seen += [line["n"] for line in data["lines"]]
     for more in (2, 0, 5):
-        start = report.n_lines
-        Log.objects.bulk_create(
-            Log(launch_report=report, level="INFO", message="x", lineno=start + i)
-            for i in range(1, more + 1)
-        )
-        LaunchReport.objects.filter(pk=report.pk).update(n_lines=start + more)
-        report.refresh_from_db()
+        factories.make_lines(report, *["x"] * more)
         data = read(viewer, report, after=data["last"])
         seen += [line["n"] for line in data["lines"]]
     assert seen == list(range(1, 11))

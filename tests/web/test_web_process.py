@@ -11,7 +11,8 @@ from django.core.management import get_commands
 from django.urls import reverse
 
 from eztaskmanager import operations
-from eztaskmanager.models import AppCommand, Task
+from eztaskmanager.models import AppCommand
+from tests import factories
 from tests.admin.test_admin import change_url, form_data
 
 pytestmark = pytest.mark.django_db
@@ -41,10 +42,10 @@ def test_saving_in_the_admin_creates_no_file(admin_client, make_task, out_path):
     assert task.arguments == f"--out {out_path}"
 
 
-def test_run_once_with_a_file_option_creates_no_file(make_task, fake_rq_service, out_path):
+def test_run_once_with_a_file_option_creates_no_file(make_task, fake_backend, out_path):
     task = make_task("eztm_write_out")
-    operations.launch(task, fake_rq_service.backend, defer=False, arguments=f"--out {out_path}")
-    assert fake_rq_service.queue.count == 1
+    operations.launch(task, fake_backend, defer=False, arguments=f"--out {out_path}")
+    assert fake_backend.queue.count == 1
 
 
 def test_a_file_option_still_needs_a_path(make_task):
@@ -101,7 +102,7 @@ def test_the_help_of_a_denied_command_is_refused(admin_client):
 
 
 def test_the_change_page_of_a_task_on_a_refused_command_shows_the_refusal(admin_client):
-    task = Task.objects.create(name="old", command=refused_row(active=False))
+    task = factories.make_task(refused_row(active=False), name="old")
     sys.modules.pop(REFUSED_MODULE, None)
     body = admin_client.get(change_url(task)).content.decode()
     assert "is not shown: command not allowed: eztm_refused_help" in body

@@ -37,9 +37,9 @@ def test_commands_in_use_are_the_allowed_commands_of_tasks(make_task, make_comma
     make_command("eztm_lines")  # no task runs it
     # Rows the settings or the code do not allow: an excluded command, a wrong app.
     flush = AppCommand.objects.create(name="flush", app_name="django.core")
-    Task.objects.create(name="flush", command=flush)
+    make_task(flush, name="flush")
     moved = AppCommand.objects.create(name="eztm_plain", app_name="somewhere.else")
-    Task.objects.create(name="moved", command=moved)
+    make_task(moved, name="moved")
 
     assert warmup.commands_in_use() == [("eztm_echo", "tests.testapp")]
 
