@@ -6,6 +6,7 @@ Figures are printed (``-s``); the assertions have generous bounds, the docs give
 import time
 
 from django.db.models import Min
+from rq import Worker
 
 from eztaskmanager import operations
 from eztaskmanager.backends import get_backend
@@ -46,6 +47,8 @@ def test_a_quick_queue_is_not_held_up_by_a_busy_one(make_task, processes):
     processes.start("rqworker", *worker_class, "default")
     processes.start("rqworker", *worker_class, "quick")
     backend = get_backend()
+    # Both workers up first: a worker still starting is no queue held up.
+    wait_for(lambda: len(Worker.all(connection=backend.connection)) == 2, what="both workers up")
     operations.launch(slow, backend)
     wait_for(
         lambda: LaunchReport.objects.filter(task=slow, started_at__isnull=False).exists(),
