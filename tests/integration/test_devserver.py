@@ -61,12 +61,16 @@ def test_devserver_runs_a_task_launched_from_the_admin_and_stops_on_ctrl_c(
     port = free_port()
 
     devserver = processes.start("taskmanager", "devserver", f"127.0.0.1:{port}", "--embedded-redis")
-    wait_for(
-        lambda: "django-eztaskmanager is running" in processes.output(devserver),
+    wait_for(  # or gone: a devserver that stopped is not waited for the whole hang guard
+        lambda: (
+            "django-eztaskmanager is running" in processes.output(devserver)
+            or devserver.poll() is not None
+        ),
         interval=0.2,
         what="the devserver to be up",
     )
     output = processes.output(devserver)
+    assert devserver.poll() is None, output
     assert f"http://127.0.0.1:{port}/admin/" in output
     assert "Redis: embedded fakeredis at redis://127.0.0.1:" in output
 
