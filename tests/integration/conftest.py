@@ -1,8 +1,24 @@
-"""Fixtures of the integration tier: real Redis, real rqworker / rqscheduler subprocesses."""
+"""Fixtures of the integration tier: real Redis, real rqworker / rqscheduler subprocesses.
+
+Time in this tier
+-----------------
+Every wait here is multiplied by ``TIME_FACTOR``: ``EZTM_TIME_FACTOR`` when set, else 2 under
+``CI=true`` (shared runners with two cores, often running the matrix side by side), else 1. A
+slow machine raises it (``EZTM_TIME_FACTOR=3``); nothing else changes.
+
+Two kinds of waits:
+
+* guards against a hang (``HANG_GUARD``, minutes): the default of ``wait_for``, ``wait_process``
+  and ``manage``; they only decide how long a broken test takes to fail;
+* bounds that are the behaviour under test ("the run ends within 5 s of a stop"): as few as
+  possible (ordering and count assertions are preferred), each passed through ``patience()`` and
+  commented with what it measures.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +30,30 @@ import pytest
 import redis
 
 from tests.conftest import ROOT, subprocess_env
+from tests.conftest import manage as _manage
+
+#: The multiplier of every wait of this tier (see the module's docstring).
+TIME_FACTOR = float(
+    os.environ.get("EZTM_TIME_FACTOR") or ("2" if os.environ.get("CI") == "true" else "1")
+)
+#: Seconds a test waits for something that only a hang would keep from happening (× factor).
+HANG_GUARD = 180.0
+
+
+def patience(seconds: float) -> float:
+    """``seconds`` scaled by ``TIME_FACTOR``: how long to wait on this machine."""
+    return seconds * TIME_FACTOR
+
+
+def wait_process(process: subprocess.Popen, timeout: float = HANG_GUARD) -> int:
+    """``process.wait`` with a scaled timeout (a hang guard unless a test says otherwise)."""
+    return process.wait(timeout=patience(timeout))
+
+
+def manage(*args: str, timeout: float = HANG_GUARD, **kwargs) -> subprocess.CompletedProcess:
+    """``tests.conftest.manage`` with a scaled hang guard (a burst worker took over 60 s on a
+    loaded 2-core machine)."""
+    return _manage(*args, timeout=patience(timeout), **kwargs)
 
 
 def pytest_collection_modifyitems(items):
@@ -70,13 +110,13 @@ class Processes:
             if process.poll() is None:
                 try:
                     os.killpg(process.pid, signal.SIGTERM)
-                    process.wait(timeout=10)
+                    wait_process(process, timeout=10)  # then SIGKILL: no hang either way
                 except (ProcessLookupError, subprocess.TimeoutExpired):
                     try:
                         os.killpg(process.pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
-                    process.wait(timeout=10)
+                    wait_process(process)
         for pid in strays:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -115,14 +155,31 @@ def rq_service(real_redis):
     return RQTaskQueueService()
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
+def wait_for(
+    predicate, timeout: float = HANG_GUARD, interval: float = 0.05, what: str = "condition"
+):
+    """Poll ``predicate`` until it returns something true (returned) for ``patience(timeout)`` s.
+
+    Leave ``timeout`` out for a hang guard; pass one only when the bound is the behaviour under
+    test, with a comment saying what it measures.
+    """
+    scaled = patience(timeout)
+    deadline = time.monotonic() + scaled
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(
+        f"timed out after {scaled:g} s ({timeout:g} s x EZTM_TIME_FACTOR {TIME_FACTOR:g}) "
+        f"waiting for {what}"
+    )
+
+
+def enqueued_firings(log: str, job_id: str) -> list[float]:
+    """Due times of the firings a scheduler put on the queue, from its ``-v 2`` log: the
+    scheduler's own record of which firing it sent, whatever the machine's load."""
+    return [float(due) for due in re.findall(rf"Enqueued firing {job_id} due at ([0-9.]+)", log)]
 
 
 @pytest.fixture
@@ -150,13 +207,13 @@ def private_redis(tmp_path):
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis(port=port, socket_connect_timeout=0.5)
-        wait_for(lambda: _ping(client), timeout=10, what="the private Redis")
+        wait_for(lambda: _ping(client), what="the private Redis")
         return process
 
     server = {"process": start(), "start": start, "port": port}
     yield server
     server["process"].terminate()
-    server["process"].wait(timeout=10)
+    wait_process(server["process"])
 
 
 def _ping(client):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import redis
 
+from tests.integration.conftest import HANG_GUARD, patience, wait_process
+
 MASTER_NAME = "eztm"
 
 
@@ -72,7 +74,7 @@ class SentinelCluster:
             "--appendonly", "no", *extra,
         )  # fmt: skip
 
-    def start(self, timeout: float = 20) -> None:
+    def start(self, timeout: float = HANG_GUARD) -> None:
         self._server("master", self.master_port)
         self._server(
             "replica", self.replica_port, "--replicaof", "127.0.0.1", str(self.master_port)
@@ -115,9 +117,9 @@ class SentinelCluster:
     def kill_master(self) -> None:
         """SIGKILL the master: no goodbye to clients, replica or sentinel."""
         os.kill(self.processes["master"].pid, signal.SIGKILL)
-        self.processes["master"].wait(timeout=10)
+        wait_process(self.processes["master"])
 
-    def wait_for_failover(self, timeout: float = 30) -> None:
+    def wait_for_failover(self, timeout: float = HANG_GUARD) -> None:
         self._wait(
             lambda: (
                 self.master_port_now() == self.replica_port
@@ -129,6 +131,7 @@ class SentinelCluster:
 
     @staticmethod
     def _wait(predicate, timeout: float, what: str) -> None:
+        timeout = patience(timeout)  # the factor of the tier (tests/integration/conftest.py)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -146,7 +149,7 @@ class SentinelCluster:
                     os.killpg(process.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-                process.wait(timeout=10)
+                wait_process(process)
 
     def logs(self) -> str:
         parts = []

@@ -7,14 +7,13 @@ from django.utils import timezone
 
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.services.queues import RQTaskQueueService
-from tests.conftest import manage
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import manage, wait_for
 
 TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default")
 
 
 def taskmanager(*args: str):
-    return manage("taskmanager", *args, timeout=60)
+    return manage("taskmanager", *args)
 
 
 def as_json(*args: str):
@@ -60,14 +59,13 @@ def test_status_sees_the_worker_the_scheduler_and_the_schedule(processes, make_t
         data = as_json("status")
         return data if data["workers"] and data["schedulers"] else None
 
-    data = wait_for(alive, timeout=30, interval=0.5, what="worker and scheduler in the status")
+    data = wait_for(alive, interval=0.5, what="worker and scheduler in the status")
     assert data["redis"]["reachable"] is True
     assert len(data["workers"]) == 1 and data["workers"][0]["queues"] == ["default"]
     assert len(data["schedulers"]) == 1
     assert [job["task"] for job in data["scheduled"]] == ["every hour"]
     wait_for(
         lambda: LaunchReport.objects.filter(task=task).exclude(invocation_result="").exists(),
-        timeout=20,
         what="the launched run",
     )
     text = taskmanager("status").stdout
@@ -96,9 +94,7 @@ def test_logs_follow_and_stop_of_a_running_task(processes, make_task):
     sleeper = make_task("eztm_sleep", "30", name="sleeper")
     processes.start(*TASK_WORKER)
     assert taskmanager("run", "slow lines").returncode == 0
-    report = wait_for(
-        lambda: LaunchReport.objects.filter(task=task).first(), timeout=20, what="the run"
-    )
+    report = wait_for(lambda: LaunchReport.objects.filter(task=task).first(), what="the run")
 
     followed = taskmanager("logs", str(report.pk), "--follow")
     assert followed.returncode == 0, followed.stderr
@@ -109,7 +105,6 @@ def test_logs_follow_and_stop_of_a_running_task(processes, make_task):
     assert taskmanager("run", str(sleeper.pk)).returncode == 0
     wait_for(
         lambda: LaunchReport.objects.filter(task=sleeper, n_lines__gt=0).exists(),
-        timeout=20,
         what="the sleeper to start",
     )
     stopped = taskmanager("stop", "sleeper")
@@ -117,7 +112,6 @@ def test_logs_follow_and_stop_of_a_running_task(processes, make_task):
     assert "1 running run(s) asked to stop" in stopped.stdout
     ended = wait_for(
         lambda: LaunchReport.objects.filter(task=sleeper).exclude(invocation_result="").first(),
-        timeout=20,
         what="the stopped run to close",
     )
     assert ended.invocation_result == "failed"

@@ -56,7 +56,7 @@ def cluster():
         )
     yield found
     subprocess.run(["pg_ctlcluster", *found, "start"], capture_output=True, check=False)
-    wait_for(database_answers, timeout=60, interval=0.5, what="PostgreSQL back")
+    wait_for(database_answers, interval=0.5, what="PostgreSQL back")
 
 
 def test_a_run_keeps_its_lines_through_a_database_restart(processes, make_task, cluster):
@@ -66,7 +66,6 @@ def test_a_run_keeps_its_lines_through_a_database_restart(processes, make_task, 
     scheduler = processes.start("taskmanager", "scheduler", "--interval", "0.2")
     wait_for(
         lambda: LaunchReport.objects.filter(task=task, n_lines__gte=4).exists(),
-        timeout=30,
         what="the run to log its first lines",
         interval=0.2,
     )
@@ -74,11 +73,10 @@ def test_a_run_keeps_its_lines_through_a_database_restart(processes, make_task, 
     subprocess.run(["pg_ctlcluster", *cluster, "stop", "-m", "fast"], check=True)
     time.sleep(DOWN_SECONDS)
     subprocess.run(["pg_ctlcluster", *cluster, "start"], check=True)
-    wait_for(database_answers, timeout=60, interval=0.5, what="PostgreSQL back")
+    wait_for(database_answers, interval=0.5, what="PostgreSQL back")
 
     report = wait_for(
         lambda: LaunchReport.objects.filter(task=task).exclude(invocation_result="").first(),
-        timeout=40,
         what="the run to end",
     )
     assert (report.invocation_result, report.failure_reason) == ("warnings", "")

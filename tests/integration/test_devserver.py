@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from eztaskmanager.__main__ import point_queues_at
 from eztaskmanager.cli.devserver import DevServer, EmbeddedRedis
 from eztaskmanager.models import LaunchReport
-from tests.integration.conftest import descendants, wait_for
+from tests.integration.conftest import descendants, patience, wait_for, wait_process
 
 
 def free_port() -> int:
@@ -33,7 +33,7 @@ class Browser:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
 
     def get(self, path: str) -> str:
-        with self.opener.open(self.base + path, timeout=10) as response:
+        with self.opener.open(self.base + path, timeout=patience(60)) as response:  # hang guard
             return response.read().decode()
 
     def post(self, path: str, fields: list[tuple[str, str]], form: str | None = None) -> str:
@@ -41,7 +41,7 @@ class Browser:
         page = self.get(form or path)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
         data = urllib.parse.urlencode([("csrfmiddlewaretoken", token), *fields]).encode()
-        with self.opener.open(self.base + path, data=data, timeout=10) as response:
+        with self.opener.open(self.base + path, data=data, timeout=patience(60)) as response:
             return response.read().decode()
 
 
@@ -62,13 +62,16 @@ def test_devserver_runs_a_task_launched_from_the_admin_and_stops_on_ctrl_c(
     port = free_port()
 
     devserver = processes.start("taskmanager", "devserver", f"127.0.0.1:{port}", "--embedded-redis")
-    wait_for(
-        lambda: "django-eztaskmanager is running" in processes.output(devserver),
-        timeout=40,
+    wait_for(  # or gone: a devserver that stopped is not waited for the whole hang guard
+        lambda: (
+            "django-eztaskmanager is running" in processes.output(devserver)
+            or devserver.poll() is not None
+        ),
         interval=0.2,
         what="the devserver to be up",
     )
     output = processes.output(devserver)
+    assert devserver.poll() is None, output
     assert f"http://127.0.0.1:{port}/admin/" in output
     assert "Redis: embedded fakeredis at redis://127.0.0.1:" in output
 
@@ -82,7 +85,6 @@ def test_devserver_runs_a_task_launched_from_the_admin_and_stops_on_ctrl_c(
 
     report = wait_for(
         lambda: LaunchReport.objects.filter(task=quick).exclude(invocation_result="").first(),
-        timeout=30,
         what="the quick run to end",
     )
     assert report.invocation_result == "warnings"
@@ -96,14 +98,13 @@ def test_devserver_runs_a_task_launched_from_the_admin_and_stops_on_ctrl_c(
     assert "Queued for a worker: “sleeper”." in page
     wait_for(
         lambda: LaunchReport.objects.filter(task=sleeper, n_lines__gt=0).exists(),
-        timeout=30,
         what="the sleeper to start",
     )
 
     family = descendants(devserver.pid)  # web, worker, its work horse, scheduler
     assert len(family) >= 4, processes.output(devserver)
     os.killpg(devserver.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-    assert devserver.wait(timeout=30) == 0, processes.output(devserver)
+    assert wait_process(devserver) == 0, processes.output(devserver)
 
     assert "Stopped: web server, worker and scheduler." in processes.output(devserver)
     assert [pid for pid in family if alive(pid)] == []

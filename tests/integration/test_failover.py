@@ -8,7 +8,6 @@ the schedule must go on with every firing that was enqueued run to a result.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import time
 from datetime import timedelta
@@ -19,7 +18,7 @@ from redis.sentinel import Sentinel
 
 from eztaskmanager.models import LaunchReport, Task
 from tests.conftest import rq_service_on, unavailable
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import enqueued_firings, wait_for, wait_process
 from tests.integration.sentinel import MASTER_NAME, SentinelCluster, missing_binaries
 
 PERIOD = 1  # seconds between firings
@@ -70,11 +69,6 @@ def reports(task):
     )
 
 
-def enqueued_firings(log: str, job_id: str) -> list[float]:
-    """Due times of the firings the scheduler put on the queue (its ``-v 2`` log)."""
-    return [float(due) for due in re.findall(rf"Enqueued firing {job_id} due at ([0-9.]+)", log)]
-
-
 def test_periodic_schedule_goes_on_after_master_failover(
     processes, cluster, make_task, monkeypatch
 ):
@@ -101,7 +95,7 @@ def test_periodic_schedule_goes_on_after_master_failover(
         processes, "rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default"
     )
 
-    wait_for(lambda: len(reports(task)) >= 5, timeout=30, what="5 runs before the kill")
+    wait_for(lambda: len(reports(task)) >= 5, what="5 runs before the kill")
     killed_at = timezone.now()
     cluster.kill_master()
     cluster.wait_for_failover()
@@ -111,7 +105,7 @@ def test_periodic_schedule_goes_on_after_master_failover(
         worker.check()
         return sum(r.started_at > promoted_at for r in reports(task)) >= 5
 
-    wait_for(runs_after_failover, timeout=60, what="5 runs after the failover")
+    wait_for(runs_after_failover, what="5 runs after the failover")
     assert scheduler.poll() is None, processes.output(scheduler)  # it rode the failover out
     job_id = task.scheduled_job_id
     # No more firings; the scheduler goes on sweeping: a launch whose job the old master took
@@ -122,9 +116,9 @@ def test_periodic_schedule_goes_on_after_master_failover(
         worker.check()
         return not LaunchReport.objects.filter(task=task, invocation_result="").exists()
 
-    wait_for(every_launch_ended, timeout=60, what="a result for every launch")
+    wait_for(every_launch_ended, what="a result for every launch")
     os.killpg(scheduler.pid, signal.SIGTERM)
-    scheduler.wait(timeout=10)
+    wait_process(scheduler)
     enqueued = enqueued_firings(processes.output(scheduler), job_id)
     processes.stop_all()
 

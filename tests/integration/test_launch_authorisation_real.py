@@ -5,7 +5,7 @@ from eztaskmanager import operations
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.records import launches
 from eztaskmanager.scheduler.process import record_firing
-from tests.conftest import manage
+from tests.integration.conftest import manage
 
 
 def messages(report: LaunchReport) -> list[str]:

@@ -5,8 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from eztaskmanager.models import LaunchReport, Task
-from tests.conftest import manage
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import manage, wait_for
 
 
 def test_launch_runs_on_a_real_worker(processes, rq_service, make_task):
@@ -45,7 +44,6 @@ def test_point_schedule_runs_on_real_scheduler(processes, rq_service, make_task)
     worker = processes.start("rqworker", "default")
     report = wait_for(
         lambda: LaunchReport.objects.filter(task=task).exclude(invocation_result="").first(),
-        timeout=30,
         what="the scheduled run",
     )
     assert report.invocation_result == "warnings", processes.output(worker)

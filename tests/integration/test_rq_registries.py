@@ -6,8 +6,7 @@ from __future__ import annotations
 from rq.job import Job, JobStatus
 
 from eztaskmanager.models import LaunchReport
-from tests.conftest import manage
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import manage, wait_for
 
 TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker")
 
@@ -43,13 +42,11 @@ def test_a_stopped_run_is_no_rq_failure(processes, rq_service, make_task):
     processes.start(*TASK_WORKER, "default")
     wait_for(
         lambda: LaunchReport.objects.filter(task=task, invocation_result="", n_lines__gt=0).first(),
-        timeout=30,
         what="the run to start and log",
     )
     assert rq_service.stop(task, by="tester") == 1
     report = wait_for(
         lambda: LaunchReport.objects.filter(task=task).exclude(invocation_result="").first(),
-        timeout=20,
         what="the run to end",
     )
     assert report.failure_reason == "stopped by tester"
@@ -61,7 +58,6 @@ def test_a_stopped_run_is_no_rq_failure(processes, rq_service, make_task):
             job.get_status() == JobStatus.STOPPED
             and job.id not in queue.failed_job_registry.get_job_ids()
         ),
-        timeout=30,
         what="the job to be stopped, not failed",
     )
     assert job.id not in queue.finished_job_registry.get_job_ids()

@@ -4,7 +4,7 @@ from rq import Queue
 
 from eztaskmanager import operations
 from eztaskmanager.models import FollowUp, LaunchReport
-from tests.conftest import manage
+from tests.integration.conftest import manage
 
 
 def test_a_worker_runs_one_off_arguments_then_the_follow_up(processes, rq_service, make_task):

@@ -14,14 +14,14 @@ def test_warm_worker_runs_tasks_added_after_its_warm_up(processes, rq_service, m
     known = make_task("eztm_echo", "hello")
     worker = processes.start(*TASK_WORKER)
     rq_service.launch(known)
-    first = wait_for(lambda: finished_report(known), timeout=30, what="the first run")
+    first = wait_for(lambda: finished_report(known), what="the first run")
     assert first.invocation_result == "warnings", processes.output(worker)  # it logs warnings
 
     # A command no task ran when the worker warmed up: its horse imports it, as before.
     added = make_task("eztm_lines", "3, --verbosity 2")
     rq_service.launch(added)
     rq_service.launch(known)
-    second = wait_for(lambda: finished_report(added), timeout=30, what="the new task's run")
+    second = wait_for(lambda: finished_report(added), what="the new task's run")
     assert second.invocation_result == "ok", processes.output(worker)
     assert list(second.logs.order_by("lineno").values_list("message", flat=True)) == [
         "line 1 of 3",
@@ -30,7 +30,6 @@ def test_warm_worker_runs_tasks_added_after_its_warm_up(processes, rq_service, m
     ]
     wait_for(
         lambda: LaunchReport.objects.filter(task=known, invocation_result="warnings").count() == 2,
-        timeout=30,
         what="the second run of the first task",
     )
 
@@ -40,7 +39,6 @@ def test_warm_worker_runs_tasks_added_after_its_warm_up(processes, rq_service, m
         job = rq_service.queue.fetch_job(report.rq_job_id)
         wait_for(
             lambda job=job: job.get_status(refresh=True) == "finished",
-            timeout=30,
             what=f"job {job.id} finished",
         )
         assert job.return_value(refresh=True) == report.pk
