@@ -103,7 +103,17 @@ def pause(scheduler, started: float) -> None:
 def _install_stop_handlers() -> None:
     # rq-scheduler's own handlers write to Redis first: during an outage that raises a
     # ConnectionError, which the retry loop would take for one more failure and go on.
+    # A second signal while it stops (Ctrl-C reaches the whole process group, and a process
+    # manager such as ``taskmanager devserver`` sends its own SIGTERM too) must not cut the
+    # cleanup short: a scheduler that never registers its death stays listed as alive.
+    stopping = False
+
     def stop(signum, frame):
+        nonlocal stopping
+        if stopping:
+            logger.info("Scheduler already stopping (signal %s)", signum)
+            return
+        stopping = True
         logger.info("Scheduler stopping (signal %s)", signum)
         raise SystemExit()
 

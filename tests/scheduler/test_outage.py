@@ -122,3 +122,26 @@ def test_sigterm_stops_the_scheduler_during_an_outage(
     with pytest.raises(SystemExit):
         run_through_outages(scheduler)  # no burst: only a signal ends it
     stop.join()
+
+
+def test_a_second_signal_while_stopping_does_not_skip_the_death_record(
+    transactional_db, scheduler_and_job, keep_signal_handlers
+):
+    """Ctrl-C reaches the whole process group and a process manager adds its SIGTERM: the
+    second signal lands during the cleanup, which must still record the scheduler's death."""
+    from eztaskmanager.backends.rq import _schedulers
+
+    scheduler, _ = scheduler_and_job
+    release = scheduler.remove_lock
+    signals = iter([signal.SIGINT, signal.SIGTERM])
+
+    def remove_lock_then_signal():
+        release()
+        number = next(signals, None)
+        if number is not None:
+            os.kill(os.getpid(), number)  # the first ends the loop, the second hits the cleanup
+
+    scheduler.remove_lock = remove_lock_then_signal
+    with pytest.raises(SystemExit):
+        run_through_outages(scheduler)
+    assert _schedulers(scheduler.connection) == []  # its death is recorded: not listed alive
