@@ -2,6 +2,7 @@
 
 import inspect
 
+from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 from django.utils.module_loading import import_string
@@ -196,3 +197,19 @@ def check_task_queues(app_configs, databases=None, **kwargs):
         )
         for queue, names in by_queue.items()
     ]
+
+
+@register()
+def check_task_backends(app_configs, **kwargs):
+    """The checks of ``eztaskmanager.tasks.Backend`` entries of ``TASKS`` where nobody else runs
+    them: Django 6 checks every backend, the ``django-tasks`` backport only once its app is in
+    ``INSTALLED_APPS``."""
+    from django.apps import apps
+
+    from eztaskmanager.internals import djangotasks
+
+    if djangotasks.SOURCE != "django_tasks" or apps.is_installed("django_tasks"):
+        return []
+    if "eztaskmanager.tasks.Backend" not in str(getattr(settings, "TASKS", "")):
+        return []
+    return [error for backend in djangotasks.task_backends.all() for error in backend.check()]

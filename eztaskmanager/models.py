@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from eztaskmanager import conf
-from eztaskmanager.core import arguments, bounds, policy, schedules
+from eztaskmanager.core import arguments, bounds, functions, policy, schedules
 from eztaskmanager.internals.django import load_command_class
 from eztaskmanager.internals.statements import raw_delete
 
@@ -30,9 +30,10 @@ def configured_queues() -> list[str]:
 
 
 class AppCommand(models.Model):
-    """A management command that tasks can run."""
+    """A management command, or a ``@task`` function named by its dotted path, that tasks can
+    run (``core.functions``)."""
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=255)
     app_name = models.CharField(max_length=100)
     active = models.BooleanField(default=True)
 
@@ -43,17 +44,30 @@ class AppCommand(models.Model):
     def __str__(self) -> str:
         return f"{self.app_name}: {self.name}"
 
+    @property
+    def is_function(self) -> bool:
+        """Whether this row names a ``@task`` function rather than a management command."""
+        return functions.is_function_name(self.name)
+
     def get_command_class(self):
         """Load the command (a BaseCommand instance)."""
         return load_command_class(app_name=self.app_name, name=self.name)
 
+    def get_function(self):
+        """Load the ``@task`` function (a ``Task``); only for a row the policy allows."""
+        return functions.load(self.name)
+
     def get_parser(self):
-        """The command's own argparse parser."""
+        """The command's own argparse parser (a function has none: ValueError)."""
+        if self.is_function:
+            raise ValueError(f"{self.name} is a function: its arguments are JSON")
         return self.get_command_class().create_parser("manage.py", self.name)
 
     @property
     def help_text(self) -> str:
-        """The command's ``--help`` text."""
+        """The command's ``--help`` text, or a function's signature and docstring."""
+        if self.is_function:
+            return functions.help_text(self.get_function())
         output = io.StringIO()
         self.get_parser().print_help(file=output)
         return output.getvalue()
@@ -144,7 +158,7 @@ class LaunchReport(models.Model):
         verbose_name=_("command"),
         help_text=_("The command this run was launched with."),
     )
-    command_name = models.CharField(_("command name"), max_length=100, blank=True, default="")
+    command_name = models.CharField(_("command name"), max_length=255, blank=True, default="")
     run_arguments = models.TextField(
         _("arguments run"),
         null=True,
@@ -190,12 +204,28 @@ class LaunchReport(models.Model):
     # Set when the run was ended where its reactions may not run (a web request): the
     # scheduler's next pass sends its notifications, its retry and its follow-ups.
     reactions_pending = models.BooleanField(_("reactions pending"), default=False)
+    # A call of a ``@task`` function through Django's task API (``eztaskmanager.tasks``): the
+    # id of its ``TaskResult`` (every attempt of the call has it), what the function returned
+    # (JSON) and the exception that ended an attempt.
+    call_id = models.CharField(_("task result id"), max_length=64, blank=True, default="")
+    return_value = models.JSONField(_("return value"), null=True, blank=True)
+    exception_class = models.CharField(_("exception"), max_length=255, blank=True, default="")
+    exception_traceback = models.TextField(_("traceback"), blank=True, default="")
+    # The earliest time a deferred launch may run (a call's ``run_after``): its job waits in
+    # the scheduler until then, and the sweep sends a lost one back there, not to the queue.
+    run_after = models.DateTimeField(_("not before"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Launch report")
         verbose_name_plural = _("Launch reports")
         indexes = [
             models.Index(fields=["task", "-id"], name="eztm_report_task_id"),
+            # A TaskResult is read by its id (a partial index: commands' runs have none).
+            models.Index(
+                fields=["call_id"],
+                name="eztm_report_call_id",
+                condition=~models.Q(call_id=""),
+            ),
             # The scheduler's pass looks for runs whose reactions wait (a few, or none).
             models.Index(
                 fields=["id"],
@@ -295,6 +325,8 @@ class LaunchReport(models.Model):
         now, or the one-off ``arguments`` (read by the current rule)."""
         self.command = task.command
         self.command_name = task.command.name
+        if task.command.is_function and not self.call_id:  # every call has its result id
+            self.call_id = functions.new_call_id()
         self.retry_delays = task.retry_delays or ""
         self.retry_exponential = task.retry_exponential
         self.queue = task.queue or ""
@@ -307,6 +339,7 @@ class LaunchReport(models.Model):
 
     def copy_launch(self, other: LaunchReport) -> None:
         """Run what ``other`` ran (a retry runs what its first attempt was launched with)."""
+        self.call_id = other.call_id
         self.command_id = other.command_id
         self.command_name = other.command_name
         self.run_arguments = other.run_arguments
@@ -513,6 +546,8 @@ def check_arguments(
         errors["command"] = refused
     if errors:
         return None, errors
+    if command.is_function:
+        return check_function_arguments(command, text)
     try:
         parser = command.get_parser()
     except Exception as exc:  # the command may be gone from the project
@@ -522,6 +557,20 @@ def check_arguments(
         return arguments.checked_argv(text or "", parser, legacy=legacy), {}
     except arguments.ArgumentsError as exc:
         return None, {"arguments": str(exc)}
+
+
+def check_function_arguments(command: AppCommand, text: str | None):
+    """``check_arguments`` for a ``@task`` function: ``([args, kwargs], {})`` when its
+    signature takes the JSON arguments ``text``, else ``(None, {field: message})``."""
+    try:
+        task = command.get_function()
+    except functions.NotATaskFunction as exc:
+        return None, {"command": str(exc)}
+    try:
+        args, kwargs = functions.check(task, text)
+    except functions.ArgumentsError as exc:
+        return None, {"arguments": str(exc)}
+    return [args, kwargs], {}
 
 
 class Task(models.Model):

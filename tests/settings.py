@@ -143,3 +143,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"eztaskmanager": {"handlers": ["console"], "level": "WARNING"}},
 }
+
+# Django's task API (Django 6, or 5.2 with django-tasks): @task functions of tests.testapp run
+# through eztaskmanager.
+TASKS = {"default": {"BACKEND": "eztaskmanager.tasks.Backend", "QUEUES": ["default", "high"]}}

@@ -175,6 +175,7 @@ def test_models_import_nothing_of_ours_above_them():
         "eztaskmanager",
         "eztaskmanager.core.arguments",
         "eztaskmanager.core.bounds",
+        "eztaskmanager.core.functions",
         "eztaskmanager.conf",
         "eztaskmanager.core.policy",
         "eztaskmanager.core.schedules",

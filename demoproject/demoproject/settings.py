@@ -76,6 +76,8 @@ else:
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+# Django's task API: @task functions (demo/tasks.py) run as tasks.
+TASKS = {"default": {"BACKEND": "eztaskmanager.tasks.Backend"}}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DEMO_TIME_ZONE", "Europe/Rome")

@@ -38,7 +38,7 @@ from eztaskmanager.admin.actions import (
 )
 from eztaskmanager.admin.inlines import FollowUpInline, ReportOriginMixin
 from eztaskmanager.compat.admin import LegacyButtonsMixin
-from eztaskmanager.core import permissions, policy
+from eztaskmanager.core import functions, permissions, policy
 from eztaskmanager.core.dates import local_display
 from eztaskmanager.models import AppCommand, LaunchReport, Log, Task, TaskCategory, check_arguments
 from eztaskmanager.operations.commands import offered_rows
@@ -494,6 +494,8 @@ def arguments_preview(
     argv, errors = check_arguments(command, text, legacy)
     if errors:
         return {"state": "invalid", "errors": [str(message) for message in errors.values()]}
+    if command.is_function:  # argv is [args, kwargs]: the call as Python reads it
+        return {"state": "ok", "argv": [], "command_line": functions.call_text(command.name, *argv)}
     return {
         "state": "ok",
         "argv": argv,

@@ -50,6 +50,9 @@ logger = logging.getLogger(__name__)
 
 META_TASK_ID = "eztaskmanager_task_id"
 META_RETRY_OF = "eztaskmanager_retry_of"
+# A launch recorded already and waiting for its time (a call's ``run_after``): at that time it
+# goes to its queue as it is, with no firing of its task's schedule to record.
+META_LAUNCH_OF = "eztaskmanager_launch_of"
 SCHEDULED_KEY = rq_scheduler_data.SCHEDULED_KEY
 SCHEDULER_KEY_PREFIX = rq_scheduler_data.INSTANCE_KEY_PREFIX
 LOCK_KEY = "eztaskmanager:run-lock:{}"
@@ -418,6 +421,8 @@ class RQBackend(Firings, Backend):
 def scheduled_rq_job(job: Job, connection, queue_name: str) -> RQJob:
     """The RQ job that waits in the scheduled set for ``job``'s due time."""
     meta = _meta(job)
+    if META_TASK_ID in meta and "report_id" in job.kwargs:  # a deferred launch, recorded
+        meta = {META_LAUNCH_OF: job.task_id}
     if job.interval:
         meta["interval"] = job.interval  # a plain rqscheduler repeats it too
     return RQJob.create(

@@ -35,7 +35,7 @@ from django.utils.dateparse import parse_datetime
 
 from eztaskmanager import conf, operations
 from eztaskmanager.backends import BackendError, get_backend
-from eztaskmanager.core import bounds, policy
+from eztaskmanager.core import bounds, functions, policy
 from eztaskmanager.internals.django import get_commands
 from eztaskmanager.models import AppCommand, Task, TaskCategory
 from eztaskmanager.operations import audit, authorisation
@@ -260,6 +260,8 @@ def _command(name: str, reactivate: bool = False, switched_on: list | None = Non
     if command is not None:
         return command
     app_name = available_commands().get(name)
+    if functions.is_function_name(name) and policy.why_refused(name) is None:
+        app_name = functions.containing_app(name).name  # a @task function, by its path
     if app_name is None:
         return None
     command = AppCommand.objects.filter(name=name, app_name=app_name).order_by("pk").first()
@@ -279,6 +281,8 @@ class SwitchedOff(Exception):
 
 
 def _refused(name: str) -> str:
+    if functions.is_function_name(name):
+        return f"command not allowed: {name} ({policy.why_refused(name)})"
     if name not in get_commands():
         return f"unknown command {name!r} (not a management command of this project)."
     return f"command not allowed: {name} ({policy.why_refused(name)})"

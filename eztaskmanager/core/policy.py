@@ -27,6 +27,7 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 
 from eztaskmanager import conf
+from eztaskmanager.core import functions
 from eztaskmanager.internals.django import get_commands
 
 # Commands that open a shell or a database shell, flush, load or dump data or settings, manage
@@ -149,6 +150,8 @@ def why_refused(name: str, app_name: str | None = None) -> str | None:
     ``app_name`` is the app a stored row says the command comes from; it must be the one that
     provides the command in this project.
     """
+    if functions.is_function_name(name):
+        return why_function_refused(name, app_name)
     if name in DENIED_COMMANDS:
         return f"{name!r} is in the built-in deny list, which no setting can undo."
     if name in set(conf.get("EXCLUDED_COMMANDS") or ()):
@@ -168,6 +171,37 @@ def why_refused(name: str, app_name: str | None = None) -> str | None:
         f"{name!r} comes from {provider!r}, which is not one of the project's own apps; "
         f"add {name!r} to EZTASKMANAGER_ALLOWED_COMMANDS to allow it."
     )
+
+
+def functions_allowed_in(app_name: str) -> bool:
+    """Whether the policy allows the functions of app ``app_name`` as a whole (the project's
+    own apps and ``EZTASKMANAGER_ALLOWED_APPS``), before any exclusion."""
+    return bool(_app_keys(app_name) & set(conf.get("ALLOWED_APPS") or ())) or is_project_app(
+        app_name
+    )
+
+
+def why_function_refused(name: str, app_name: str | None = None) -> str | None:
+    """``why_refused`` for a ``@task`` function named by its dotted path: the same settings
+    and the same rule of the project's own apps, decided from the name before the module is
+    imported; then the name must lead to a module-level function decorated with ``@task``."""
+    if name in set(conf.get("EXCLUDED_COMMANDS") or ()):
+        return f"{name!r} is in EZTASKMANAGER_EXCLUDED_COMMANDS."
+    config = functions.containing_app(name)
+    if config is None:
+        return f"{name!r} is not in a module of an installed app."
+    if app_name is not None and app_name != config.name:
+        return f"{name!r} is in {config.name!r}, not in {app_name!r}."
+    if not (name in explicitly_allowed() or functions_allowed_in(config.name)):
+        return (
+            f"{name!r} is in {config.name!r}, which is not one of the project's own apps; "
+            f"add {name!r} to EZTASKMANAGER_ALLOWED_COMMANDS to allow it."
+        )
+    try:
+        functions.load(name)
+    except functions.NotATaskFunction as exc:
+        return str(exc)
+    return None
 
 
 def explain(command) -> str | None:

@@ -24,13 +24,14 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from eztaskmanager.backends import Backend, BackendError, cannot_schedule, get_backend
 from eztaskmanager.core import arguments as task_arguments
 from eztaskmanager.core import bounds, permissions, policy
 from eztaskmanager.internals.django import in_atomic_block
-from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.models import LaunchReport, Task, check_function_arguments
 from eztaskmanager.operations import audit, authorisation
 from eztaskmanager.records import launches, taskstate
 from eztaskmanager.runs import close_run
@@ -54,6 +55,7 @@ class Outcome:
     state: str
     job_id: str = ""
     report: LaunchReport | None = None  # the run's report, when it ran in this process
+    queued: LaunchReport | None = None  # the launch's queued report, when it was queued
     when: datetime | None = None  # the next run, when the task is scheduled
     stopped_runs: int = 0  # running runs asked to stop
     deferred: bool = False  # the backend is told when the current transaction commits
@@ -86,6 +88,11 @@ def check_arguments(task: Task, text: str) -> None:
     """
     if bounds.has_nul(text):
         raise BadArguments(bounds.nul_message())
+    if task.command.is_function:
+        found = check_function_arguments(task.command, text)[1]
+        if found:
+            raise BadArguments("; ".join(str(message) for message in found.values()))
+        return
     try:
         parser = task.command.get_parser()
     except Exception as exc:  # the command may be gone from the project
@@ -147,12 +154,18 @@ def launch(
     user=None,
     arguments: str | None = None,
     triggered_by: int | None = None,
+    call_id: str = "",
+    queue: str = "",
+    run_after: datetime | None = None,
 ) -> Outcome:
     """Run ``task`` as soon as possible, whatever its schedule.
 
     ``arguments`` runs it once with other arguments than its own, which stay as they are
     (BadArguments when its command refuses them); ``triggered_by`` is the id of the report
-    whose end launched it, for a follow-up task.
+    whose end launched it, for a follow-up task. ``call_id`` and ``queue``: a call through
+    Django's task API, its result id and its queue (``operations.calls``). ``run_after``: not
+    before that time; the job waits in the scheduler (at once on a backend that cannot
+    schedule).
     """
     allowed(task)
     origin = {}
@@ -161,6 +174,7 @@ def launch(
         origin["arguments"] = arguments
     if triggered_by is not None:
         origin["triggered_by"] = triggered_by
+    origin.update({key: value for key, value in (("call_id", call_id), ("queue", queue)) if value})
     backend = backend or get_backend()
     message = launch_message(arguments, triggered_by)
     if arguments is None and triggered_by is None:  # the task as it stands: approved
@@ -170,18 +184,27 @@ def launch(
         record(task, user, message)
         job = taskstate.job_for(task, job_id, **origin)
         return Outcome(task, RAN, job_id=job_id, report=backend.enqueue(job))
+    deferred_to = run_after if run_after is not None and backend.supports_schedule else None
+    if deferred_to is not None:
+        origin["run_after"] = deferred_to
     job, report = launches.prepare(task, job_id, **origin)
     taskstate.queued(task)
+
+    def send():
+        if deferred_to is not None and deferred_to > timezone.now():
+            backend.schedule_at(job, deferred_to)
+        else:
+            backend.enqueue(job)
 
     def undo():
         launches.withdraw(report)
         taskstate.not_queued(task)
 
     # An accepted launch whose send fails after the commit stays queued: the sweep sends it.
-    deferred = after_commit(lambda: backend.enqueue(job), undo, defer, undo_later=lambda: None)
+    deferred = after_commit(send, undo, defer, undo_later=lambda: None)
     # Recorded once accepted: a launch the queue refused (Redis down) is no launch.
     record(task, user, message)
-    return Outcome(task, QUEUED, job_id=job_id, deferred=deferred)
+    return Outcome(task, QUEUED, job_id=job_id, queued=report, deferred=deferred)
 
 
 def launch_message(arguments: str | None, triggered_by: int | None) -> str:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from eztaskmanager.core import policy
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.apps import apps
+
+from eztaskmanager.core import functions, policy
 
 CORE_PREFIXES = ("django.core", "django.contrib")
 
@@ -20,6 +25,30 @@ def available_commands(exclude_core: bool = False) -> dict[str, str]:
             n: a for n, a in commands.items() if n in named or not a.startswith(CORE_PREFIXES)
         }
     return commands
+
+
+def available_functions() -> dict[str, str]:
+    """``{dotted path: app name}`` of the ``@task`` functions in the ``tasks`` module of each
+    app whose functions the policy allows (the project's own, ``EZTASKMANAGER_ALLOWED_APPS``).
+
+    Functions elsewhere are offered once called through Django's task API (which makes their
+    row) or named by ``taskmanager load``.
+    """
+    from eztaskmanager.internals import djangotasks
+
+    if not djangotasks.AVAILABLE:
+        return {}
+    found = {}
+    for config in apps.get_app_configs():
+        module_name = f"{config.name}.tasks"
+        if not policy.functions_allowed_in(config.name) or find_spec(module_name) is None:
+            continue
+        module = import_module(module_name)
+        for value in vars(module).values():
+            if isinstance(value, djangotasks.Task) and value.module_path.startswith(module_name):
+                if policy.why_refused(value.module_path) is None:
+                    found[value.module_path] = config.name
+    return dict(sorted(found.items()))
 
 
 def offered_rows(keep_pk=None):
@@ -40,7 +69,7 @@ def collect_commands(exclude_core: bool = False) -> dict[str, list[str]]:
     """
     from eztaskmanager.models import AppCommand
 
-    wanted = available_commands(exclude_core)
+    wanted = {**available_commands(exclude_core), **available_functions()}
     outcome: dict[str, list[str]] = {
         "added": [],
         "reactivated": [],
@@ -50,7 +79,10 @@ def collect_commands(exclude_core: bool = False) -> dict[str, list[str]]:
     seen = set()
     for row in AppCommand.objects.order_by("pk"):
         key = (row.name, row.app_name)
-        keep = wanted.get(row.name) == row.app_name and key not in seen
+        if functions.is_function_name(row.name):  # wherever it is, if the policy allows it
+            keep = policy.why_refused(row.name, row.app_name) is None and key not in seen
+        else:
+            keep = wanted.get(row.name) == row.app_name and key not in seen
         seen.add(key)
         if keep and not row.active:
             row.active = True

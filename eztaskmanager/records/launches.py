@@ -38,7 +38,12 @@ def prepare(
     ``triggered_by``); the queued report records them too, with what the launch runs: the
     task's command and arguments as they are now (or the one-off arguments), or, for a retry,
     what the report it retries (``retry_of``) was launched with. The run executes those.
+    ``call_id`` (a call through Django's task API: its result id), ``queue`` (the call's
+    queue, instead of the task's) and ``run_after`` (the earliest it may run) go to the report
+    only.
     """
+    call_id, queue = kwargs.pop("call_id", ""), kwargs.pop("queue", "")
+    run_after = kwargs.pop("run_after", None)
     report = LaunchReport(
         task=task,
         rq_job_id=job_id,
@@ -46,12 +51,15 @@ def prepare(
         max_attempts=task.max_retries + 1,
         arguments=kwargs.get("arguments"),
         triggered_by_id=kwargs.get("triggered_by"),
+        call_id=call_id,
+        run_after=run_after,
     )
     if retry_of is not None and retry_of.is_recorded:
         report.copy_launch(retry_of)
         report.max_attempts = retry_of.max_attempts
     else:
         report.record_launch(task, kwargs.get("arguments"))
+        report.queue = queue or report.queue
     report.save(force_insert=True)
     if attempt > 1:
         kwargs["attempt"] = attempt

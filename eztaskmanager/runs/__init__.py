@@ -21,10 +21,10 @@ from django.utils import timezone
 
 from eztaskmanager import conf
 from eztaskmanager.backends import Backend, BackendError, get_backend
-from eztaskmanager.core import arguments, policy
+from eztaskmanager.core import arguments, functions, policy
 from eztaskmanager.models import FollowUp, LaunchReport, Task
 from eztaskmanager.records import launches, taskstate
-from eztaskmanager.runs import ending
+from eztaskmanager.runs import ending, function_call
 from eztaskmanager.runs.dbretry import DATABASE_DOWN, reconnect, until_database_answers
 from eztaskmanager.runs.ending import Counters, Outcome
 from eztaskmanager.runs.logger import (
@@ -135,6 +135,7 @@ class Run:
         self.heartbeat = None
         self.stored = False  # the outcome is in the database
         self.outcome = None
+        self.function = None  # the call of a @task function (runs.functions), if it is one
 
     @classmethod
     def start(
@@ -169,8 +170,10 @@ class Run:
                     max_attempts=task.max_retries + 1,
                     arguments=origin.get("arguments"),
                     triggered_by_id=origin.get("triggered_by"),
+                    call_id=origin.get("call_id") or "",
                 )
                 report.record_launch(task, origin.get("arguments"))
+                report.queue = origin.get("queue") or report.queue
                 report.save(force_insert=True)
             # Started either way: by this run, or by the one that makes this launch a skip.
             taskstate.started(task.pk)
@@ -194,19 +197,29 @@ class Run:
         if not self.lock():
             return skip(self.task, self.report, self.backend)
         self.begin_logging()
-        reason, timed_out = "", False
+        reason, timed_out, error = "", False, None
         try:
             self.call()
         except BaseException as exc:  # noqa: BLE001 - a run must never take the worker down
             reason = failure_reason(exc, self.backend)
             timed_out = self.backend.is_timeout(exc)
+            error = function_call.exception_of(exc)
             self.log.error("Run failed: %s\n%s", reason, traceback.format_exc().rstrip())
             if not isinstance(exc, Exception | SystemExit):
                 # KeyboardInterrupt and the like: record the failure, then let it go on.
-                self.finish(Outcome.ran(reason, timed_out))
+                self.finish(self.ran(reason, timed_out, error))
                 raise
-        self.finish(Outcome.ran(reason, timed_out))
+        self.finish(self.ran(reason, timed_out, error))
+        if self.function is not None:
+            self.function.finished()
         return self.report
+
+    def ran(self, reason: str, timed_out: bool, error) -> Outcome:
+        """The outcome of the call; a function's also keeps its return value or exception."""
+        if self.function is None:
+            return Outcome.ran(reason, timed_out)
+        value = self.function.value if not reason else None
+        return Outcome.ran(reason, timed_out, value=value, error=error)
 
     def begin_logging(self) -> None:
         renew = None
@@ -226,11 +239,15 @@ class Run:
             self.log.info("Attempt %s of %s", self.report.attempt, self.report.max_attempts)
 
     def call(self) -> None:
+        # The command the launch recorded (the task's, for a report from before 0015).
+        name = self.report.command_name or self.task.command.name
+        if functions.is_function_name(name):
+            self.function = function_call.FunctionCall(self, name)
+            self.function()
+            return
         stdout = LogWriter(self.log, logging.INFO)
         stderr = LogWriter(self.log, logging.ERROR)
         try:
-            # The command the launch recorded (the task's, for a report from before 0015).
-            name = self.report.command_name or self.task.command.name
             call_command(name, *self.argv(), stdout=stdout, stderr=stderr)
         finally:
             stdout.flush()
@@ -339,6 +356,8 @@ def run_task(
     report_id: int | None = None,
     arguments: str | None = None,
     triggered_by: int | None = None,
+    call_id: str = "",
+    queue: str = "",
 ) -> LaunchReport | None:
     """Run task ``task_id`` here and record it in a LaunchReport; return the report.
 
@@ -364,6 +383,8 @@ def run_task(
         return None
     backend = get_backend()
     origin = {"arguments": arguments, "triggered_by": existing_report(triggered_by)}
+    if report_id is None:  # a job that brings no report: the call's id and queue, if any
+        origin.update(call_id=call_id, queue=queue)
     refused, command = refusal(task, report_id, scheduled)
     if refused:  # whatever the database says, only what the policy allows runs
         return refuse(
@@ -450,8 +471,10 @@ def refuse(
             max_attempts=attempt,
             arguments=origin.get("arguments"),
             triggered_by_id=origin.get("triggered_by"),
+            call_id=origin.get("call_id") or "",
         )
         report.record_launch(task, origin.get("arguments"))
+        report.queue = origin.get("queue") or report.queue
         report.save(force_insert=True)
         return report
 

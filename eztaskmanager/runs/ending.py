@@ -79,14 +79,18 @@ class Outcome:
     reason: str = ""
     lines: tuple[Line, ...] = ()
     retry: bool = False
+    # A @task function's call: what it returned (JSON), or the exception it raised as
+    # ``(class path, traceback)``.
+    value: object = None
+    error: tuple[str, str] | None = None
 
     @classmethod
-    def ran(cls, reason: str = "", timed_out: bool = False) -> Outcome:
+    def ran(cls, reason: str = "", timed_out: bool = False, value=None, error=None) -> Outcome:
         """The command returned (no ``reason``) or raised (``reason`` says what)."""
         if not reason:
-            return cls(LaunchReport.ENDING_FINISHED, retry=True)
+            return cls(LaunchReport.ENDING_FINISHED, retry=True, value=value)
         ending = LaunchReport.ENDING_TIMED_OUT if timed_out else LaunchReport.ENDING_FAILED
-        return cls(ending, LaunchReport.RESULT_FAILED, reason, retry=True)
+        return cls(ending, LaunchReport.RESULT_FAILED, reason, retry=True, error=error)
 
     @classmethod
     def refused(cls, reason: str, detail: str = "") -> Outcome:
@@ -206,6 +210,10 @@ def store(report, task, outcome, counters, duration, react_here) -> Retry | None
         values["max_attempts"] = report.attempt  # a refusal is its launch's last attempt
     if counters is not None:
         values["n_dropped"] = counters.n_dropped
+    if outcome.value is not None:
+        values["return_value"] = outcome.value
+    if outcome.error is not None:
+        values["exception_class"], values["exception_traceback"] = outcome.error
     lines = list(outcome.lines)
     if will_retry:
         delay = report.retry_delay(report.attempt, task)

@@ -69,7 +69,11 @@ def resend(report: LaunchReport, backend: Backend) -> bool:
     ).exists():
         return False  # started or closed meanwhile
     try:
-        backend.enqueue(launches.job_of(report))
+        job = launches.job_of(report)
+        if report.run_after is not None and report.run_after > timezone.now():
+            backend.schedule_at(job, report.run_after)  # a deferred launch keeps its time
+        else:
+            backend.enqueue(job)
     except BackendError as exc:
         if exc.unreachable:
             raise

@@ -148,3 +148,41 @@ def test_live_viewer_follows_a_run(live_server, browser_page, rq_worker, make_ta
     assert width[0] <= width[1], f"the task page scrolls sideways: {width}"
     for name in ("live_log.png", "task_page.png"):
         assert (shots / name).stat().st_size > 10_000
+
+
+def test_live_viewer_follows_a_task_function(live_server, browser_page, rq_worker):
+    """A ``@task`` function enqueued through Django's task API: its log lines (Python
+    logging) arrive in the same live viewer while it runs, and its result follows."""
+    from eztaskmanager.internals import djangotasks
+
+    if not djangotasks.AVAILABLE:
+        pytest.skip("needs Django 6 or the django-tasks package")
+    from tests.testapp.tasks import count_lines
+
+    User.objects.create_superuser("boss", "boss@example.com", "a-long-password")
+    n = 30
+    result = count_lines.enqueue(n, pause=0.1)
+    page = browser_page
+    log_in(page, live_server.url)
+    rq_worker()
+    report = wait_for(
+        lambda: LaunchReport.objects.filter(call_id=result.id, started_at__isnull=False).first(),
+        30,
+        "the worker to start the call",
+    )
+    page.goto(f"{live_server.url}{reverse('eztaskmanager:live_log_viewer', args=[report.pk])}")
+    page.wait_for_selector("#eztm-live")
+    assert "tests.testapp.tasks.count_lines" in page.inner_text("body")
+    samples = []
+
+    def sample():
+        samples.append(page.evaluate(PAGE_STATE))
+        return samples[-1]
+
+    wait_for(lambda: sample()["result"] == "ok", 60, "the call to end in the viewer")
+    final = samples[-1]
+    assert final["lines"] == n and final["last"].endswith(f"line {n} of {n}")
+    partial = {s["lines"] for s in samples if s["result"] == "running" and 0 < s["lines"] < n}
+    assert len(partial) >= 2, f"lines did not arrive while the call ran: {sorted(partial)}"
+    result.refresh()
+    assert result.return_value == n

@@ -17,7 +17,8 @@ def collect(*args):
 
 def test_adds_only_the_projects_own_commands():
     collect()
-    names = set(AppCommand.objects.values_list("name", flat=True))
+    # The @task functions of the project's apps are offered too (tests/test_tasks.py).
+    names = {name for name in AppCommand.objects.values_list("name", flat=True) if "." not in name}
     assert names == {
         "eztm_echo",
         "eztm_fail",

@@ -116,6 +116,32 @@ def test_the_sweep_resends_a_job_lost_after_its_dequeue(make_task, fake_backend)
     assert sweep(fake_backend).resent == []  # on its queue again
 
 
+def test_a_deferred_launch_waits_in_the_schedule_and_a_lost_one_goes_back_there(
+    make_task, fake_backend
+):
+    """A launch with ``run_after`` (a call's) is recorded at once and its job waits in the
+    scheduled set; lost from Redis, the sweep puts it back there, not on the queue early."""
+    from eztaskmanager.backends.rq import META_LAUNCH_OF, SCHEDULED_KEY
+
+    task = make_task("eztm_echo")
+    when = timezone.now() + timedelta(minutes=5)
+    outcome = operations.launch(task, fake_backend, defer=False, run_after=when)
+    report = LaunchReport.objects.get()
+    assert (report.run_after, report.is_queued) == (when, True)
+    connection = fake_backend.connection
+    assert connection.zscore(SCHEDULED_KEY, outcome.job_id) == when.timestamp()
+    assert queued_jobs(fake_backend) == []
+    # At its time the scheduler sends it as it is: a recorded launch, no firing to record.
+    assert RQJob.fetch(outcome.job_id, connection=connection).meta == {META_LAUNCH_OF: task.pk}
+
+    connection.zrem(SCHEDULED_KEY, outcome.job_id)  # Redis lost it
+    age(report, 5)
+    assert sweep(fake_backend).resent == [report.pk]
+    assert connection.zscore(SCHEDULED_KEY, outcome.job_id) == when.timestamp()
+    assert queued_jobs(fake_backend) == []
+    assert sweep(fake_backend).resent == []  # scheduled again: not lost
+
+
 def test_a_started_job_whose_run_never_showed_up_is_lost(make_task, fake_backend):
     task = make_task("eztm_echo")
     outcome = operations.launch(task, fake_backend, defer=False)

@@ -1,0 +1,83 @@
+"""A backend for Django's task API: ``@task`` functions run, stopped and watched as tasks.
+
+In the settings (Django 6, or Django 5.2 with the ``django-tasks`` package)::
+
+    TASKS = {
+        "default": {
+            "BACKEND": "eztaskmanager.tasks.Backend",
+            "QUEUES": ["default"],  # names of RQ_QUEUES; the default is ["default"]
+        }
+    }
+
+``Task.enqueue()`` records the call as a launch in the database, then puts its job on the
+call's queue after the commit; any worker running ``eztaskmanager.worker.TaskWorker`` (or an
+RQ worker) runs it with its report, log, timeout, stop, retries and notifications. Results are
+read back from the reports (``records.calls``), from any process.
+
+What the capability flags say here:
+
+* ``supports_get_result``: yes, ``get_result``, ``aget_result`` and ``TaskResult.refresh()``
+  answer from the database;
+* ``supports_async_task``: yes, a coroutine function runs in an event loop of its own in the
+  work horse;
+* ``supports_defer``: yes, a call with ``run_after`` is recorded at once and its job waits in
+  the scheduler (``taskmanager scheduler``) until that time, to the fraction of a second; the
+  scheduler's sweep sends a lost one back there. With the ``immediate`` queue service it runs at
+  once;
+* ``supports_priority``: no; a priority other than 0 is refused. Queues order the work: put
+  urgent calls on a queue of their own that a worker listens to first.
+"""
+
+from __future__ import annotations
+
+from django.core import checks
+
+from eztaskmanager.internals import djangotasks
+from eztaskmanager.models import configured_queues
+from eztaskmanager.operations import calls as operations_calls
+from eztaskmanager.records import calls
+
+if not djangotasks.AVAILABLE:  # pragma: no cover - imported by name from TASKS only
+    raise ImportError(
+        "eztaskmanager.tasks needs Django 6 (django.tasks) or the django-tasks package "
+        "(pip install 'django-eztaskmanager[tasks]')"
+    )
+
+
+class Backend(djangotasks.BaseTaskBackend):
+    """Django's task API on eztaskmanager's launches, workers and reports."""
+
+    supports_defer = True
+    supports_async_task = True
+    supports_get_result = True
+    supports_priority = False
+
+    def enqueue(self, task, args, kwargs):
+        """Record a call of ``task`` and queue it; return its ``TaskResult`` (READY).
+
+        ``InvalidTask`` for a task this backend cannot run (see ``validate_task``) or one the
+        command policy refuses; ``TypeError`` for arguments that are not JSON values or that
+        the function's signature does not take.
+        """
+        self.validate_task(task)
+        try:
+            report = operations_calls.enqueue(task, args, kwargs)
+        except operations_calls.CallRefused as exc:
+            raise djangotasks.InvalidTask(str(exc)) from exc
+        result = calls.result_of(report.call_id, self.alias, task)
+        djangotasks.task_enqueued.send(type(self), task_result=result)
+        return result
+
+    def get_result(self, result_id):
+        """The ``TaskResult`` of call ``result_id`` as its reports say now;
+        ``TaskResultDoesNotExist`` when there is none (never launched, or pruned)."""
+        return calls.result_of(str(result_id), self.alias)
+
+    def check(self, **kwargs):
+        known = set(configured_queues())
+        for queue in sorted(self.queues - known):
+            yield checks.Error(
+                f"TASKS[{self.alias!r}] names queue {queue!r}, which is not in RQ_QUEUES.",
+                hint=f"Use one of {', '.join(sorted(known)) or '(none configured)'}.",
+                id="eztaskmanager.E040",
+            )
