@@ -36,12 +36,27 @@ from eztaskmanager.internals import djangotasks
 from eztaskmanager.models import configured_queues
 from eztaskmanager.operations import calls as operations_calls
 from eztaskmanager.records import calls
+from eztaskmanager.runs.logger import record_progress
+from eztaskmanager.runs.logger import track as track_progress
 
 if not djangotasks.AVAILABLE:  # pragma: no cover - imported by name from TASKS only
     raise ImportError(
         "eztaskmanager.tasks needs Django 6 (django.tasks) or the django-tasks package "
         "(pip install 'django-eztaskmanager[tasks]')"
     )
+
+
+def progress(done: int, total: int | None = None) -> None:
+    """Record how far the call in progress is (``done`` of ``total``): the admin, the live log
+    and the dashboard show it as a progress bar. Stored at most twice a second, and always
+    when ``done`` reaches ``total``; outside a run (a direct call), nothing happens."""
+    record_progress(done, total)
+
+
+def track(iterable, total: int | None = None):
+    """Yield from ``iterable``, recording the call's progress as it goes (``total``: its
+    length when it has one)."""
+    return track_progress(iterable, total)
 
 
 class Backend(djangotasks.BaseTaskBackend):

@@ -270,3 +270,24 @@ def test_tasks_as_code_names_a_function_with_json_arguments(immediate):
         load_tasks([{"name": "plain", "command": "tests.testapp.tasks.plain_function"}])
     with pytest.raises(DeclarationError, match="does not take these arguments"):
         load_tasks([{"name": "bad", "command": "tests.testapp.tasks.add", "arguments": "{}"}])
+
+
+def test_the_report_page_shows_what_the_call_returned_or_raised(immediate, admin_client):
+    from django.urls import reverse
+
+    functions.add.enqueue(2, b=3)
+    functions.fail.enqueue("<b>bold</b>")
+    ok, failed = LaunchReport.objects.order_by("pk")
+    page = admin_client.get(reverse("admin:eztaskmanager_launchreport_change", args=[ok.pk]))
+    assert page.status_code == 200
+    assert "tests.testapp.tasks.add" in page.text and ">5<" in page.text.replace(" ", "")
+    page = admin_client.get(reverse("admin:eztaskmanager_launchreport_change", args=[failed.pk]))
+    assert "builtins.ValueError" in page.text
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page.text and "<b>bold</b>" not in page.text
+
+
+def test_a_function_records_its_progress(immediate):
+    result = functions.count_lines.enqueue(3, pause=0)
+    assert result.return_value == 3
+    report = LaunchReport.objects.get()
+    assert (report.progress_done, report.progress_total) == (3, 3)

@@ -346,7 +346,6 @@ class LoggerEnabledCommand(BaseCommand):
             console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
             self.logger.handlers = [console]
         self.logger.setLevel(command_level(options.get("verbosity", 1), handler is not None))
-        self._progress_at = 0.0
         try:
             return super().execute(*args, **options)
         finally:
@@ -356,30 +355,42 @@ class LoggerEnabledCommand(BaseCommand):
 
     def progress(self, done: int, total: int | None = None) -> None:
         """Record how far the run is (``done`` of ``total``); stored at most twice a second."""
-        handler = current_handler()
-        now = time.monotonic()
-        finished = total is not None and done >= total
-        if handler is None:
-            return
-        if not finished and now - getattr(self, "_progress_at", 0.0) < self.progress_min_interval:
-            return
-        self._progress_at = now
-
-        try:
-            LaunchReport.objects.filter(pk=handler.launch_report_id).update(
-                progress_done=max(int(done), 0),
-                progress_total=None if total is None else max(int(total), 0),
-            )
-        except DATABASE_DOWN:  # progress is a hint: the run must not fail for it
-            reconnect()
+        record_progress(done, total, self.progress_min_interval)
 
     def track(self, iterable: Iterable[T], total: int | None = None) -> Iterator[T]:
         """Yield from ``iterable``, recording progress as it goes."""
-        if total is None and hasattr(iterable, "__len__"):
-            total = len(iterable)  # type: ignore[arg-type]
-        done = 0
-        self.progress(0, total)
-        for item in iterable:
-            yield item
-            done += 1
-            self.progress(done, total)
+        return track(iterable, total, self.progress_min_interval)
+
+
+def record_progress(done: int, total: int | None = None, min_interval: float = 0.5) -> None:
+    """Record how far the run in progress in this context is (``done`` of ``total``), at most
+    once every ``min_interval`` seconds and always when it reaches ``total``; outside a run,
+    nothing. What ``LoggerEnabledCommand.progress`` and a ``@task`` function's
+    ``eztaskmanager.tasks.progress`` do."""
+    handler = current_handler()
+    if handler is None:
+        return
+    now = time.monotonic()
+    finished = total is not None and done >= total
+    if not finished and now - getattr(handler, "progress_at", 0.0) < min_interval:
+        return
+    handler.progress_at = now
+    try:
+        LaunchReport.objects.filter(pk=handler.launch_report_id).update(
+            progress_done=max(int(done), 0),
+            progress_total=None if total is None else max(int(total), 0),
+        )
+    except DATABASE_DOWN:  # progress is a hint: the run must not fail for it
+        reconnect()
+
+
+def track(iterable: Iterable[T], total: int | None = None, min_interval: float = 0.5):
+    """Yield from ``iterable``, recording the run's progress as it goes."""
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)  # type: ignore[arg-type]
+    done = 0
+    record_progress(0, total, min_interval)
+    for item in iterable:
+        yield item
+        done += 1
+        record_progress(done, total, min_interval)

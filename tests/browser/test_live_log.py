@@ -182,6 +182,7 @@ def test_live_viewer_follows_a_task_function(live_server, browser_page, rq_worke
     wait_for(lambda: sample()["result"] == "ok", 60, "the call to end in the viewer")
     final = samples[-1]
     assert final["lines"] == n and final["last"].endswith(f"line {n} of {n}")
+    assert final["progressShown"] and final["progress"] == final["progressMax"] == n
     partial = {s["lines"] for s in samples if s["result"] == "running" and 0 < s["lines"] < n}
     assert len(partial) >= 2, f"lines did not arrive while the call ran: {sorted(partial)}"
     result.refresh()

@@ -58,8 +58,10 @@ if AVAILABLE:
 
     @task
     def count_lines(n, pause=0.1):
-        """Log ``n`` lines, one every ``pause`` seconds."""
-        for i in range(1, n + 1):
+        """Log ``n`` lines, one every ``pause`` seconds, with progress."""
+        from eztaskmanager.tasks import track
+
+        for i in track(range(1, n + 1)):
             logger.info("line %s of %s", i, n)
             time.sleep(pause)
         return n
