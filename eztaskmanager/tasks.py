@@ -91,8 +91,10 @@ class Backend(djangotasks.BaseTaskBackend):
     def check(self, **kwargs):
         known = set(configured_queues())
         for queue in sorted(self.queues - known):
-            yield checks.Error(
+            # A warning: the worker and the site still run everything else; a call on that
+            # queue is refused when it is enqueued.
+            yield checks.Warning(
                 f"TASKS[{self.alias!r}] names queue {queue!r}, which is not in RQ_QUEUES.",
                 hint=f"Use one of {', '.join(sorted(known)) or '(none configured)'}.",
-                id="eztaskmanager.E040",
+                id="eztaskmanager.W041",
             )

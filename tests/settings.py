@@ -146,4 +146,9 @@ LOGGING = {
 
 # Django's task API (Django 6, or 5.2 with django-tasks): @task functions of tests.testapp run
 # through eztaskmanager.
-TASKS = {"default": {"BACKEND": "eztaskmanager.tasks.Backend", "QUEUES": ["default", "high"]}}
+TASKS = {
+    "default": {
+        "BACKEND": "eztaskmanager.tasks.Backend",
+        "QUEUES": [name for name in ("default", "high") if name in RQ_QUEUES],
+    }
+}

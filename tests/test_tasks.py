@@ -243,13 +243,13 @@ def test_collectcommands_offers_the_task_functions_of_the_project_apps(immediate
     assert functions.add.enqueue(1, b=1).return_value == 2
 
 
-def test_a_tasks_queue_rq_does_not_define_is_a_system_check_error(settings, db):
+def test_a_tasks_queue_rq_does_not_define_is_a_system_check_warning(settings, db):
     from django.core.checks import run_checks
 
     settings.TASKS = {
         "default": {"BACKEND": "eztaskmanager.tasks.Backend", "QUEUES": ["default", "nowhere"]}
     }
-    errors = [error for error in run_checks() if error.id == "eztaskmanager.E040"]
+    errors = [error for error in run_checks() if error.id == "eztaskmanager.W041"]
     assert [error.msg for error in errors] == [
         "TASKS['default'] names queue 'nowhere', which is not in RQ_QUEUES."
     ]
