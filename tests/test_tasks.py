@@ -291,3 +291,16 @@ def test_a_function_records_its_progress(immediate):
     assert result.return_value == 3
     report = LaunchReport.objects.get()
     assert (report.progress_done, report.progress_total) == (3, 3)
+
+
+def test_aenqueue_and_aget_result(immediate):
+    import asyncio
+
+    async def call():
+        result = await functions.add.aenqueue(20, b=1)
+        again = await functions.add.aget_result(result.id)
+        await result.arefresh()
+        return result, again
+
+    result, again = asyncio.run(call())
+    assert (result.status, again.return_value) == (Status.SUCCESSFUL, 21)
