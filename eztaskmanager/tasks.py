@@ -24,13 +24,17 @@ What the capability flags say here:
   the scheduler (``taskmanager scheduler``) until that time, to the fraction of a second; the
   scheduler's sweep sends a lost one back there. With the ``immediate`` queue service it runs at
   once;
-* ``supports_priority``: no; a priority other than 0 is refused. Queues order the work: put
-  urgent calls on a queue of their own that a worker listens to first.
+* ``supports_priority``: when ``OPTIONS["PRIORITY_QUEUES"]`` maps priorities onto queues,
+  e.g. ``[[10, "high"], [-10, "default"], [-100, "low"]]``: a call goes to the queue of the
+  first ``[minimum, queue]`` whose minimum its priority reaches (in the order given, highest
+  minimum first), and a worker started as ``rqworker high default low`` takes them in that
+  order (first in, first out within a queue). Without it a priority other than 0 is refused.
 """
 
 from __future__ import annotations
 
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from eztaskmanager.internals import djangotasks
 from eztaskmanager.models import configured_queues
@@ -59,6 +63,27 @@ def track(iterable, total: int | None = None):
     return track_progress(iterable, total)
 
 
+def priority_queues(value) -> list[tuple[int, str]]:
+    """``OPTIONS["PRIORITY_QUEUES"]`` as ``[(minimum priority, queue), ...]``, highest minimum
+    first; ``ImproperlyConfigured`` says what is wrong with it."""
+    if not value:
+        return []
+    try:
+        pairs = [(int(minimum), str(queue)) for minimum, queue in value]
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(
+            'TASKS OPTIONS "PRIORITY_QUEUES" is a list of [minimum priority, queue] pairs, '
+            f'e.g. [[10, "high"], [-100, "low"]]: {exc}'
+        ) from exc
+    minimums = [minimum for minimum, _queue in pairs]
+    if minimums != sorted(minimums, reverse=True) or len(set(minimums)) != len(minimums):
+        raise ImproperlyConfigured(
+            'TASKS OPTIONS "PRIORITY_QUEUES": give the pairs highest minimum first, each '
+            f"minimum once (got {minimums})."
+        )
+    return pairs
+
+
 class Backend(djangotasks.BaseTaskBackend):
     """Django's task API on eztaskmanager's launches, workers and reports."""
 
@@ -66,6 +91,20 @@ class Backend(djangotasks.BaseTaskBackend):
     supports_async_task = True
     supports_get_result = True
     supports_priority = False
+
+    def __init__(self, alias, params):
+        super().__init__(alias, params)
+        self.priority_queues = priority_queues(self.options.get("PRIORITY_QUEUES"))
+        if self.priority_queues:
+            self.supports_priority = True
+
+    def queue_for(self, task) -> str:
+        """The queue of a call of ``task``: by its priority when priorities map onto queues,
+        else its ``queue_name``."""
+        for minimum, queue in self.priority_queues:
+            if task.priority >= minimum:
+                return queue
+        return task.queue_name
 
     def enqueue(self, task, args, kwargs):
         """Record a call of ``task`` and queue it; return its ``TaskResult`` (READY).
@@ -76,7 +115,7 @@ class Backend(djangotasks.BaseTaskBackend):
         """
         self.validate_task(task)
         try:
-            report = operations_calls.enqueue(task, args, kwargs)
+            report = operations_calls.enqueue(task, args, kwargs, self.queue_for(task))
         except operations_calls.CallRefused as exc:
             raise djangotasks.InvalidTask(str(exc)) from exc
         result = calls.result_of(report.call_id, self.alias, task)
@@ -90,7 +129,8 @@ class Backend(djangotasks.BaseTaskBackend):
 
     def check(self, **kwargs):
         known = set(configured_queues())
-        for queue in sorted(self.queues - known):
+        named = self.queues | {queue for _minimum, queue in self.priority_queues}
+        for queue in sorted(named - known):
             # A warning: the worker and the site still run everything else; a call on that
             # queue is refused when it is enqueued.
             yield checks.Warning(

@@ -291,3 +291,46 @@ def test_a_function_records_its_progress(immediate):
     assert result.return_value == 3
     report = LaunchReport.objects.get()
     assert (report.progress_done, report.progress_total) == (3, 3)
+
+
+def test_aenqueue_and_aget_result(immediate):
+    import asyncio
+
+    async def call():
+        result = await functions.add.aenqueue(20, b=1)
+        again = await functions.add.aget_result(result.id)
+        await result.arefresh()
+        return result, again
+
+    result, again = asyncio.run(call())
+    assert (result.status, again.return_value) == (Status.SUCCESSFUL, 21)
+
+
+def test_priorities_map_onto_queues_when_the_backend_says_how(immediate, settings):
+    settings.TASKS = {
+        "default": {"BACKEND": "eztaskmanager.tasks.Backend"},
+        "ranked": {
+            "BACKEND": "eztaskmanager.tasks.Backend",
+            "OPTIONS": {"PRIORITY_QUEUES": [[10, "high"], [-10, "default"], [-100, "low"]]},
+        },
+    }
+    backend = djangotasks.task_backends["ranked"]
+    assert backend.supports_priority
+    for priority, queue in [(50, "high"), (10, "high"), (0, "default"), (-50, "low")]:
+        result = functions.add.using(backend="ranked", priority=priority).enqueue(1)
+        assert LaunchReport.objects.get(call_id=result.id).queue == queue, priority
+    assert not djangotasks.task_backends["default"].supports_priority
+
+
+def test_a_bad_priority_map_is_a_configuration_error(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    for value in ([[-10, "low"], [10, "high"]], [["x", "high"]], [[1, "a"], [1, "b"]]):
+        settings.TASKS = {
+            "default": {
+                "BACKEND": "eztaskmanager.tasks.Backend",
+                "OPTIONS": {"PRIORITY_QUEUES": value},
+            }
+        }
+        with pytest.raises(ImproperlyConfigured, match="PRIORITY_QUEUES"):
+            djangotasks.task_backends["default"]

@@ -70,7 +70,12 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("DEMO_DB_NAME", str(BASE_DIR / "db.sqlite3")),
-            "OPTIONS": {"timeout": 30},
+            # Write-ahead logging: the admin reads while runs write (docs: operations).
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
         }
     }
 

@@ -40,9 +40,10 @@ def task_for(function) -> Task:
     return task
 
 
-def enqueue(function, args, kwargs) -> LaunchReport:
-    """Launch a call of ``function`` with ``args`` and ``kwargs``; return its queued report
-    (or, on a backend that runs in process, the report of the run already done).
+def enqueue(function, args, kwargs, queue: str = "") -> LaunchReport:
+    """Launch a call of ``function`` with ``args`` and ``kwargs`` on ``queue`` (by default its
+    ``queue_name``); return its queued report (or, on a backend that runs in process, the
+    report of the run already done).
 
     ``TypeError`` when the arguments are no JSON values or the function's signature refuses
     them; ``CallRefused`` when the policy refuses the function or the queue is unknown.
@@ -52,9 +53,10 @@ def enqueue(function, args, kwargs) -> LaunchReport:
         functions.bind(function, list(args), dict(kwargs))
     except functions.ArgumentsError as exc:
         raise TypeError(str(exc)) from exc
-    if function.queue_name not in configured_queues():
+    queue = queue or function.queue_name
+    if queue not in configured_queues():
         raise CallRefused(
-            f"queue {function.queue_name!r} is not in RQ_QUEUES: use one of "
+            f"queue {queue!r} is not in RQ_QUEUES: use one of "
             f"{', '.join(configured_queues()) or '-'}"
         )
     task = task_for(function)
@@ -63,7 +65,7 @@ def enqueue(function, args, kwargs) -> LaunchReport:
             task,
             arguments=text,
             call_id=functions.new_call_id(),
-            queue=function.queue_name,
+            queue=queue,
             run_after=function.run_after,
         )
     except operations.NotAllowed as exc:  # the row was made inactive by a superuser

@@ -111,6 +111,23 @@ def test_the_argv_is_the_one_a_saved_task_runs(admin_client, make_command, make_
     assert preview(admin_client, task.command, text)["argv"] == task.complete_args
 
 
+def test_a_task_function_previews_as_a_call_or_the_error_the_save_gives(admin_client):
+    from eztaskmanager.internals import djangotasks
+
+    if not djangotasks.AVAILABLE:
+        pytest.skip("needs Django 6 or the django-tasks package")
+    command = AppCommand.objects.create(name="tests.testapp.tasks.add", app_name="tests.testapp")
+    data = preview(admin_client, command, '{"args": [1], "kwargs": {"b": "<x>"}}')
+    assert data == {
+        "state": "ok",
+        "argv": [],
+        "command_line": 'tests.testapp.tasks.add(1, b="<x>")',
+    }
+    data = preview(admin_client, command, '{"args": [1, 2, 3]}')
+    assert data["state"] == "invalid"
+    assert "does not take these arguments" in data["errors"][0]
+
+
 def test_without_a_command_the_preview_asks_for_one(admin_client):
     for command in ("", "not-a-number", "12\x00", 999999):
         data = preview(admin_client, command, "--count 3")
