@@ -62,6 +62,8 @@ def run_through_outages(scheduler, burst: bool = False, backoff: Backoff | None 
                 looked = _one_pass(scheduler)
             except OUTAGES as exc:
                 _wait_after(exc, backoff)
+                if hasattr(scheduler, "during_outage"):
+                    scheduler.during_outage()
                 continue
             except Exception:  # a bug of one pass must not end the scheduling of every task
                 if burst:

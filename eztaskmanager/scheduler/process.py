@@ -192,6 +192,12 @@ class TaskScheduler(Scheduler):
         # before taking their silence for death.
         self._next_reap = time.monotonic() + conf.get("ORPHAN_AFTER_SECONDS")
 
+    def during_outage(self) -> None:
+        """A pass failed on an outage: no run is reaped until a period after the last failure,
+        not even in the first pass that works again (its runs' heartbeats could not be
+        written meanwhile)."""
+        self.after_outage()
+
     def reap(self) -> None:
         """Close runs whose process died (their heartbeat stopped)."""
         guarded("Closing dead runs", reap_orphans)

@@ -145,3 +145,33 @@ def test_a_second_signal_while_stopping_does_not_skip_the_death_record(
     with pytest.raises(SystemExit):
         run_through_outages(scheduler)
     assert _schedulers(scheduler.connection) == []  # its death is recorded: not listed alive
+
+
+@pytest.mark.parametrize("outage", [False, True])
+def test_no_run_is_reaped_in_the_first_pass_after_a_database_outage(
+    transactional_db, scheduler_and_job, keep_signal_handlers, make_task, outage
+):
+    """A run's heartbeat cannot be written while the database is away: the pass that works
+    again must not take its silence for death (without an outage, the same run is reaped)."""
+    from django.db import OperationalError
+
+    from tests.factories import running_report
+
+    scheduler, _ = scheduler_and_job
+    stale = timezone.now() - timedelta(seconds=60)  # past ORPHAN_AFTER_SECONDS (3 s in tests)
+    report = running_report(make_task(name="long run"), started_at=stale, heartbeat_at=stale)
+    passes = scheduler.enqueue_jobs
+    failures = [OperationalError("the database system is shutting down")] if outage else []
+
+    def database_away_once():
+        if failures:
+            raise failures.pop()
+        return passes()
+
+    scheduler.enqueue_jobs = database_away_once
+    run_through_outages(scheduler, burst=True)
+    report.refresh_from_db()
+    if outage:
+        assert report.invocation_result == ""  # still running: its beat may come
+    else:
+        assert (report.invocation_result, report.failure_reason) == ("failed", "worker died")
