@@ -118,7 +118,8 @@ class Backend(djangotasks.BaseTaskBackend):
             report = operations_calls.enqueue(task, args, kwargs, self.queue_for(task))
         except operations_calls.CallRefused as exc:
             raise djangotasks.InvalidTask(str(exc)) from exc
-        result = calls.result_of(report.call_id, self.alias, task)
+        # Built from the report in hand (run already in process, or just queued): no query.
+        result = calls.result_from([report], self.alias, task)
         djangotasks.task_enqueued.send(type(self), task_result=result)
         return result
 

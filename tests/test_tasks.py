@@ -334,3 +334,19 @@ def test_a_bad_priority_map_is_a_configuration_error(settings):
         }
         with pytest.raises(ImproperlyConfigured, match="PRIORITY_QUEUES"):
             djangotasks.task_backends["default"]
+
+
+def test_an_enqueue_costs_two_queries_and_no_admin_history(transactional_db, real_redis):
+    """Once the function's task exists (and is queued already): find it, record the launch. A
+    call leaves no admin-history line (its report records it)."""
+    from django.contrib.admin.models import LogEntry
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    functions.add.enqueue(1)
+    with CaptureQueriesContext(connection) as queries:
+        result = functions.add.enqueue(2)
+    statements = [query["sql"].split()[0] for query in queries.captured_queries]
+    assert statements == ["SELECT", "INSERT"], queries.captured_queries
+    assert result.status == Status.READY
+    assert not LogEntry.objects.exists()

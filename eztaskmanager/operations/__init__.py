@@ -157,6 +157,7 @@ def launch(
     call_id: str = "",
     queue: str = "",
     run_after: datetime | None = None,
+    audited: bool = True,
 ) -> Outcome:
     """Run ``task`` as soon as possible, whatever its schedule.
 
@@ -165,7 +166,8 @@ def launch(
     whose end launched it, for a follow-up task. ``call_id`` and ``queue``: a call through
     Django's task API, its result id and its queue (``operations.calls``). ``run_after``: not
     before that time; the job waits in the scheduler (at once on a backend that cannot
-    schedule).
+    schedule). ``audited=False``: no line in the task's admin history (a call through Django's
+    task API, which its report records, made by code, not by a person).
     """
     allowed(task)
     origin = {}
@@ -181,7 +183,8 @@ def launch(
         authorisation.launched(task, user)
     job_id = backend.new_job_id(task.pk)
     if backend.runs_in_process:
-        record(task, user, message)
+        if audited:
+            record(task, user, message)
         job = taskstate.job_for(task, job_id, **origin)
         return Outcome(task, RAN, job_id=job_id, report=backend.enqueue(job))
     deferred_to = run_after if run_after is not None and backend.supports_schedule else None
@@ -203,7 +206,8 @@ def launch(
     # An accepted launch whose send fails after the commit stays queued: the sweep sends it.
     deferred = after_commit(send, undo, defer, undo_later=lambda: None)
     # Recorded once accepted: a launch the queue refused (Redis down) is no launch.
-    record(task, user, message)
+    if audited:
+        record(task, user, message)
     return Outcome(task, QUEUED, job_id=job_id, queued=report, deferred=deferred)
 
 
