@@ -20,9 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, Python puts benchmarks/ itself first on sys.path, where django_tasks.py would
-# hide the django-tasks package (``django_tasks``): the benchmarks import from the project's root.
-sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != ROOT / "benchmarks"]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -31,7 +28,7 @@ AREAS = {
     "ingestion": "log ingestion",
     "overhead": "per-run overhead",
     "end_to_end": "end-to-end",
-    "django_tasks": "django tasks",
+    "task_calls": "django tasks",
     "lateness": "scheduling",
     "recovery": "recovery",
     "idle": "scheduling",

@@ -1,4 +1,4 @@
-"""``@task`` functions of the benchmarks (Django's task API, see benchmarks/django_tasks.py)."""
+"""``@task`` functions of the benchmarks (Django's task API, see benchmarks/task_calls.py)."""
 
 try:  # Django 6.0 and later
     from django.tasks import task

@@ -1,9 +1,9 @@
 """Cost per run of a no-op ``@task`` function through eztaskmanager's backend, against bare RQ.
 
-    python benchmarks/django_tasks.py [--db sqlite|postgres] [--sqlite-wal] [--calls 200]
+    python benchmarks/task_calls.py [--db sqlite|postgres] [--sqlite-wal] [--calls 200]
                                       [--repeats 3] [--json FILE]
 
-Also an area of ``run.py`` (``--only django_tasks``). Needs Redis at 127.0.0.1:6379 (or
+Also an area of ``run.py`` (``--only task_calls``). Needs Redis at 127.0.0.1:6379 (or
 ``--redis``); like ``run.py`` it claims a free Redis database number and creates a database of
 its own, dropped at the end. Each side puts ``--calls`` calls on the queue, then one burst
 worker (``manage.py rqworker --burst``, a forking worker) drains them:
@@ -38,9 +38,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, Python puts benchmarks/ itself first on sys.path, where this file would hide
-# the django-tasks package (``django_tasks``): the benchmarks import from the project's root.
-sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != ROOT / "benchmarks"]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
