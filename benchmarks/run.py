@@ -28,6 +28,7 @@ AREAS = {
     "ingestion": "log ingestion",
     "overhead": "per-run overhead",
     "end_to_end": "end-to-end",
+    "task_calls": "django tasks",
     "lateness": "scheduling",
     "recovery": "recovery",
     "idle": "scheduling",

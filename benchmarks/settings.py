@@ -11,6 +11,7 @@ processes it starts inherit it:
 
 import os
 import tempfile
+from importlib.util import find_spec
 from pathlib import Path
 
 SECRET_KEY = "benchmarks-only-not-secret"
@@ -100,8 +101,17 @@ else:
 
 REDIS_URL = os.environ.get("EZTM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
-# The worker class README recommends; every rqworker here (task runs and bare jobs) uses it.
+# The worker class README recommends; every rqworker here (task runs and bare jobs) uses it,
+# but for the bare RQ and django-tasks-rq sides of benchmarks/task_calls.py (rq's Worker).
 RQ = {"WORKER_CLASS": "eztaskmanager.worker.TaskWorker"}
+
+# Django's task API (Django 6, or 5.2 with django-tasks): the bench app's @task functions run
+# through eztaskmanager's backend; benchmarks/task_calls.py also runs them through
+# django-tasks-rq's backend ("rq") when that package is installed.
+TASKS = {"default": {"BACKEND": "eztaskmanager.tasks.Backend", "QUEUES": ["default"]}}
+if find_spec("django_tasks_rq") is not None:
+    INSTALLED_APPS.append("django_tasks_rq")
+    TASKS["rq"] = {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}
 
 EZTASKMANAGER_QUEUE_SERVICE_TYPE = "RQ"
 EZTASKMANAGER_BASE_URL = "http://testserver"
