@@ -108,7 +108,9 @@ def test_sigterm_past_the_grace_period_interrupts(processes, rq_service, make_ta
 
 
 @both_workers
-def test_second_sigterm_is_a_cold_shutdown_that_closes_the_run(processes, rq_service, make_task, task_worker):
+def test_second_sigterm_is_a_cold_shutdown_that_closes_the_run(
+    processes, rq_service, make_task, task_worker
+):
     task = make_task("eztm_sleep", "60")
     rq_service.launch(task)
     worker = processes.start(*task_worker)
