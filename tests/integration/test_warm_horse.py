@@ -4,6 +4,9 @@ tests) and past ``EZTASKMANAGER_HORSE_MAX_MEMORY_MB``; nothing a run changes rea
 
 One worker goes through all the steps (a worker's start costs more than a run)."""
 
+import os
+import signal
+
 from eztaskmanager.models import LaunchReport
 from tests.integration.conftest import wait_for
 from tests.integration.test_reliability import WARM_TASK_WORKER
@@ -59,3 +62,9 @@ def test_one_horse_runs_run_after_run_until_it_is_replaced(
     after_growth, fourth_horse, _ = run(rq_service, make_task)
     assert after_growth.invocation_result == "warnings"
     assert fourth_horse not in (pid, second_horse, third_horse)
+
+    # A horse killed while idle costs no run: the next one gets a new horse.
+    os.kill(fourth_horse, signal.SIGKILL)
+    after_kill, fifth_horse, _ = run(rq_service, make_task)
+    assert after_kill.invocation_result == "warnings"
+    assert fifth_horse != fourth_horse

@@ -178,6 +178,9 @@ class HookedWorker(Worker):
             self.before_fork()
             super().fork_work_horse(job, queue)
             return
+        idle = self._resident
+        if idle is not None and self._resident_gone(idle):
+            logger.warning("Worker %s: resident horse %s died idle", self.name, idle.pid)
         if self._resident is None:
             self.before_fork()
             self._resident = self._fork_resident()
@@ -209,10 +212,37 @@ class HookedWorker(Worker):
                 if data:
                     resident.buffer.extend(data)
                     continue
-            elif os.waitpid(resident.pid, os.WNOHANG)[0] == 0:
-                continue  # still running; rq's monitor interrupts this wait to beat
-            # The child is gone without an answer for the job: killed, stopped or it exited.
-            return self._reap_resident(resident)
+                # The pipe closed without an answer: killed, stopped, or it exited.
+                return self._reap_resident(resident)
+            # Still running (rq's monitor interrupts this wait to beat), or gone while one of
+            # its own children still holds the pipe open.
+            pid, status, rusage = os.wait4(resident.pid, os.WNOHANG)
+            if pid == 0:
+                continue
+            self._drain(resident)  # an answer written just before it exited
+            answer = self._answer(resident)
+            self._close_resident(resident)
+            if answer is not None:
+                return resident.pid, answer[0] << 8, None
+            return pid, status or 1 << 8, rusage
+
+    def _drain(self, resident: Resident) -> None:
+        os.set_blocking(resident.answers, False)
+        try:
+            while data := os.read(resident.answers, 4096):
+                resident.buffer.extend(data)
+        except BlockingIOError:
+            pass
+
+    def _resident_gone(self, resident: Resident) -> bool:
+        """Whether the idle resident child has exited (then reaped and dropped)."""
+        try:
+            gone = os.waitpid(resident.pid, os.WNOHANG)[0] != 0
+        except ChildProcessError:
+            gone = True
+        if gone:
+            self._close_resident(resident)
+        return gone
 
     def _answer(self, resident: Resident) -> tuple[int, bool] | None:
         line, sep, rest = bytes(resident.buffer).partition(b"\n")
