@@ -51,3 +51,13 @@ def test_keeper_retires_after_a_timeout_and_past_memory(settings):
     keeper = horse.HorseKeeper()
     assert keeper.after_run(2, 2.5) == "a run reached its timeout"
     assert "past 1 MB" in keeper.after_run(None, 0.1)
+
+
+def test_keeper_retires_after_a_run_that_left_a_transaction_open(settings, db):
+    from eztaskmanager.models import Task
+
+    settings.EZTASKMANAGER_HORSE_MAX_RUNS = None
+    settings.EZTASKMANAGER_HORSE_MAX_MEMORY_MB = None
+    keeper = horse.HorseKeeper()
+    Task.objects.exists()  # the test's own transaction (pytest-django) is the open one
+    assert keeper.after_run(None, 0.1) == "a run left a transaction open"
