@@ -1,4 +1,6 @@
-"""End to end: launches drained by ``rqworker --burst``, against bare RQ no-op jobs."""
+"""End to end: launches drained by ``rqworker --burst``, against bare RQ no-op jobs; and the
+worker modes side by side (bare RQ ``Worker`` and ``SimpleWorker``, ``TaskWorker``,
+``WarmTaskWorker``), each draining the same number of no-op jobs or runs."""
 
 from __future__ import annotations
 
@@ -12,9 +14,19 @@ ATTEMPTS = 3  # a drain is measured again if its jobs did not all finish
 DRAIN_LIMITS = {"sqlite": 1.3, "postgresql": 1.5}
 
 
-def drain() -> float:
+# The worker modes compared: (label, worker class, whether it drains launches or bare jobs).
+WORKER_MODES = [
+    ("bare RQ Worker", "rq.Worker", False),
+    ("bare RQ SimpleWorker", "rq.SimpleWorker", False),
+    ("TaskWorker", "eztaskmanager.worker.TaskWorker", True),
+    ("WarmTaskWorker", "eztaskmanager.worker.WarmTaskWorker", True),
+]
+
+
+def drain(worker_class: str | None = None) -> float:
     """Wall time of a burst worker emptying the queue (process start to exit)."""
-    seconds, _ = run_manage("rqworker", "default", "--burst")
+    chosen = ("--worker-class", worker_class) if worker_class else ()
+    seconds, _ = run_manage("rqworker", "default", "--burst", *chosen)
     return seconds
 
 
@@ -27,14 +39,14 @@ def drained_all(queue, n: int) -> str:
     return ""
 
 
-def measure(enqueue, check, queue, n: int, say) -> tuple[float, float]:
+def measure(enqueue, check, queue, n: int, say, worker_class=None) -> tuple[float, float]:
     """Enqueue ``n`` jobs, drain them; return (enqueue seconds, drain seconds)."""
     problem = ""
     for _attempt in range(ATTEMPTS):
         clear_queue()
         before = check(None)
         enqueue_seconds = timed(enqueue)[0]
-        drain_seconds = drain()
+        drain_seconds = drain(worker_class)
         problem = drained_all(queue, n) or check(before)
         if not problem:
             return enqueue_seconds, drain_seconds
@@ -102,6 +114,13 @@ def run(sizes, say) -> tuple[list[Row], dict]:
         task_phases.append(phases(queue, with_reports=True))
         say(f"  drain {repeat + 1}: tasks {task_times[-1]:.2f} s, bare RQ {bare_times[-1]:.2f} s")
         say(f"  phases (ms): tasks {task_phases[-1]}, bare RQ {bare_phases[-1]}")
+    mode_times: dict[str, list[float]] = {label: [] for label, _, _ in WORKER_MODES}
+    for repeat in range(sizes.drain_repeats):
+        for label, worker_class, with_runs in WORKER_MODES:
+            enqueue, check = (launches, runs_ok) if with_runs else (bare_jobs, no_check)
+            mode_times[label].append(measure(enqueue, check, queue, n, say, worker_class)[1])
+        said = ", ".join(f"{label} {times[-1]:.2f} s" for label, times in mode_times.items())
+        say(f"  worker modes, drain {repeat + 1}: {said}")
     clear_queue()
 
     task_s, bare_s = median(task_times), median(bare_times)
@@ -137,7 +156,9 @@ def run(sizes, say) -> tuple[list[Row], dict]:
         ),
     ]
     rows.extend(phase_rows(task_phases, bare_phases))
+    rows.extend(mode_rows(mode_times, n))
     details = {
+        "worker_mode_drain_seconds": mode_times,
         "jobs": n,
         "task_phases_ms": task_phases,
         "bare_phases_ms": bare_phases,
@@ -167,6 +188,29 @@ def phase_rows(task_phases: list[dict], bare_phases: list[dict]) -> list[Row]:
                 "bare RQ job" if bare else "",
                 bare_ms,
                 median(ours) / bare_ms if bare_ms else None,
+            )
+        )
+    return rows
+
+
+def mode_rows(mode_times: dict[str, list[float]], n: int) -> list[Row]:
+    """Milliseconds per job or run of each worker mode's drain (median over the drains), beside
+    bare RQ's forking Worker draining as many no-op jobs."""
+    base_label = WORKER_MODES[0][0]
+    base = ms(median(mode_times[base_label]) / n)
+    rows = []
+    for label, _, with_runs in WORKER_MODES:
+        value = ms(median(mode_times[label]) / n)
+        what = "no-op runs" if with_runs else "no-op jobs"
+        rows.append(
+            Row(
+                "end-to-end",
+                f"worker mode: {label}, drain of {n} {what}, per job",
+                value,
+                "ms",
+                f"{base_label}, per job",
+                base,
+                value / base,
             )
         )
     return rows

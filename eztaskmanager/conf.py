@@ -48,6 +48,12 @@ DEFAULTS: dict[str, Any] = {
     # TaskWorker imports the commands of the tasks and primes the ORM once before it forks
     # work horses (see eztaskmanager.worker.warmup); False: every horse starts cold.
     "WARM_WORKER": True,
+    # WarmTaskWorker: its resident work horse is replaced after this many runs (0 or None: no
+    # limit) ...
+    "HORSE_MAX_RUNS": 500,
+    # ... and after a run that left it with more resident memory than this, in MB (0 or None:
+    # no limit).
+    "HORSE_MAX_MEMORY_MB": 512,
     # The scheduler looks this often (seconds) for launches whose job is found nowhere in Redis
     # (a worker killed between dequeue and start) and sends them again; a launch is taken as
     # lost only once it is this old. A lost launch is sent again within twice this time.

@@ -88,6 +88,11 @@ RQ_WORKER_METHODS = {
     "kill_horse": [],
     "get_current_job_id": [],
     "handle_job_failure": ["job", "queue"],
+    # the resident horse (WarmTaskWorker)
+    "wait_for_horse": [],
+    "perform_job": ["job", "queue"],
+    "setup_work_horse_signals": [],
+    "teardown": [],
 }
 
 
@@ -103,6 +108,14 @@ def test_rq_worker_methods_that_hooked_worker_builds_on(name):
             f"Worker.{name} takes {parameters(method)}, no longer {wanted}",
             "backends/internals/rq.py",
         )
+
+
+def test_rq_execution_fetch_for_the_resident_horse():
+    from rq.executions import Execution
+
+    found = list(inspect.signature(Execution.fetch).parameters)  # a classmethod: no cls
+    if found[:3] != ["id", "job_id", "connection"]:
+        broken(RQ, f"Execution.fetch takes {found}", "backends/internals/rq.py")
 
 
 def test_hooked_worker_wraps_every_step_it_names():

@@ -12,6 +12,10 @@ also:
 * before it forks a work horse, warms itself once (imports the tasks' commands, primes the ORM)
   and freezes the garbage collector, so that each horse starts its run warm
   (``eztaskmanager.worker.warmup``).
+
+``WarmTaskWorker`` (opt-in, ``--worker-class eztaskmanager.worker.WarmTaskWorker``) keeps one
+work horse for run after run instead of forking one per run; what it resets between runs and
+when it replaces the horse is in ``eztaskmanager.worker.horse``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from eztaskmanager import conf, runs  # noqa: F401
 from eztaskmanager.backends.internals.rq import HookedWorker
 from eztaskmanager.notifications import liveness
 from eztaskmanager.runs import REASON_INTERRUPTED, REASON_WORKER_DIED, guard
+from eztaskmanager.worker.horse import HorseKeeper
 from eztaskmanager.worker.warmup import Warmer
 
 logger = logging.getLogger(__name__)
@@ -102,3 +107,29 @@ class TaskWorker(HookedWorker):
 
     def horse_taken_down(self, job_id: str | None) -> None:
         close_runs_of_job(job_id, REASON_INTERRUPTED)
+
+
+class WarmTaskWorker(TaskWorker):
+    """A ``TaskWorker`` whose work horse stays: one child process runs one job after another.
+
+    The worker hands each job to the resident horse and watches it as it watches a forked one
+    (heartbeat, job timeout, stop, death); it forks a new horse when the horse died, was
+    stopped, or retired (``eztaskmanager.worker.horse``: a run that reached its timeout or left
+    a transaction open, ``EZTASKMANAGER_HORSE_MAX_RUNS`` runs, past
+    ``EZTASKMANAGER_HORSE_MAX_MEMORY_MB``).
+    """
+
+    resident_horse = True
+
+    def horse_started(self) -> None:
+        self.keeper = HorseKeeper()
+
+    def horse_run_starting(self) -> None:
+        self.keeper.before_run()
+
+    def horse_run_ended(self, job, elapsed: float) -> bool:
+        timeout = getattr(job, "timeout", None)
+        why = self.keeper.after_run(timeout if isinstance(timeout, int | float) else None, elapsed)
+        if why:
+            logger.info("Worker %s: work horse %s retires: %s", self.name, os.getpid(), why)
+        return why is not None

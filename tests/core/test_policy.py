@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 PROJECT_COMMANDS = {
     "eztm_echo",
     "eztm_fail",
+    "eztm_horse",
     "eztm_lines",
     "eztm_orm_log",
     "eztm_plain",

@@ -18,6 +18,11 @@ from tests.conftest import rq_service_on
 from tests.integration.conftest import descendants, manage, patience, wait_for, wait_process
 
 TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default")
+WARM_TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.WarmTaskWorker", "default")
+# The guarantees of TaskWorker hold for WarmTaskWorker too: the tests marked with this run both.
+both_workers = pytest.mark.parametrize(
+    "task_worker", [TASK_WORKER, WARM_TASK_WORKER], ids=["forking", "warm"]
+)
 
 
 def running(task):
@@ -34,10 +39,13 @@ def finished(task):
     )
 
 
-def test_killed_horse_is_closed_at_once_by_task_worker(processes, rq_service, make_task):
+@both_workers
+def test_killed_horse_is_closed_at_once_by_task_worker(
+    processes, rq_service, make_task, task_worker
+):
     task = make_task("eztm_sleep", "30")
     rq_service.launch(task)
-    worker = processes.start(*TASK_WORKER)
+    worker = processes.start(*task_worker)
     report = running(task)
     horse = wait_for(lambda: descendants(worker.pid), what="the work horse")[0]
     os.kill(horse, signal.SIGKILL)
@@ -46,6 +54,12 @@ def test_killed_horse_is_closed_at_once_by_task_worker(processes, rq_service, ma
     assert (report.invocation_result, report.failure_reason) == ("failed", "worker died")
     assert report.logs.filter(message="sleeping 30.0 s").exists()  # partial log kept
     assert Task.objects.get(pk=task.pk).status == Task.STATUS_IDLE
+    # The next run works, in a new horse.
+    following = make_task("eztm_horse")
+    rq_service.launch(following)
+    report = finished(following)
+    assert report.invocation_result == "warnings"
+    assert report.logs.filter(message__startswith="pid=").get().message != f"pid={horse}"
 
 
 def test_lost_machine_is_found_by_heartbeat(processes, rq_service, make_task):
@@ -67,10 +81,11 @@ def test_lost_machine_is_found_by_heartbeat(processes, rq_service, make_task):
     assert waited < 3 + patience(5), waited
 
 
-def test_sigterm_lets_a_short_run_finish(processes, rq_service, make_task):
+@both_workers
+def test_sigterm_lets_a_short_run_finish(processes, rq_service, make_task, task_worker):
     task = make_task("eztm_sleep", "3")
     rq_service.launch(task)
-    worker = processes.start(*TASK_WORKER)
+    worker = processes.start(*task_worker)
     running(task)
     os.kill(worker.pid, signal.SIGTERM)
     wait_process(worker)
@@ -79,10 +94,11 @@ def test_sigterm_lets_a_short_run_finish(processes, rq_service, make_task):
     assert report.logs.filter(message="woke up").exists()
 
 
-def test_sigterm_past_the_grace_period_interrupts(processes, rq_service, make_task):
+@both_workers
+def test_sigterm_past_the_grace_period_interrupts(processes, rq_service, make_task, task_worker):
     task = make_task("eztm_sleep", "60")
     rq_service.launch(task)
-    worker = processes.start(*TASK_WORKER)
+    worker = processes.start(*task_worker)
     running(task)
     os.kill(worker.pid, signal.SIGTERM)
     wait_process(worker)  # grace is 3 s in the test settings: the result says it was used
@@ -91,10 +107,13 @@ def test_sigterm_past_the_grace_period_interrupts(processes, rq_service, make_ta
     assert not LaunchReport.objects.filter(invocation_result="").exists()
 
 
-def test_second_sigterm_is_a_cold_shutdown_that_closes_the_run(processes, rq_service, make_task):
+@both_workers
+def test_second_sigterm_is_a_cold_shutdown_that_closes_the_run(
+    processes, rq_service, make_task, task_worker
+):
     task = make_task("eztm_sleep", "60")
     rq_service.launch(task)
-    worker = processes.start(*TASK_WORKER)
+    worker = processes.start(*task_worker)
     running(task)
     os.kill(worker.pid, signal.SIGTERM)
     time.sleep(1.2)  # rq ignores a second signal within one second
@@ -128,10 +147,11 @@ def test_overlapping_launches(processes, rq_service, make_task, allow_overlap):
         assert reasons == ["", "skipped: already running"]
 
 
-def test_timeout_fails_the_run_and_keeps_its_log(processes, rq_service, make_task):
+@both_workers
+def test_timeout_fails_the_run_and_keeps_its_log(processes, rq_service, make_task, task_worker):
     task = make_task("eztm_lines", "100, --level warning, --pause 0.1", timeout=2)
     rq_service.launch(task)
-    drained = manage("rqworker", "--burst", "default")
+    drained = manage(*task_worker[:-1], "--burst", "default")
     assert drained.returncode == 0, drained.stderr
     report = LaunchReport.objects.get(task=task)
     assert (report.invocation_result, report.failure_reason) == ("failed", "timeout after 2 s")
@@ -142,10 +162,13 @@ def test_timeout_fails_the_run_and_keeps_its_log(processes, rq_service, make_tas
     assert "JobTimeoutException" in lines[-1]
 
 
-def test_failing_task_with_two_retries_leaves_three_reports(processes, rq_service, make_task):
+@both_workers
+def test_failing_task_with_two_retries_leaves_three_reports(
+    processes, rq_service, make_task, task_worker
+):
     task = make_task("eztm_fail", max_retries=2, retry_delays="0")
     rq_service.launch(task)
-    drained = manage("rqworker", "--burst", "default")
+    drained = manage(*task_worker[:-1], "--burst", "default")
     assert drained.returncode == 0, drained.stderr
     reports = list(LaunchReport.objects.filter(task=task).order_by("id"))
     assert [(r.attempt, r.max_attempts, r.invocation_result) for r in reports] == [
@@ -170,10 +193,11 @@ def test_delayed_retry_goes_through_the_scheduler(processes, rq_service, make_ta
     assert (second.started_at - first.finished_at) >= timedelta(seconds=1)
 
 
-def test_stop_ends_a_running_task_within_seconds(processes, rq_service, make_task):
+@both_workers
+def test_stop_ends_a_running_task_within_seconds(processes, rq_service, make_task, task_worker):
     task = make_task("eztm_sleep", "60")
     rq_service.launch(task)
-    processes.start(*TASK_WORKER)
+    processes.start(*task_worker)
     running(task)
     asked = time.monotonic()
     assert rq_service.stop(task, by="tester") == 1

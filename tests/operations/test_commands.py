@@ -22,6 +22,7 @@ def test_adds_only_the_projects_own_commands():
     assert names == {
         "eztm_echo",
         "eztm_fail",
+        "eztm_horse",
         "eztm_lines",
         "eztm_orm_log",
         "eztm_plain",

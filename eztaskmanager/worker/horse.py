@@ -1,0 +1,159 @@
+"""What a resident work horse (``WarmTaskWorker``) resets between two runs, and when it retires.
+
+A forked work horse ends with its run: whatever the run changed in the process goes with it. A
+resident horse runs job after job, so around each run it puts back what a run may leave behind:
+
+* the database connections: Django's ``close_old_connections()`` before and after the run (so
+  ``CONN_MAX_AGE`` and ``CONN_HEALTH_CHECKS`` apply as between two requests), and a connection
+  that saw a database error is closed;
+* the handlers of every logger (added during the run: removed and closed) and the root logger's
+  level;
+* the active language (``translation``), the current time zone (``timezone``), ``sys.argv`` and
+  the working directory;
+* the context variables of the run (the current run's log handler...): each run has a context
+  of its own (``HookedWorker``).
+
+It retires (the worker forks a new one for the next run) after a run that left a transaction
+open, after a run that reached its timeout, after ``EZTASKMANAGER_HORSE_MAX_RUNS`` runs, and
+when its resident memory has grown past ``EZTASKMANAGER_HORSE_MAX_MEMORY_MB``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections, connections
+from django.utils import timezone, translation
+
+from eztaskmanager import conf
+
+logger = logging.getLogger("eztaskmanager.worker")
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_memory_mb() -> float | None:
+    """This process's resident memory (``/proc/self/statm``), in MB; None where unknown."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * PAGE_SIZE / (1024 * 1024)
+
+
+def _loggers() -> list[logging.Logger]:
+    found = [logging.getLogger()]
+    for item in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(item, logging.Logger):
+            found.append(item)
+    return found
+
+
+@dataclass
+class ProcessState:
+    """What a run may change in its process, taken before the run and put back after it."""
+
+    handlers: dict[str, list[logging.Handler]] = field(default_factory=dict)
+    root_level: int = logging.WARNING
+    language: str | None = None
+    tz: object = None
+    argv: list[str] = field(default_factory=list)
+    cwd: str | None = None
+
+    @classmethod
+    def take(cls) -> ProcessState:
+        try:
+            cwd = os.getcwd()
+        except OSError:
+            cwd = None
+        return cls(
+            handlers={lg.name: list(lg.handlers) for lg in _loggers()},
+            root_level=logging.getLogger().level,
+            language=translation.get_language(),
+            tz=timezone.get_current_timezone(),
+            argv=list(sys.argv),
+            cwd=cwd,
+        )
+
+    def restore(self) -> None:
+        for lg in _loggers():
+            kept = self.handlers.get(lg.name, [])
+            for handler in list(lg.handlers):
+                if handler not in kept:
+                    lg.removeHandler(handler)
+                    try:
+                        handler.close()
+                    except Exception:  # noqa: BLE001 -- a broken handler must not stop the horse
+                        pass
+            for handler in kept:
+                if handler not in lg.handlers:
+                    lg.addHandler(handler)
+        logging.getLogger().setLevel(self.root_level)
+        translation.deactivate()
+        if translation.get_language() != self.language and self.language is not None:
+            translation.activate(self.language)
+        timezone.deactivate()
+        if timezone.get_current_timezone() != self.tz:
+            timezone.activate(self.tz)
+        sys.argv[:] = self.argv
+        if self.cwd is not None:
+            try:
+                os.chdir(self.cwd)
+            except OSError:
+                pass
+
+
+def open_transaction() -> bool:
+    """Whether a connection of this process is still inside a transaction."""
+    return any(
+        conn.in_atomic_block or not conn.get_autocommit()
+        for conn in connections.all(initialized_only=True)
+        if conn.connection is not None
+    )
+
+
+def close_broken_connections() -> None:
+    """Close the connections that saw a database error, then Django's own sweep."""
+    for conn in connections.all(initialized_only=True):
+        if getattr(conn, "errors_occurred", False):
+            conn.close()
+    close_old_connections()
+
+
+class HorseKeeper:
+    """The resident horse's side of ``WarmTaskWorker``: before and after each run."""
+
+    def __init__(self):
+        self.runs = 0
+        self.state: ProcessState | None = None
+        self.max_runs = conf.get("HORSE_MAX_RUNS")
+        self.max_memory_mb = conf.get("HORSE_MAX_MEMORY_MB")
+
+    def before_run(self) -> None:
+        close_old_connections()
+        self.state = ProcessState.take()
+
+    def after_run(self, timeout: float | None, elapsed: float) -> str | None:
+        """Put the process back; return why the horse must retire now, or None."""
+        self.runs += 1
+        why = None
+        if open_transaction():
+            why = "a run left a transaction open"
+        if self.state is not None:
+            self.state.restore()
+            self.state = None
+        if why is None:
+            close_broken_connections()
+        if why is None and timeout is not None and 0 < timeout <= elapsed:
+            why = "a run reached its timeout"
+        if why is None and self.max_runs and self.runs >= self.max_runs:
+            why = f"{self.runs} runs done"
+        if why is None and self.max_memory_mb:
+            memory = resident_memory_mb()
+            if memory is not None and memory > self.max_memory_mb:
+                why = f"{memory:.0f} MB resident, past {self.max_memory_mb} MB"
+        return why
