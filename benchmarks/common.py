@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -256,3 +257,44 @@ def clear_queue() -> None:
     ):
         for job_id in registry.get_job_ids():
             registry.remove(job_id, delete_job=True)
+
+
+def rst_table(header: list[str], body: list[list[str]]) -> str:
+    """``body`` under ``header`` as a reStructuredText simple table (plain text too)."""
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    border = "  ".join("=" * w for w in widths)
+
+    def line(values):
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    return "\n".join([border, line(header), border, *(line(row) for row in body), border])
+
+
+@contextmanager
+def scratch_site(args, sqlite_wal: bool = False):
+    """For a script run on its own: a Redis db of its own on ``args.redis``, the benchmark
+    settings on ``args.db`` (SQLite in WAL mode with ``sqlite_wal``), and a fresh test
+    database, destroyed at the end."""
+    from benchmarks.run import claim_redis_db
+
+    redis_url, release_redis = claim_redis_db(args.redis)
+    os.environ["EZTM_BENCH_REDIS_URL"] = redis_url
+    os.environ["EZTM_BENCH_DB"] = args.db
+    if sqlite_wal:
+        os.environ["EZTM_BENCH_SQLITE_WAL"] = "1"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
+    try:
+        import django
+
+        django.setup()
+        from django.db import connection
+
+        old_name = connection.settings_dict["NAME"]
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        os.environ["EZTM_BENCH_DB_NAME"] = str(connection.settings_dict["NAME"])
+        try:
+            yield
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+    finally:
+        release_redis()

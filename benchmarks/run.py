@@ -160,14 +160,9 @@ HEADER = ["area", "figure", "measured", "baseline (same run)", "ratio", "target"
 
 def table(rows: list[dict]) -> str:
     """The results as a reStructuredText simple table (readable as plain text too)."""
-    body = [cells(row) for row in rows]
-    widths = [max(len(line[i]) for line in [HEADER, *body]) for i in range(len(HEADER))]
-    border = "  ".join("=" * w for w in widths)
+    from benchmarks.common import rst_table
 
-    def line(values):
-        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
-
-    return "\n".join([border, line(HEADER), border, *(line(v) for v in body), border])
+    return rst_table(HEADER, [cells(row) for row in rows])
 
 
 # -- main -------------------------------------------------------------------------------------

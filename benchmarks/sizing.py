@@ -12,7 +12,6 @@ tables (indexes included) after the runs and after one run logging ``--lines`` l
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -124,37 +123,20 @@ def main(argv=None) -> int:
     if args.runs < 2 * REPORTS_KEPT or args.lines < 1:
         parser.error(f"--runs must be at least {2 * REPORTS_KEPT} and --lines at least 1")
 
-    from benchmarks.run import claim_redis_db
-
-    redis_url, release_redis = claim_redis_db(args.redis)
-    os.environ["EZTM_BENCH_REDIS_URL"] = redis_url
-    os.environ["EZTM_BENCH_DB"] = args.db
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
-    try:
-        return measure(args)
-    finally:
-        release_redis()
+    return measure(args)
 
 
 def measure(args) -> int:
-    import django
-
-    django.setup()
-    from django.db import connection
+    from benchmarks.common import scratch_site
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    os.environ["EZTM_BENCH_DB_NAME"] = str(connection.settings_dict["NAME"])
-    try:
+    with scratch_site(args):
         say("== one worker, no-op runs")
         rate = worker_rate(args.runs, say)
         say("== log lines")
         cost = log_cost(args.lines)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
     print(
         f"{args.db}: one TaskWorker ran {rate['runs']} no-op runs in {rate['seconds']} s "
         f"(results {', '.join(rate['results'])}): {rate['runs_per_minute']} runs per minute; "

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -383,14 +382,9 @@ def side_by_side(figures: dict, n: int) -> str:
     body = [
         [label, *(cell(name, key, template) for name in names)] for label, key, template in lines
     ]
-    header = ["figure", *names]
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    border = "  ".join("=" * w for w in widths)
+    from benchmarks.common import rst_table
 
-    def line(values):
-        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
-
-    return "\n".join([border, line(header), border, *(line(row) for row in body), border])
+    return rst_table(["figure", *names], body)
 
 
 def main(argv=None) -> int:
@@ -407,40 +401,21 @@ def main(argv=None) -> int:
     if args.calls < 2 or args.repeats < 1:
         parser.error("--calls must be at least 2 and --repeats at least 1")
 
-    from benchmarks.run import claim_redis_db
-
-    redis_url, release_redis = claim_redis_db(args.redis)
-    os.environ["EZTM_BENCH_REDIS_URL"] = redis_url
-    os.environ["EZTM_BENCH_DB"] = args.db
-    if args.sqlite_wal:
-        os.environ["EZTM_BENCH_SQLITE_WAL"] = "1"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
-    try:
-        return measure_all(args)
-    finally:
-        release_redis()
+    return measure_all(args)
 
 
 def measure_all(args) -> int:
-    import django
-
-    django.setup()
-    from django.db import connection
-
-    from benchmarks.run import machine
+    from benchmarks.common import scratch_site
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    os.environ["EZTM_BENCH_DB_NAME"] = str(connection.settings_dict["NAME"])
-    try:
+    with scratch_site(args, sqlite_wal=args.sqlite_wal):
+        from benchmarks.run import machine
+
         info = machine()
         say(f"== {args.calls} no-op calls a drain, {args.repeats} drains of each side")
         result = compare(args.calls, args.repeats, say)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
     figures = summary(result)
 
     try:
