@@ -206,9 +206,11 @@ class LaunchReport(models.Model):
     reactions_pending = models.BooleanField(_("reactions pending"), default=False)
     # A call of a ``@task`` function through Django's task API (``eztaskmanager.tasks``): the
     # id of its ``TaskResult`` (every attempt of the call has it), what the function returned
-    # (JSON) and the exception that ended an attempt.
+    # as JSON text (a text column: a JSONField makes Django's system checks open a database
+    # connection on SQLite, so a command could not even say that the database is away) and
+    # the exception that ended an attempt.
     call_id = models.CharField(_("task result id"), max_length=64, blank=True, default="")
-    return_value = models.JSONField(_("return value"), null=True, blank=True)
+    return_value = models.TextField(_("return value"), null=True, blank=True)
     exception_class = models.CharField(_("exception"), max_length=255, blank=True, default="")
     exception_traceback = models.TextField(_("traceback"), blank=True, default="")
     # The earliest time a deferred launch may run (a call's ``run_after``): its job waits in

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='launchreport',
             name='return_value',
-            field=models.JSONField(blank=True, null=True, verbose_name='return value'),
+            field=models.TextField(blank=True, null=True, verbose_name='return value'),
         ),
         migrations.AddField(
             model_name='launchreport',

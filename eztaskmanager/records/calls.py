@@ -16,6 +16,8 @@ reason as its text.
 
 from __future__ import annotations
 
+import json
+
 from eztaskmanager.core import functions
 from eztaskmanager.internals import djangotasks
 from eztaskmanager.models import LaunchReport
@@ -116,7 +118,8 @@ def result_from(reports: list[LaunchReport], alias: str, task=None):
         worker_ids=[report.worker or str(report.pk) for report in started],
     )
     if status == djangotasks.TaskResultStatus.SUCCESSFUL:
-        object.__setattr__(result, "_return_value", latest.return_value)
+        value = None if latest.return_value is None else json.loads(latest.return_value)
+        object.__setattr__(result, "_return_value", value)
     return result
 
 

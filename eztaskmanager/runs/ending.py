@@ -79,7 +79,7 @@ class Outcome:
     reason: str = ""
     lines: tuple[Line, ...] = ()
     retry: bool = False
-    # A @task function's call: what it returned (JSON), or the exception it raised as
+    # A @task function's call: what it returned (JSON text), or the exception it raised as
     # ``(class path, traceback)``.
     value: object = None
     error: tuple[str, str] | None = None

@@ -65,10 +65,10 @@ def captured_logging(handler):
         root.setLevel(level)
 
 
-def as_json(value):
-    """``value`` as it reads back from JSON; ``ReturnValueError`` when it is no JSON value."""
+def as_json(value) -> str:
+    """``value`` as JSON text; ``ReturnValueError`` when it is no JSON value."""
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        return json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ReturnValueError(f"the function returned a value JSON cannot hold: {exc}") from exc
 
