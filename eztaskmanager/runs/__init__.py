@@ -135,7 +135,7 @@ class Run:
         self.heartbeat = None
         self.stored = False  # the outcome is in the database
         self.outcome = None
-        self.function = None  # the call of a @task function (runs.functions), if it is one
+        self.function = None  # the call of a @task function (runs.function_call), if it is one
 
     @classmethod
     def start(
@@ -203,7 +203,8 @@ class Run:
         except BaseException as exc:  # noqa: BLE001 - a run must never take the worker down
             reason = failure_reason(exc, self.backend)
             timed_out = self.backend.is_timeout(exc)
-            error = function_call.exception_of(exc)
+            if self.function is not None:  # a command's failure has its log and reason
+                error = function_call.exception_of(exc)
             self.log.error("Run failed: %s\n%s", reason, traceback.format_exc().rstrip())
             if not isinstance(exc, Exception | SystemExit):
                 # KeyboardInterrupt and the like: record the failure, then let it go on.
