@@ -36,6 +36,7 @@ class Sizes:
     tail_polls: int = 50
     memory_lines: tuple[int, int] = (10_000, 1_000_000)
     recovery_tasks: int = 10_000
+    horse_runs: int = 10_000
 
 
 FULL = Sizes()
@@ -52,6 +53,7 @@ QUICK = Sizes(
     tail_polls=20,
     memory_lines=(10_000, 100_000),
     recovery_tasks=2_000,
+    horse_runs=2_000,
 )
 
 

@@ -20,6 +20,15 @@ WORKER_MODES = [
     ("bare RQ SimpleWorker", "rq.SimpleWorker", False),
     ("TaskWorker", "eztaskmanager.worker.TaskWorker", True),
     ("WarmTaskWorker", "eztaskmanager.worker.WarmTaskWorker", True),
+    # The same runs inside the worker itself: no horse at all, so no isolation (the horse's
+    # own cost is WarmTaskWorker's time over this one's).
+    ("runs in rq's SimpleWorker", "rq.SimpleWorker", True),
+]
+# WarmTaskWorker's targets, against other modes of the same run: (baseline, limit).
+WARM_TARGETS = [
+    ("bare RQ Worker", 1.0),
+    ("bare RQ SimpleWorker", 1.3),
+    ("runs in rq's SimpleWorker", 1.3),
 ]
 
 
@@ -195,22 +204,39 @@ def phase_rows(task_phases: list[dict], bare_phases: list[dict]) -> list[Row]:
 
 def mode_rows(mode_times: dict[str, list[float]], n: int) -> list[Row]:
     """Milliseconds per job or run of each worker mode's drain (median over the drains), beside
-    bare RQ's forking Worker draining as many no-op jobs."""
+    bare RQ's forking Worker draining as many no-op jobs; then WarmTaskWorker against each of
+    its targets' baselines."""
+    per_job = {label: ms(median(times) / n) for label, times in mode_times.items()}
     base_label = WORKER_MODES[0][0]
-    base = ms(median(mode_times[base_label]) / n)
     rows = []
     for label, _, with_runs in WORKER_MODES:
-        value = ms(median(mode_times[label]) / n)
         what = "no-op runs" if with_runs else "no-op jobs"
         rows.append(
             Row(
                 "end-to-end",
                 f"worker mode: {label}, drain of {n} {what}, per job",
-                value,
+                per_job[label],
                 "ms",
                 f"{base_label}, per job",
-                base,
-                value / base,
+                per_job[base_label],
+                per_job[label] / per_job[base_label],
+            )
+        )
+    warm = per_job["WarmTaskWorker"]
+    for label, limit in WARM_TARGETS:
+        ratio = warm / per_job[label]
+        target = "< 1.00x" if limit == 1.0 else f"<= {limit:.2f}x"
+        rows.append(
+            Row(
+                "end-to-end",
+                f"WarmTaskWorker drain, per run, against {label}",
+                warm,
+                "ms",
+                f"{label}, per job",
+                per_job[label],
+                ratio,
+                target,
+                ratio < limit if limit == 1.0 else ratio <= limit,
             )
         )
     return rows

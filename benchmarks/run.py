@@ -35,6 +35,7 @@ AREAS = {
     "admin_pages": "admin",
     "live_tail": "live tail",
     "memory": "memory",
+    "horse_memory": "horse memory",
 }
 
 

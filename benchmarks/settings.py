@@ -114,6 +114,11 @@ if find_spec("django_tasks_rq") is not None:
     TASKS["rq"] = {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}
 
 EZTASKMANAGER_QUEUE_SERVICE_TYPE = "RQ"
+# WarmTaskWorker's horse: benchmarks/horse_memory.py keeps one horse for all its runs (0: no limit).
+EZTASKMANAGER_HORSE_MAX_RUNS = int(os.environ.get("EZTM_BENCH_HORSE_MAX_RUNS", "500")) or None
+EZTASKMANAGER_HORSE_MAX_MEMORY_MB = (
+    int(os.environ.get("EZTM_BENCH_HORSE_MAX_MEMORY_MB", "512")) or None
+)
 EZTASKMANAGER_BASE_URL = "http://testserver"
 
 LOGGING = {

@@ -94,12 +94,20 @@ def withdraw(report: LaunchReport) -> None:
     ).delete()
 
 
-def claim(report_id: int, job_id: str, worker: str, now: datetime | None = None):
+def claim(
+    report_id: int,
+    job_id: str,
+    worker: str,
+    now: datetime | None = None,
+    read: LaunchReport | None = None,
+):
     """Mark queued report ``report_id`` started by this process; None if it is not queued.
 
     The conditional update is the claim: of two processes running the same launch (a job sent
     again by the sweep while the first copy was only late), one runs it; a launch stopped while
-    it waited stays closed.
+    it waited stays closed. ``read``: the queued report as the caller read it just before; the
+    claim then writes the same values on it instead of reading the row again (a queued report
+    changes only by being claimed or closed, and either makes this claim fail).
     """
     now = now or timezone.now()
     values = {"started_at": now, "heartbeat_at": now, "worker": worker}
@@ -111,4 +119,8 @@ def claim(report_id: int, job_id: str, worker: str, now: datetime | None = None)
     if not claimed:
         logger.info("Launch %s was already started or closed; not run again.", report_id)
         return None
-    return LaunchReport.objects.get(pk=report_id)
+    if read is None or read.pk != report_id:
+        return LaunchReport.objects.get(pk=report_id)
+    for name, value in values.items():
+        setattr(read, name, value)
+    return read

@@ -145,18 +145,21 @@ class Run:
         attempt: int,
         backend: Backend,
         report_id: int | None = None,
+        launch: LaunchReport | None = None,
         **origin,
     ) -> Run | None:
         """Claim the launch's queued report (or create one for a job that brings none) and
         mark the task started, in one commit; None when the launch was already claimed.
 
-        ``origin`` may give the run's own ``arguments`` and the report it was ``triggered_by``
-        (a queued report has them already).
+        ``launch`` is the queued report as read before (``refusal``). ``origin`` may give the
+        run's own ``arguments`` and the report it was ``triggered_by`` (a queued report has
+        them already).
         """
         now = timezone.now()
         with transaction.atomic():
             if report_id is not None:
-                report = launches.claim(report_id, backend.current_job_id(), worker_label(), now)
+                job_id = backend.current_job_id()
+                report = launches.claim(report_id, job_id, worker_label(), now, read=launch)
                 if report is None:
                     return None
             else:  # a run in this process, or a job queued before launches were recorded
@@ -177,6 +180,8 @@ class Run:
                 report.save(force_insert=True)
             # Started either way: by this run, or by the one that makes this launch a skip.
             taskstate.started(task.pk)
+        if report.task_id == task.pk:
+            report.task = task  # the ending's reactions read it (and whether it has follow-ups)
         return cls(task, report, backend, scheduled)
 
     def lock(self) -> bool:
@@ -386,12 +391,14 @@ def run_task(
     origin = {"arguments": arguments, "triggered_by": existing_report(triggered_by)}
     if report_id is None:  # a job that brings no report: the call's id and queue, if any
         origin.update(call_id=call_id, queue=queue)
-    refused, command = refusal(task, report_id, scheduled)
+    refused, command, launch = refusal(task, report_id, scheduled)
     if refused:  # whatever the database says, only what the policy allows runs
         return refuse(
             task, refused, backend, attempt, scheduled, report_id, command=command, **origin
         )
-    run = Run.start(task, scheduled, attempt, backend, report_id=report_id, **origin)
+    run = Run.start(
+        task, scheduled, attempt, backend, report_id=report_id, launch=launch, **origin
+    )
     if run is None:
         return None
     try:
@@ -407,18 +414,19 @@ def run_task(
 
 
 def refusal(task: Task, report_id: int | None, scheduled: bool):
-    """Why the launch ``report_id`` of ``task`` may not run (None when it may), and the command
-    it records: the policy refuses that command, or the firing came after the task was held."""
+    """Why the launch ``report_id`` of ``task`` may not run (None when it may), the command it
+    records, and the launch's report as read here (None without one): the policy refuses that
+    command, or the firing came after the task was held."""
     launch = None
     if report_id is not None:
         launch = LaunchReport.objects.select_related("command").filter(pk=report_id).first()
     command = recorded_command(launch, task)
     refused = policy.refusal(command)
     if refused:
-        return refused, command
+        return refused, command, launch
     if scheduled and held_before(task, launch):
-        return REASON_HELD % {"user": task.held_by}, None
-    return None, command
+        return REASON_HELD % {"user": task.held_by}, None, launch
+    return None, command, launch
 
 
 def held_before(task: Task, launch: LaunchReport | None) -> bool:

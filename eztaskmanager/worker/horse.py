@@ -3,9 +3,12 @@
 A forked work horse ends with its run: whatever the run changed in the process goes with it. A
 resident horse runs job after job, so around each run it puts back what a run may leave behind:
 
-* the database connections: Django's ``close_old_connections()`` before and after the run (so
-  ``CONN_MAX_AGE`` and ``CONN_HEALTH_CHECKS`` apply as between two requests), and a connection
-  that saw a database error is closed;
+* the database connections: each is kept from one run to the next (a forked horse pays a new
+  connection per run), unless the run left it in a transaction or with autocommit changed, a
+  statement of the run failed on it (any database error, even one the run caught and followed
+  by a good commit), or it outlived a positive ``CONN_MAX_AGE``; with
+  ``CONN_HEALTH_CHECKS``, a kept connection is checked before the next run's first query, as
+  Django checks one at a request's start;
 * the handlers of every logger (added during the run: removed and closed) and the root logger's
   level;
 * the active language (``translation``), the current time zone (``timezone``), ``sys.argv`` and
@@ -23,9 +26,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, connections
 from django.utils import timezone, translation
 
 from eztaskmanager import conf
@@ -116,12 +120,60 @@ def open_transaction() -> bool:
     )
 
 
-def close_broken_connections() -> None:
-    """Close the connections that saw a database error, then Django's own sweep."""
+class ErrorWatch:
+    """Notes which database aliases a statement failed on during a run (an execute wrapper on
+    each connection of this thread, from ``start()`` to ``stop()``)."""
+
+    def __init__(self):
+        self.failed: set[str] = set()
+        self._wrappers: dict[str, object] = {}
+
+    def _wrapper(self, alias: str):
+        def watch(execute, sql, params, many, context):
+            try:
+                return execute(sql, params, many, context)
+            except DatabaseError:
+                self.failed.add(alias)
+                raise
+
+        return watch
+
+    def start(self) -> None:
+        self.failed = set()
+        for conn in connections.all():
+            wrapper = self._wrappers.setdefault(conn.alias, self._wrapper(conn.alias))
+            conn.execute_wrappers.append(wrapper)
+
+    def stop(self) -> set[str]:
+        for conn in connections.all():
+            wrapper = self._wrappers.get(conn.alias)
+            if wrapper in conn.execute_wrappers:
+                conn.execute_wrappers.remove(wrapper)
+        return self.failed
+
+
+def keep_or_close_connections(failed: set[str] = frozenset()) -> None:
+    """Between two runs: close each connection that may not serve the next run; keep the rest.
+
+    Closed: one in a transaction or with autocommit changed, one a statement failed on
+    (``failed``, from ``ErrorWatch``; or Django's ``errors_occurred``), one past a positive
+    ``CONN_MAX_AGE``. A kept one is checked again at its next use when ``CONN_HEALTH_CHECKS``
+    is on (Django's ``health_check_done``). ``CONN_MAX_AGE = 0`` does not close it: that
+    setting is about requests, and a connection per run is the cost this horse saves.
+    """
     for conn in connections.all(initialized_only=True):
-        if getattr(conn, "errors_occurred", False):
+        if conn.connection is None:
+            continue
+        conn.health_check_done = False
+        max_age = conn.settings_dict.get("CONN_MAX_AGE")
+        if (
+            conn.alias in failed
+            or conn.in_atomic_block
+            or conn.get_autocommit() != conn.settings_dict["AUTOCOMMIT"]
+            or getattr(conn, "errors_occurred", False)
+            or (max_age and conn.close_at is not None and time.monotonic() >= conn.close_at)
+        ):
             conn.close()
-    close_old_connections()
 
 
 class HorseKeeper:
@@ -132,14 +184,17 @@ class HorseKeeper:
         self.state: ProcessState | None = None
         self.max_runs = conf.get("HORSE_MAX_RUNS")
         self.max_memory_mb = conf.get("HORSE_MAX_MEMORY_MB")
+        self.errors = ErrorWatch()
 
     def before_run(self) -> None:
-        close_old_connections()
+        keep_or_close_connections()
         self.state = ProcessState.take()
+        self.errors.start()
 
     def after_run(self, timeout: float | None, elapsed: float) -> str | None:
         """Put the process back; return why the horse must retire now, or None."""
         self.runs += 1
+        failed = self.errors.stop()
         why = None
         if open_transaction():
             why = "a run left a transaction open"
@@ -147,7 +202,7 @@ class HorseKeeper:
             self.state.restore()
             self.state = None
         if why is None:
-            close_broken_connections()
+            keep_or_close_connections(failed)
         if why is None and timeout is not None and 0 < timeout <= elapsed:
             why = "a run reached its timeout"
         if why is None and self.max_runs and self.runs >= self.max_runs:

@@ -28,6 +28,12 @@ def run(rq_service, make_task, arguments=""):
     return report, pid, state
 
 
+def connections_opened(report) -> int:
+    """How many database connections the run's process had opened when the command began."""
+    line = report.logs.filter(message__startswith="connection=").values_list("message", flat=True)
+    return int(line.get()[len("connection=") :])
+
+
 def test_one_horse_runs_run_after_run_until_it_is_replaced(
     processes, rq_service, make_task, monkeypatch
 ):
@@ -36,12 +42,17 @@ def test_one_horse_runs_run_after_run_until_it_is_replaced(
 
     first, pid, state = run(rq_service, make_task)
     assert first.invocation_result == "warnings"
-    # A run that changes its process's language, time zone, root handlers and argv...
-    leaky, leaky_pid, _ = run(rq_service, make_task, "--leak")
+    # A run that changes its process's language, time zone, root handlers and argv, and
+    # meets a database error...
+    leaky, leaky_pid, _ = run(rq_service, make_task, "--leak --db-error")
     assert (leaky.invocation_result, leaky_pid) == ("warnings", pid)
-    # ... leaves nothing behind for the next run, in the same horse (its third: it retires).
+    # ... ran on the connection the first run left open (the horse keeps it between runs)...
+    assert connections_opened(leaky) == connections_opened(first)
+    # ... and leaves nothing behind for the next run, in the same horse (its third: it
+    # retires): the connection that saw the error was closed, the next run opened another.
     third, third_pid, third_state = run(rq_service, make_task)
     assert (third.invocation_result, third_pid, third_state) == ("warnings", pid, state)
+    assert connections_opened(third) == connections_opened(leaky) + 1
 
     # After 3 runs (EZTASKMANAGER_HORSE_MAX_RUNS in the tests) a new horse.
     fourth, second_horse, _ = run(rq_service, make_task)
