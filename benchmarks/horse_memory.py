@@ -77,7 +77,9 @@ def run(sizes, say) -> tuple[list[Row], dict]:
     finished = queue.finished_job_registry.count
     horses = {pid for _, _, pid in samples}
     if finished != n or queue.failed_job_registry.count:
-        raise RuntimeError(f"{finished} of {n} runs finished, {queue.failed_job_registry.count} failed")
+        raise RuntimeError(
+            f"{finished} of {n} runs finished, {queue.failed_job_registry.count} failed"
+        )
     warm = [memory for done, memory, _ in samples if done >= n // 10]
     if len(warm) < 2:
         raise RuntimeError("too few memory samples: the drain was too short")
@@ -106,6 +108,8 @@ def run(sizes, say) -> tuple[list[Row], dict]:
         "runs": n,
         "horses": len(horses),
         "seconds": seconds,
-        "samples": [(done, round(memory, 2)) for done, memory, _ in samples[:: max(1, len(samples) // 200)]],
+        "samples": [
+            (done, round(memory, 2)) for done, memory, _ in samples[:: max(1, len(samples) // 200)]
+        ],
     }
     return rows, details

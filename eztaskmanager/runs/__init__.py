@@ -396,9 +396,7 @@ def run_task(
         return refuse(
             task, refused, backend, attempt, scheduled, report_id, command=command, **origin
         )
-    run = Run.start(
-        task, scheduled, attempt, backend, report_id=report_id, launch=launch, **origin
-    )
+    run = Run.start(task, scheduled, attempt, backend, report_id=report_id, launch=launch, **origin)
     if run is None:
         return None
     try:
