@@ -124,10 +124,13 @@ def run(sizes, say) -> tuple[list[Row], dict]:
         say(f"  drain {repeat + 1}: tasks {task_times[-1]:.2f} s, bare RQ {bare_times[-1]:.2f} s")
         say(f"  phases (ms): tasks {task_phases[-1]}, bare RQ {bare_phases[-1]}")
     mode_times: dict[str, list[float]] = {label: [] for label, _, _ in WORKER_MODES}
+    warm_phases = []  # the phases of WarmTaskWorker's runs, beside TaskWorker's above
     for repeat in range(sizes.drain_repeats):
         for label, worker_class, with_runs in WORKER_MODES:
             enqueue, check = (launches, runs_ok) if with_runs else (bare_jobs, no_check)
             mode_times[label].append(measure(enqueue, check, queue, n, say, worker_class)[1])
+            if label == "WarmTaskWorker":
+                warm_phases.append(phases(queue, with_reports=True))
         said = ", ".join(f"{label} {times[-1]:.2f} s" for label, times in mode_times.items())
         say(f"  worker modes, drain {repeat + 1}: {said}")
     clear_queue()
@@ -165,11 +168,13 @@ def run(sizes, say) -> tuple[list[Row], dict]:
         ),
     ]
     rows.extend(phase_rows(task_phases, bare_phases))
+    rows.extend(phase_rows(warm_phases, task_phases, "WarmTaskWorker", "TaskWorker"))
     rows.extend(mode_rows(mode_times, n))
     details = {
         "worker_mode_drain_seconds": mode_times,
         "jobs": n,
         "task_phases_ms": task_phases,
+        "warm_phases_ms": warm_phases,
         "bare_phases_ms": bare_phases,
         "task_drain_seconds": task_times,
         "bare_drain_seconds": bare_times,
@@ -179,8 +184,11 @@ def run(sizes, say) -> tuple[list[Row], dict]:
     return rows, details
 
 
-def phase_rows(task_phases: list[dict], bare_phases: list[dict]) -> list[Row]:
-    """One row per phase of a drained job: the median over the drains of each drain's median."""
+def phase_rows(
+    task_phases: list[dict], bare_phases: list[dict], label: str = "", baseline: str = "bare RQ job"
+) -> list[Row]:
+    """One row per phase of a drained job: the median over the drains of each drain's mean;
+    ``label`` names the worker of ``task_phases`` when it is not the default one."""
     rows = []
     for name in PHASES:
         ours = [p[name] for p in task_phases if name in p]
@@ -191,10 +199,10 @@ def phase_rows(task_phases: list[dict], bare_phases: list[dict]) -> list[Row]:
         rows.append(
             Row(
                 "end-to-end",
-                f"phase: {name}",
+                f"phase{f' ({label})' if label else ''}: {name}",
                 median(ours),
                 "ms",
-                "bare RQ job" if bare else "",
+                baseline if bare else "",
                 bare_ms,
                 median(ours) / bare_ms if bare_ms else None,
             )

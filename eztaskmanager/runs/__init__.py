@@ -376,13 +376,10 @@ def run_task(
     leaving a report that says so. ``report_id`` is the launch's queued report, which this
     run claims; a launch already claimed elsewhere or closed is not run (returns None).
     """
-    # Whether the task has follow-ups comes with it: a run without any costs no extra query.
-    follow_ups = FollowUp.objects.filter(task_id=OuterRef("pk"))
-    task = (
-        Task.objects.select_related("command")
-        .annotate(has_follow_ups=Exists(follow_ups))
-        .filter(pk=task_id)
-        .first()
+    # A connection broken since its last use (a database restart while a resident horse
+    # waited) is replaced here, before the run begins, instead of failing the job.
+    task, launch = until_database_answers(
+        lambda: read_launch(task_id, report_id), "reading the launch to run"
     )
     if task is None:
         logger.warning("Task %s does not exist any more; nothing to run.", task_id)
@@ -391,7 +388,7 @@ def run_task(
     origin = {"arguments": arguments, "triggered_by": existing_report(triggered_by)}
     if report_id is None:  # a job that brings no report: the call's id and queue, if any
         origin.update(call_id=call_id, queue=queue)
-    refused, command, launch = refusal(task, report_id, scheduled)
+    refused, command = refusal(task, launch, scheduled)
     if refused:  # whatever the database says, only what the policy allows runs
         return refuse(
             task, refused, backend, attempt, scheduled, report_id, command=command, **origin
@@ -411,20 +408,41 @@ def run_task(
         return until_database_answers(lambda: store_outcome(run), "storing a run's outcome")
 
 
-def refusal(task: Task, report_id: int | None, scheduled: bool):
-    """Why the launch ``report_id`` of ``task`` may not run (None when it may), the command it
-    records, and the launch's report as read here (None without one): the policy refuses that
-    command, or the firing came after the task was held."""
-    launch = None
+def read_launch(task_id: int, report_id: int | None):
+    """The task to run and its queued launch's report (None without one), in one query when
+    the launch is there; the task (None if it is gone) also says whether it has follow-ups,
+    so that a run without any costs no query for them."""
     if report_id is not None:
-        launch = LaunchReport.objects.select_related("command").filter(pk=report_id).first()
+        follow_ups = FollowUp.objects.filter(task_id=OuterRef("task_id"))
+        launch = (
+            LaunchReport.objects.select_related("command", "task__command")
+            .annotate(task_has_follow_ups=Exists(follow_ups))
+            .filter(pk=report_id, task_id=task_id)
+            .first()
+        )
+        if launch is not None:
+            launch.task.has_follow_ups = launch.task_has_follow_ups
+            return launch.task, launch
+    follow_ups = FollowUp.objects.filter(task_id=OuterRef("pk"))
+    task = (
+        Task.objects.select_related("command")
+        .annotate(has_follow_ups=Exists(follow_ups))
+        .filter(pk=task_id)
+        .first()
+    )
+    return task, None
+
+
+def refusal(task: Task, launch: LaunchReport | None, scheduled: bool):
+    """Why the ``launch`` of ``task`` may not run (None when it may) and the command it
+    records: the policy refuses that command, or the firing came after the task was held."""
     command = recorded_command(launch, task)
     refused = policy.refusal(command)
     if refused:
-        return refused, command, launch
+        return refused, command
     if scheduled and held_before(task, launch):
-        return REASON_HELD % {"user": task.held_by}, None, launch
-    return None, command, launch
+        return REASON_HELD % {"user": task.held_by}, None
+    return None, command
 
 
 def held_before(task: Task, launch: LaunchReport | None) -> bool:

@@ -6,9 +6,9 @@ resident horse runs job after job, so around each run it puts back what a run ma
 * the database connections: each is kept from one run to the next (a forked horse pays a new
   connection per run), unless the run left it in a transaction or with autocommit changed, a
   statement of the run failed on it (any database error, even one the run caught and followed
-  by a good commit), or it outlived a positive ``CONN_MAX_AGE``; with
-  ``CONN_HEALTH_CHECKS``, a kept connection is checked before the next run's first query, as
-  Django checks one at a request's start;
+  by a good commit), or it outlived a positive ``CONN_MAX_AGE``; ``CONN_HEALTH_CHECKS``
+  checks a kept one at the next run's first query, as at a request's, and a run's first read
+  is tried again on a new connection when the kept one broke (a database restart);
 * the handlers of every logger (added during the run: removed and closed) and the root logger's
   level;
 * the active language (``translation``), the current time zone (``timezone``), ``sys.argv`` and
@@ -157,9 +157,11 @@ def keep_or_close_connections(failed: set[str] = frozenset()) -> None:
 
     Closed: one in a transaction or with autocommit changed, one a statement failed on
     (``failed``, from ``ErrorWatch``; or Django's ``errors_occurred``), one past a positive
-    ``CONN_MAX_AGE``. A kept one is checked again at its next use when ``CONN_HEALTH_CHECKS``
-    is on (Django's ``health_check_done``). ``CONN_MAX_AGE = 0`` does not close it: that
-    setting is about requests, and a connection per run is the cost this horse saves.
+    ``CONN_MAX_AGE``. ``CONN_MAX_AGE = 0`` does not close it: that setting is about requests,
+    and a connection per run is the cost this horse saves. A kept one is checked at its next
+    use when ``CONN_HEALTH_CHECKS`` is on, as at a request's first query; without it, a
+    connection that broke while the horse waited fails the run's first read, which
+    ``run_task`` tries again on a new connection.
     """
     for conn in connections.all(initialized_only=True):
         if conn.connection is None:

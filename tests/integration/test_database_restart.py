@@ -18,8 +18,9 @@ from eztaskmanager import operations
 from eztaskmanager.backends import RQBackend
 from eztaskmanager.models import LaunchReport
 from tests.integration.conftest import wait_for
+from tests.integration.test_reliability import TASK_WORKER, WARM_TASK_WORKER
+from tests.integration.test_warm_horse import connections_opened, run
 
-TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default")
 DOWN_SECONDS = 4
 
 
@@ -59,10 +60,20 @@ def cluster():
     wait_for(database_answers, interval=0.5, what="PostgreSQL back")
 
 
-def test_a_run_keeps_its_lines_through_a_database_restart(processes, make_task, cluster):
+def restart(cluster, down_seconds: float = DOWN_SECONDS) -> None:
+    subprocess.run(["pg_ctlcluster", *cluster, "stop", "-m", "fast"], check=True)
+    time.sleep(down_seconds)
+    subprocess.run(["pg_ctlcluster", *cluster, "start"], check=True)
+    wait_for(database_answers, interval=0.5, what="PostgreSQL back")
+
+
+@pytest.mark.parametrize("task_worker", [TASK_WORKER, WARM_TASK_WORKER], ids=["forking", "warm"])
+def test_a_run_keeps_its_lines_through_a_database_restart(
+    processes, make_task, cluster, task_worker
+):
     task = make_task("eztm_lines", "30, --pause 0.5, --level warning", name="logging")
     operations.launch(task, RQBackend(), defer=False)
-    worker = processes.start(*TASK_WORKER)
+    worker = processes.start(*task_worker)
     scheduler = processes.start("taskmanager", "scheduler", "--interval", "0.2")
     wait_for(
         lambda: LaunchReport.objects.filter(task=task, n_lines__gte=4).exists(),
@@ -70,10 +81,7 @@ def test_a_run_keeps_its_lines_through_a_database_restart(processes, make_task, 
         interval=0.2,
     )
 
-    subprocess.run(["pg_ctlcluster", *cluster, "stop", "-m", "fast"], check=True)
-    time.sleep(DOWN_SECONDS)
-    subprocess.run(["pg_ctlcluster", *cluster, "start"], check=True)
-    wait_for(database_answers, interval=0.5, what="PostgreSQL back")
+    restart(cluster)
 
     report = wait_for(
         lambda: LaunchReport.objects.filter(task=task).exclude(invocation_result="").first(),
@@ -84,3 +92,20 @@ def test_a_run_keeps_its_lines_through_a_database_restart(processes, make_task, 
     assert report.n_lines == 30
     assert sorted(report.logs.values_list("lineno", flat=True)) == list(range(1, 31))
     assert worker.poll() is None and scheduler.poll() is None
+
+
+def test_a_warm_horse_runs_on_after_a_database_restart_while_it_waited(
+    processes, rq_service, make_task, cluster
+):
+    """The resident horse keeps its connection between runs; one broken while it waited is
+    replaced before the next run, which runs in the same horse."""
+    processes.start(*WARM_TASK_WORKER)
+    before, pid, _ = run(rq_service, make_task)
+    assert before.invocation_result == "warnings"
+
+    restart(cluster, down_seconds=1)
+
+    after, after_pid, _ = run(rq_service, make_task)
+    assert (after.invocation_result, after.failure_reason) == ("warnings", "")
+    assert after_pid == pid
+    assert connections_opened(after) == connections_opened(before) + 1
