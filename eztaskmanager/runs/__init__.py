@@ -411,11 +411,13 @@ def run_task(
 def read_launch(task_id: int, report_id: int | None):
     """The task to run and its queued launch's report (None without one), in one query when
     the launch is there; the task (None if it is gone) also says whether it has follow-ups,
-    so that a run without any costs no query for them."""
+    so that a run without any costs no query for them. The launch's command comes with it
+    (the policy checks it); the task's own command only without a launch (a recorded launch
+    names what it runs)."""
     if report_id is not None:
         follow_ups = FollowUp.objects.filter(task_id=OuterRef("task_id"))
         launch = (
-            LaunchReport.objects.select_related("command", "task__command")
+            LaunchReport.objects.select_related("command", "task")
             .annotate(task_has_follow_ups=Exists(follow_ups))
             .filter(pk=report_id, task_id=task_id)
             .first()

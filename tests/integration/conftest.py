@@ -39,6 +39,19 @@ TIME_FACTOR = float(
 #: Seconds a test waits for something that only a hang would keep from happening (× factor).
 HANG_GUARD = 180.0
 
+TASK_WORKER_CLASS = "eztaskmanager.worker.TaskWorker"
+WARM_TASK_WORKER_CLASS = "eztaskmanager.worker.WarmTaskWorker"
+# TaskWorker's guarantees hold for WarmTaskWorker too: a test marked with this (taking
+# ``worker_class``) runs with each.
+in_both_worker_modes = pytest.mark.parametrize(
+    "worker_class", [TASK_WORKER_CLASS, WARM_TASK_WORKER_CLASS], ids=["forking", "warm"]
+)
+
+
+def rqworker(worker_class: str, *queues: str) -> tuple[str, ...]:
+    """The arguments of ``manage.py rqworker`` with ``worker_class`` on ``queues`` (default)."""
+    return ("rqworker", "--worker-class", worker_class, *(queues or ("default",)))
+
 
 def patience(seconds: float) -> float:
     """``seconds`` scaled by ``TIME_FACTOR``: how long to wait on this machine."""

@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.services.queues import RQTaskQueueService
-from tests.integration.conftest import manage, wait_for
+from tests.integration.conftest import TASK_WORKER_CLASS, manage, rqworker, wait_for
 
-TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default")
+TASK_WORKER = rqworker(TASK_WORKER_CLASS)
 
 
 def taskmanager(*args: str):

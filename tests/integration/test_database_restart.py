@@ -17,8 +17,12 @@ from django.db import connection
 from eztaskmanager import operations
 from eztaskmanager.backends import RQBackend
 from eztaskmanager.models import LaunchReport
-from tests.integration.conftest import wait_for
-from tests.integration.test_reliability import TASK_WORKER, WARM_TASK_WORKER
+from tests.integration.conftest import (
+    WARM_TASK_WORKER_CLASS,
+    in_both_worker_modes,
+    rqworker,
+    wait_for,
+)
 from tests.integration.test_warm_horse import connections_opened, run
 
 DOWN_SECONDS = 4
@@ -67,13 +71,13 @@ def restart(cluster, down_seconds: float = DOWN_SECONDS) -> None:
     wait_for(database_answers, interval=0.5, what="PostgreSQL back")
 
 
-@pytest.mark.parametrize("task_worker", [TASK_WORKER, WARM_TASK_WORKER], ids=["forking", "warm"])
+@in_both_worker_modes
 def test_a_run_keeps_its_lines_through_a_database_restart(
-    processes, make_task, cluster, task_worker
+    processes, make_task, cluster, worker_class
 ):
     task = make_task("eztm_lines", "30, --pause 0.5, --level warning", name="logging")
     operations.launch(task, RQBackend(), defer=False)
-    worker = processes.start(*task_worker)
+    worker = processes.start(*rqworker(worker_class))
     scheduler = processes.start("taskmanager", "scheduler", "--interval", "0.2")
     wait_for(
         lambda: LaunchReport.objects.filter(task=task, n_lines__gte=4).exists(),
@@ -99,7 +103,7 @@ def test_a_warm_horse_runs_on_after_a_database_restart_while_it_waited(
 ):
     """The resident horse keeps its connection between runs; one broken while it waited is
     replaced before the next run, which runs in the same horse."""
-    processes.start(*WARM_TASK_WORKER)
+    processes.start(*rqworker(WARM_TASK_WORKER_CLASS))
     before, pid, _ = run(rq_service, make_task)
     assert before.invocation_result == "warnings"
 

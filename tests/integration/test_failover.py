@@ -18,7 +18,13 @@ from redis.sentinel import Sentinel
 
 from eztaskmanager.models import LaunchReport, Task
 from tests.conftest import rq_service_on, unavailable
-from tests.integration.conftest import enqueued_firings, wait_for, wait_process
+from tests.integration.conftest import (
+    enqueued_firings,
+    in_both_worker_modes,
+    rqworker,
+    wait_for,
+    wait_process,
+)
 from tests.integration.sentinel import MASTER_NAME, SentinelCluster, missing_binaries
 
 PERIOD = 1  # seconds between firings
@@ -69,8 +75,9 @@ def reports(task):
     )
 
 
+@in_both_worker_modes
 def test_periodic_schedule_goes_on_after_master_failover(
-    processes, cluster, make_task, monkeypatch
+    processes, cluster, make_task, monkeypatch, worker_class
 ):
     for name, value in cluster.env().items():
         monkeypatch.setenv(name, value)  # read by the subprocesses' settings
@@ -91,9 +98,7 @@ def test_periodic_schedule_goes_on_after_master_failover(
     scheduler = processes.start("taskmanager", "-v", "2", "scheduler", "--interval", "0.1")
     # RQ's worker loop quits on a Redis error met outside its dequeue call: a supervisor
     # restarts it, as the deployment recipes do.
-    worker = Restarted(
-        processes, "rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default"
-    )
+    worker = Restarted(processes, *rqworker(worker_class))
 
     wait_for(lambda: len(reports(task)) >= 5, what="5 runs before the kill")
     killed_at = timezone.now()

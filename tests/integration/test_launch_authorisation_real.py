@@ -5,19 +5,22 @@ from eztaskmanager import operations
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.records import launches
 from eztaskmanager.scheduler.process import record_firing
-from tests.integration.conftest import manage
+from tests.integration.conftest import in_both_worker_modes, manage, rqworker
 
 
 def messages(report: LaunchReport) -> list[str]:
     return list(report.logs.order_by("lineno").values_list("message", flat=True))
 
 
-def burst():
-    drained = manage("rqworker", "--burst", "default")
+def burst(worker_class: str):
+    drained = manage(*rqworker(worker_class), "--burst")
     assert drained.returncode == 0, drained.stderr
 
 
-def test_a_worker_runs_what_was_launched(processes, rq_service, make_task, make_command):
+@in_both_worker_modes
+def test_a_worker_runs_what_was_launched(
+    processes, rq_service, make_task, make_command, worker_class
+):
     backend = rq_service.backend
     launched = make_task("eztm_echo", "as launched", name="launched")
     retried = make_task(
@@ -32,7 +35,7 @@ def test_a_worker_runs_what_was_launched(processes, rq_service, make_task, make_
     Task.objects.filter(pk=launched.pk).update(command=lines, arguments="4")
     Task.objects.filter(pk=fired.pk).update(arguments="edited")
 
-    burst()
+    burst(worker_class)
     [run] = LaunchReport.objects.filter(task=launched)
     assert run.invocation_result == "warnings" and "items=['as', 'launched']" in messages(run)
     assert not any(m.startswith("line ") for m in messages(run))
@@ -46,9 +49,32 @@ def test_a_worker_runs_what_was_launched(processes, rq_service, make_task, make_
         command=make_command("eztm_echo"), arguments="edited", max_retries=5
     )
     backend.enqueue(launches.job_of(retry))  # due now (as the sweep would send it again)
-    burst()
+    burst(worker_class)
     retry.refresh_from_db()
     assert retry.invocation_result == "failed" and "about to fail" in messages(retry)
     assert not any(m.startswith("items=") for m in messages(retry))
     assert retry.command_name == "eztm_fail" and retry.max_attempts == 2
     assert LaunchReport.objects.filter(task=retried).count() == 2
+
+
+@in_both_worker_modes
+def test_a_worker_refuses_a_forged_launch_of_a_denied_command(
+    processes, rq_service, make_task, worker_class
+):
+    """A queued launch edited in the database to name a denied command (``flush``) is refused
+    by the worker's own check of the policy: nothing runs, the report says why."""
+    task = make_task("eztm_echo", "harmless", name="forged")
+    operations.launch(task, rq_service.backend)
+    LaunchReport.objects.filter(task=task).update(command=None, command_name="flush")
+    following = make_task("eztm_echo", "after", name="after the refusal")
+    operations.launch(following, rq_service.backend)
+
+    burst(worker_class)
+    [refused] = LaunchReport.objects.filter(task=task)
+    assert refused.invocation_result == "failed"
+    assert refused.failure_reason == "command not allowed: flush"
+    assert refused.ending == "refused"
+    assert not any(m.startswith("items=") for m in messages(refused))
+    # The worker (and a resident horse) goes on with the next launch.
+    [after] = LaunchReport.objects.filter(task=following)
+    assert after.invocation_result == "warnings" and "items=['after']" in messages(after)

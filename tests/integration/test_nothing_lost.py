@@ -21,15 +21,18 @@ from eztaskmanager import operations
 from eztaskmanager.backends import RQBackend
 from eztaskmanager.models import LaunchReport, Task
 from tests.integration.conftest import (
+    TASK_WORKER_CLASS,
     descendants,
     enqueued_firings,
+    in_both_worker_modes,
     manage,
     patience,
+    rqworker,
     wait_for,
     wait_process,
 )
 
-TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default")
+TASK_WORKER = rqworker(TASK_WORKER_CLASS)
 SCHEDULER = ("taskmanager", "scheduler", "--interval", "0.2")
 NEVER = "0 0 31 2 *"
 
@@ -51,7 +54,8 @@ def kill_worker_with_its_horse(worker) -> None:
             pass
 
 
-def test_hundreds_of_launches_survive_killed_workers(processes, make_task):
+@in_both_worker_modes
+def test_hundreds_of_launches_survive_killed_workers(processes, make_task, worker_class):
     """Every launch ends with exactly one report that has a result, whatever was killed."""
     backend = RQBackend()
     # Ten launches per task: each task keeps its last ten reports (N_REPORTS_INLINE).
@@ -60,12 +64,12 @@ def test_hundreds_of_launches_survive_killed_workers(processes, make_task):
     for n in range(launches):
         operations.launch(tasks[n % len(tasks)], backend, defer=False)
     assert LaunchReport.objects.filter(started_at__isnull=True).count() == launches
-    workers = [processes.start(*TASK_WORKER) for _ in range(3)]
+    workers = [processes.start(*rqworker(worker_class)) for _ in range(3)]
     scheduler = processes.start(*SCHEDULER)
     for victim, after in ((workers[0], 60), (workers[1], 150)):
         wait_for(lambda a=after: results_count() >= a, what=f"{after} results")
         kill_worker_with_its_horse(victim)
-    processes.start(*TASK_WORKER)  # the lost capacity comes back, as a supervisor would do
+    processes.start(*rqworker(worker_class))  # the lost capacity comes back, as a supervisor would
 
     wait_for(lambda: unfinished() == 0, what="every launch to end")
     assert LaunchReport.objects.count() == launches  # none lost, none run twice
@@ -109,14 +113,17 @@ def runs_of(task) -> list:
     )
 
 
-def test_redis_killed_and_restarted_under_everything(processes, private_redis, settings, make_task):
+@in_both_worker_modes
+def test_redis_killed_and_restarted_under_everything(
+    processes, private_redis, settings, make_task, worker_class
+):
     backend = use_private_redis(settings, private_redis["port"])
     ticking = every_two_seconds(make_task)
     operations.schedule(ticking, backend, defer=False)
     long_run = make_task("eztm_sleep", "6", name="long")
     operations.launch(long_run, backend, defer=False)
     scheduler = processes.start(*SCHEDULER)
-    workers = [processes.start(*TASK_WORKER) for _ in range(2)]
+    workers = [processes.start(*rqworker(worker_class)) for _ in range(2)]
     wait_for(
         lambda: LaunchReport.objects.filter(task=long_run, started_at__isnull=False).exists(),
         what="the long run to start",

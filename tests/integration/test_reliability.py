@@ -15,13 +15,14 @@ from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.scheduler.sync import sync_schedules
 from eztaskmanager.services.queues import TaskQueueException
 from tests.conftest import rq_service_on
-from tests.integration.conftest import descendants, manage, patience, wait_for, wait_process
-
-TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.TaskWorker", "default")
-WARM_TASK_WORKER = ("rqworker", "--worker-class", "eztaskmanager.worker.WarmTaskWorker", "default")
-# The guarantees of TaskWorker hold for WarmTaskWorker too: the tests marked with this run both.
-both_workers = pytest.mark.parametrize(
-    "task_worker", [TASK_WORKER, WARM_TASK_WORKER], ids=["forking", "warm"]
+from tests.integration.conftest import (
+    descendants,
+    in_both_worker_modes,
+    manage,
+    patience,
+    rqworker,
+    wait_for,
+    wait_process,
 )
 
 
@@ -39,13 +40,13 @@ def finished(task):
     )
 
 
-@both_workers
+@in_both_worker_modes
 def test_killed_horse_is_closed_at_once_by_task_worker(
-    processes, rq_service, make_task, task_worker
+    processes, rq_service, make_task, worker_class
 ):
     task = make_task("eztm_sleep", "30")
     rq_service.launch(task)
-    worker = processes.start(*task_worker)
+    worker = processes.start(*rqworker(worker_class))
     report = running(task)
     horse = wait_for(lambda: descendants(worker.pid), what="the work horse")[0]
     os.kill(horse, signal.SIGKILL)
@@ -81,11 +82,11 @@ def test_lost_machine_is_found_by_heartbeat(processes, rq_service, make_task):
     assert waited < 3 + patience(5), waited
 
 
-@both_workers
-def test_sigterm_lets_a_short_run_finish(processes, rq_service, make_task, task_worker):
+@in_both_worker_modes
+def test_sigterm_lets_a_short_run_finish(processes, rq_service, make_task, worker_class):
     task = make_task("eztm_sleep", "3")
     rq_service.launch(task)
-    worker = processes.start(*task_worker)
+    worker = processes.start(*rqworker(worker_class))
     running(task)
     os.kill(worker.pid, signal.SIGTERM)
     wait_process(worker)
@@ -94,11 +95,11 @@ def test_sigterm_lets_a_short_run_finish(processes, rq_service, make_task, task_
     assert report.logs.filter(message="woke up").exists()
 
 
-@both_workers
-def test_sigterm_past_the_grace_period_interrupts(processes, rq_service, make_task, task_worker):
+@in_both_worker_modes
+def test_sigterm_past_the_grace_period_interrupts(processes, rq_service, make_task, worker_class):
     task = make_task("eztm_sleep", "60")
     rq_service.launch(task)
-    worker = processes.start(*task_worker)
+    worker = processes.start(*rqworker(worker_class))
     running(task)
     os.kill(worker.pid, signal.SIGTERM)
     wait_process(worker)  # grace is 3 s in the test settings: the result says it was used
@@ -107,13 +108,13 @@ def test_sigterm_past_the_grace_period_interrupts(processes, rq_service, make_ta
     assert not LaunchReport.objects.filter(invocation_result="").exists()
 
 
-@both_workers
+@in_both_worker_modes
 def test_second_sigterm_is_a_cold_shutdown_that_closes_the_run(
-    processes, rq_service, make_task, task_worker
+    processes, rq_service, make_task, worker_class
 ):
     task = make_task("eztm_sleep", "60")
     rq_service.launch(task)
-    worker = processes.start(*task_worker)
+    worker = processes.start(*rqworker(worker_class))
     running(task)
     os.kill(worker.pid, signal.SIGTERM)
     time.sleep(1.2)  # rq ignores a second signal within one second
@@ -123,14 +124,15 @@ def test_second_sigterm_is_a_cold_shutdown_that_closes_the_run(
     assert (report.invocation_result, report.failure_reason) == ("failed", "interrupted")
 
 
+@in_both_worker_modes
 @pytest.mark.parametrize("allow_overlap", [False, True])
-def test_overlapping_launches(processes, rq_service, make_task, allow_overlap):
+def test_overlapping_launches(processes, rq_service, make_task, allow_overlap, worker_class):
     # Both launches must be taken while the first still runs: the workers are up before the
     # launches (a loaded machine may start one worker seconds after the other), and the run lasts
     # 2 s times the factor.
     task = make_task("eztm_sleep", f"{patience(2):g}", allow_overlap=allow_overlap)
-    processes.start("rqworker", "default")
-    processes.start("rqworker", "default")
+    processes.start(*rqworker(worker_class))
+    processes.start(*rqworker(worker_class))
     wait_for(lambda: len(Worker.all(connection=rq_service.connection)) == 2, what="both workers up")
     rq_service.launch(task)
     rq_service.launch(task)
@@ -147,11 +149,11 @@ def test_overlapping_launches(processes, rq_service, make_task, allow_overlap):
         assert reasons == ["", "skipped: already running"]
 
 
-@both_workers
-def test_timeout_fails_the_run_and_keeps_its_log(processes, rq_service, make_task, task_worker):
+@in_both_worker_modes
+def test_timeout_fails_the_run_and_keeps_its_log(processes, rq_service, make_task, worker_class):
     task = make_task("eztm_lines", "100, --level warning, --pause 0.1", timeout=2)
     rq_service.launch(task)
-    drained = manage(*task_worker[:-1], "--burst", "default")
+    drained = manage(*rqworker(worker_class), "--burst")
     assert drained.returncode == 0, drained.stderr
     report = LaunchReport.objects.get(task=task)
     assert (report.invocation_result, report.failure_reason) == ("failed", "timeout after 2 s")
@@ -162,13 +164,13 @@ def test_timeout_fails_the_run_and_keeps_its_log(processes, rq_service, make_tas
     assert "JobTimeoutException" in lines[-1]
 
 
-@both_workers
+@in_both_worker_modes
 def test_failing_task_with_two_retries_leaves_three_reports(
-    processes, rq_service, make_task, task_worker
+    processes, rq_service, make_task, worker_class
 ):
     task = make_task("eztm_fail", max_retries=2, retry_delays="0")
     rq_service.launch(task)
-    drained = manage(*task_worker[:-1], "--burst", "default")
+    drained = manage(*rqworker(worker_class), "--burst")
     assert drained.returncode == 0, drained.stderr
     reports = list(LaunchReport.objects.filter(task=task).order_by("id"))
     assert [(r.attempt, r.max_attempts, r.invocation_result) for r in reports] == [
@@ -178,11 +180,12 @@ def test_failing_task_with_two_retries_leaves_three_reports(
     ]
 
 
-def test_delayed_retry_goes_through_the_scheduler(processes, rq_service, make_task):
+@in_both_worker_modes
+def test_delayed_retry_goes_through_the_scheduler(processes, rq_service, make_task, worker_class):
     task = make_task("eztm_fail", max_retries=1, retry_delays="1")
     rq_service.launch(task)
     processes.start("taskmanager", "scheduler", "--interval", "0.1")
-    processes.start("rqworker", "default")
+    processes.start(*rqworker(worker_class))
     wait_for(
         lambda: (
             LaunchReport.objects.filter(task=task, attempt=2).exclude(invocation_result="").exists()
@@ -193,11 +196,11 @@ def test_delayed_retry_goes_through_the_scheduler(processes, rq_service, make_ta
     assert (second.started_at - first.finished_at) >= timedelta(seconds=1)
 
 
-@both_workers
-def test_stop_ends_a_running_task_within_seconds(processes, rq_service, make_task, task_worker):
+@in_both_worker_modes
+def test_stop_ends_a_running_task_within_seconds(processes, rq_service, make_task, worker_class):
     task = make_task("eztm_sleep", "60")
     rq_service.launch(task)
-    processes.start(*task_worker)
+    processes.start(*rqworker(worker_class))
     running(task)
     asked = time.monotonic()
     assert rq_service.stop(task, by="tester") == 1

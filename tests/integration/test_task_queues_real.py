@@ -11,10 +11,17 @@ from rq import Worker
 from eztaskmanager import operations
 from eztaskmanager.backends import get_backend
 from eztaskmanager.models import LaunchReport
-from tests.integration.conftest import patience, wait_for, wait_process
+from tests.integration.conftest import (
+    in_both_worker_modes,
+    patience,
+    rqworker,
+    wait_for,
+    wait_process,
+)
 
 
-def test_a_worker_takes_high_before_low(make_task, processes):
+@in_both_worker_modes
+def test_a_worker_takes_high_before_low(make_task, processes, worker_class):
     low = [make_task("eztm_echo", name=f"low {i}", queue="low") for i in range(20)]
     high = make_task("eztm_echo", name="high", queue="high")
     backend = get_backend()
@@ -22,15 +29,7 @@ def test_a_worker_takes_high_before_low(make_task, processes):
         operations.launch(task, backend)
     operations.launch(high, backend)  # launched last, behind twenty queued low runs
 
-    worker = processes.start(
-        "rqworker",
-        "--burst",
-        "--worker-class",
-        "eztaskmanager.worker.TaskWorker",
-        "high",
-        "default",
-        "low",
-    )
+    worker = processes.start(*rqworker(worker_class, "high", "default", "low"), "--burst")
     assert wait_process(worker) == 0, processes.output(worker)
     assert LaunchReport.objects.exclude(invocation_result="").count() == 21  # all ran
     first_low = LaunchReport.objects.filter(task__queue="low").aggregate(t=Min("started_at"))["t"]
@@ -39,13 +38,13 @@ def test_a_worker_takes_high_before_low(make_task, processes):
     assert high_started < first_low
 
 
-def test_a_quick_queue_is_not_held_up_by_a_busy_one(make_task, processes):
+@in_both_worker_modes
+def test_a_quick_queue_is_not_held_up_by_a_busy_one(make_task, processes, worker_class):
     # Busy for 8 s (x factor): the quick run must start while the slow one still runs.
     slow = make_task("eztm_sleep", f"{patience(8):g}", name="slow", queue="default")
     quick = make_task("eztm_echo", name="quick", queue="quick")
-    worker_class = ("--worker-class", "eztaskmanager.worker.TaskWorker")
-    processes.start("rqworker", *worker_class, "default")
-    processes.start("rqworker", *worker_class, "quick")
+    processes.start(*rqworker(worker_class, "default"))
+    processes.start(*rqworker(worker_class, "quick"))
     backend = get_backend()
     # Both workers up first: a worker still starting is no queue held up.
     wait_for(lambda: len(Worker.all(connection=backend.connection)) == 2, what="both workers up")

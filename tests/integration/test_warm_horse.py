@@ -8,8 +8,7 @@ import os
 import signal
 
 from eztaskmanager.models import LaunchReport
-from tests.integration.conftest import wait_for
-from tests.integration.test_reliability import WARM_TASK_WORKER
+from tests.integration.conftest import WARM_TASK_WORKER_CLASS, rqworker, wait_for
 
 # Past it after --grow 300, under it before (a horse starts well under 150 MB).
 MEMORY_CEILING_MB = 250
@@ -38,7 +37,7 @@ def test_one_horse_runs_run_after_run_until_it_is_replaced(
     processes, rq_service, make_task, monkeypatch
 ):
     monkeypatch.setenv("EZTM_HORSE_MAX_MEMORY_MB", str(MEMORY_CEILING_MB))
-    processes.start(*WARM_TASK_WORKER)
+    processes.start(*rqworker(WARM_TASK_WORKER_CLASS))
 
     first, pid, state = run(rq_service, make_task)
     assert first.invocation_result == "warnings"
