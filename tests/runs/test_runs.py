@@ -159,6 +159,27 @@ def test_no_op_run_query_budget(make_task):
     assert len(statements) <= 7, statements
 
 
+def test_a_queued_launch_runs_in_seven_statements(make_task):
+    """A worker's run of a queued launch: its task and launch in one read, the claim and the
+    task's status, the outcome, the task's state and the pruning; the end's notifications and
+    follow-ups read nothing more."""
+    from eztaskmanager.runs import run_task
+    from tests.factories import queued_report
+
+    task = make_task("eztm_lines", "0")
+    launch = queued_report(task)
+    with CaptureQueriesContext(connection) as ctx:
+        report = run_task(task.pk, report_id=launch.pk)
+    assert (report.pk, report.invocation_result) == (launch.pk, "ok")
+    statements = [
+        q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)
+    ]
+    kinds = [sql.split()[0] for sql in statements]
+    assert kinds == ["SELECT", "UPDATE", "UPDATE", "UPDATE", "UPDATE", "DELETE", "DELETE"], (
+        statements
+    )
+
+
 @override_settings(EZTASKMANAGER_LOG_FLUSH_SECONDS=0)
 def test_twenty_thousand_lines_in_tens_of_queries(make_task):
     task = make_task("eztm_lines", "20000, --verbosity 2")
