@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "N_LINES_IN_REPORT_LOG": 10,
     # Reports kept per task; older ones are pruned after each run. 0 keeps every report.
     "N_REPORTS_INLINE": 10,
+    # Reports kept per task of a @task function (each call's result is read from its reports);
+    # 0 keeps every one. Never fewer than N_REPORTS_INLINE.
+    "N_CALL_RESULTS": 1000,
     "SHOW_LOGVIEWER_LINK": True,
     # Absolute base URL of the site, used to build links in notifications.
     "BASE_URL": "",

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 
 from eztaskmanager.internals import djangotasks
 from eztaskmanager.models import AppCommand, LaunchReport, Task
+from eztaskmanager.services import run_management_command
 
 pytestmark = pytest.mark.skipif(
     not djangotasks.AVAILABLE, reason="needs Django 6 or the django-tasks package"
@@ -122,6 +123,20 @@ def test_arguments_the_signature_refuses_are_refused_before_a_launch(immediate):
     with pytest.raises(TypeError, match="JSON"):
         functions.add.enqueue(object())
     assert not LaunchReport.objects.exists()
+
+
+def test_a_function_keeps_the_results_of_its_last_calls(immediate, settings, make_task):
+    settings.EZTASKMANAGER_N_REPORTS_INLINE = 2
+    settings.EZTASKMANAGER_N_CALL_RESULTS = 4
+    results = [functions.add.enqueue(i, b=1) for i in range(5)]
+    with pytest.raises(djangotasks.TaskResultDoesNotExist):
+        functions.add.get_result(results[0].id)
+    assert [functions.add.get_result(r.id).return_value for r in results[1:]] == [2, 3, 4, 5]
+    # A command's task keeps N_REPORTS_INLINE, as before.
+    task = make_task("eztm_lines", "0")
+    for _ in range(3):
+        run_management_command(task.pk)
+    assert LaunchReport.objects.filter(task=task).count() == 2
 
 
 def test_an_unknown_result_id_is_said_so(immediate):

@@ -38,7 +38,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from eztaskmanager import conf
 from eztaskmanager.backends import Backend, BackendError, job_id_for
+from eztaskmanager.core import functions
 from eztaskmanager.models import LaunchReport, Task
 from eztaskmanager.notifications import emit_notifications
 from eztaskmanager.records import launches, taskstate
@@ -174,11 +176,21 @@ def end(
             return None
         if state is not None:
             taskstate.run_ended(task, report, scheduled, state)
-        task.prune_reports()
+        task.prune_reports(reports_kept(report))
     react(report, task, outcome, backend, state, retry, react_here)
     if log_failure is not None:
         raise log_failure
     return report
+
+
+def reports_kept(report: LaunchReport) -> int:
+    """How many reports the task of ``report`` keeps (0: all): ``N_REPORTS_INLINE``, or for a
+    ``@task`` function's call, whose result is read from its reports, ``N_CALL_RESULTS``."""
+    kept = conf.get("N_REPORTS_INLINE")
+    if not kept or not functions.is_function_name(report.command_name or ""):
+        return kept
+    calls = conf.get("N_CALL_RESULTS")
+    return max(kept, calls) if calls else 0
 
 
 def store(report, task, outcome, counters, duration, react_here) -> Retry | None | bool:
