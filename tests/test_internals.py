@@ -545,6 +545,35 @@ def test_django_connection_state_read_without_connecting(transactional_db):
             broken(DJANGO, "connection.in_atomic_block is not True inside atomic()", where)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_django_connection_reuse_between_runs(monkeypatch):
+    from django.db import DatabaseError, connection
+
+    where = "internals/django.py (used by worker/horse.py)"
+    connection.ensure_connection()
+    if django_internals.connection_worn(connection):
+        broken(DJANGO, "a fresh connection reads as worn", where)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM eztm_no_such_table")
+    except DatabaseError:
+        pass
+    if not django_internals.connection_worn(connection):
+        broken(DJANGO, "errors_occurred is not set by a failed statement", where)
+    connection.close()
+    connection.ensure_connection()
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    monkeypatch.setattr(connection, "close_at", time.monotonic() - 1)
+    if not django_internals.connection_worn(connection):
+        broken(DJANGO, "close_at past a positive CONN_MAX_AGE does not read as worn", where)
+    django_internals.recheck_at_next_use(connection)
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    source = inspect.getsource(BaseDatabaseWrapper.close_if_health_check_failed)
+    if connection.health_check_done is not False or "health_check_done" not in source:
+        broken(DJANGO, "health_check_done no longer decides the health check", where)
+
+
 def test_django_backend_operations_for_the_log_rows(db):
     from django.db import connection
 

@@ -24,6 +24,13 @@ each against the installed Django:
   connection (what must not happen while the database is away) and cannot tell an atomic block
   from autocommit turned off by hand; a plain ``connections.all()`` makes a connection object
   for every database of the settings, used or not, in the calling thread.
+* ``connection_worn`` and ``recheck_at_next_use``: what Django's
+  ``close_if_unusable_or_obsolete()`` reads of a connection between two requests (autocommit
+  left changed, ``errors_occurred``, ``close_at`` from ``CONN_MAX_AGE``) and the flag
+  (``health_check_done``) that has ``CONN_HEALTH_CHECKS`` check it at its next use. A
+  ``WarmTaskWorker``'s horse applies them between two runs, except ``CONN_MAX_AGE = 0``
+  (closed after every request: the horse keeps its connection), which only that function
+  knows as a whole.
 * ``quote_name`` and ``db_datetime``: the database backend's ``connection.ops.quote_name`` and
   ``adapt_datetimefield_value``, for the log rows written with one ``executemany`` (the ORM's
   ``bulk_create`` caps a statement at the backend's parameter limit).
@@ -33,6 +40,8 @@ each against the installed Django:
 """
 
 from __future__ import annotations
+
+import time
 
 from django.core.management import get_commands, load_command_class
 from django.db import connections, router
@@ -69,6 +78,25 @@ def in_atomic_block(connection) -> bool:
 def open_connections() -> list:
     """The connections this thread has used (databases it never touched are left alone)."""
     return connections.all(initialized_only=True)
+
+
+def connection_worn(connection) -> bool:
+    """Whether open ``connection`` may not serve more work: autocommit left changed, an error
+    that may have broken it (``errors_occurred``: not a data or integrity error), or older than
+    a positive ``CONN_MAX_AGE``."""
+    max_age = connection.settings_dict.get("CONN_MAX_AGE")
+    return (
+        connection.get_autocommit() != connection.settings_dict["AUTOCOMMIT"]
+        or connection.errors_occurred
+        or bool(
+            max_age and connection.close_at is not None and time.monotonic() >= connection.close_at
+        )
+    )
+
+
+def recheck_at_next_use(connection) -> None:
+    """Have ``CONN_HEALTH_CHECKS`` (when on) check ``connection`` again before its next query."""
+    connection.health_check_done = False
 
 
 def quote_name(connection, name: str) -> str:

@@ -26,13 +26,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connections
 from django.utils import timezone, translation
 
 from eztaskmanager import conf
+from eztaskmanager.internals import django as django_internals
 
 logger = logging.getLogger("eztaskmanager.worker")
 
@@ -114,19 +115,20 @@ class ProcessState:
 def open_transaction() -> bool:
     """Whether a connection of this process is still inside a transaction."""
     return any(
-        conn.in_atomic_block or not conn.get_autocommit()
-        for conn in connections.all(initialized_only=True)
+        django_internals.in_atomic_block(conn) or not conn.get_autocommit()
+        for conn in django_internals.open_connections()
         if conn.connection is not None
     )
 
 
 class ErrorWatch:
-    """Notes which database aliases a statement failed on during a run (an execute wrapper on
-    each connection of this thread, from ``start()`` to ``stop()``)."""
+    """Notes which database aliases a statement failed on during a run: an execute wrapper
+    (Django's ``connection.execute_wrapper()``) on each connection of this thread, from
+    ``start()`` to ``stop()``."""
 
     def __init__(self):
         self.failed: set[str] = set()
-        self._wrappers: dict[str, object] = {}
+        self._installed = ExitStack()
 
     def _wrapper(self, alias: str):
         def watch(execute, sql, params, many, context):
@@ -141,39 +143,32 @@ class ErrorWatch:
     def start(self) -> None:
         self.failed = set()
         for conn in connections.all():
-            wrapper = self._wrappers.setdefault(conn.alias, self._wrapper(conn.alias))
-            conn.execute_wrappers.append(wrapper)
+            self._installed.enter_context(conn.execute_wrapper(self._wrapper(conn.alias)))
 
     def stop(self) -> set[str]:
-        for conn in connections.all():
-            wrapper = self._wrappers.get(conn.alias)
-            if wrapper in conn.execute_wrappers:
-                conn.execute_wrappers.remove(wrapper)
+        self._installed.close()
         return self.failed
 
 
 def keep_or_close_connections(failed: set[str] = frozenset()) -> None:
     """Between two runs: close each connection that may not serve the next run; keep the rest.
 
-    Closed: one in a transaction or with autocommit changed, one a statement failed on
-    (``failed``, from ``ErrorWatch``; or Django's ``errors_occurred``), one past a positive
-    ``CONN_MAX_AGE``. ``CONN_MAX_AGE = 0`` does not close it: that setting is about requests,
-    and a connection per run is the cost this horse saves. A kept one is checked at its next
-    use when ``CONN_HEALTH_CHECKS`` is on, as at a request's first query; without it, a
-    connection that broke while the horse waited fails the run's first read, which
-    ``run_task`` tries again on a new connection.
+    Closed: one in a transaction, one a statement failed on (``failed``, from ``ErrorWatch``),
+    one Django would close between two requests for another reason than ``CONN_MAX_AGE = 0``
+    (``django_internals.connection_worn``). ``CONN_MAX_AGE = 0`` does not close it: that
+    setting is about requests, and a connection per run is the cost this horse saves. A kept
+    one is checked at its next use when ``CONN_HEALTH_CHECKS`` is on, as at a request's first
+    query; without it, a connection that broke while the horse waited fails the run's first
+    read, which ``run_task`` tries again on a new connection.
     """
-    for conn in connections.all(initialized_only=True):
+    for conn in django_internals.open_connections():
         if conn.connection is None:
             continue
-        conn.health_check_done = False
-        max_age = conn.settings_dict.get("CONN_MAX_AGE")
+        django_internals.recheck_at_next_use(conn)
         if (
             conn.alias in failed
-            or conn.in_atomic_block
-            or conn.get_autocommit() != conn.settings_dict["AUTOCOMMIT"]
-            or getattr(conn, "errors_occurred", False)
-            or (max_age and conn.close_at is not None and time.monotonic() >= conn.close_at)
+            or django_internals.in_atomic_block(conn)
+            or django_internals.connection_worn(conn)
         ):
             conn.close()
 
