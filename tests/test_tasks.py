@@ -311,10 +311,16 @@ def test_a_function_records_its_progress(immediate):
 def test_aenqueue_and_aget_result(immediate):
     import asyncio
 
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
     async def call():
         result = await functions.add.aenqueue(20, b=1)
         again = await functions.add.aget_result(result.id)
         await result.arefresh()
+        # The calls ran in asgiref's thread: its connection is closed there, as at the end of
+        # a request (left open, it kept the test database from being dropped).
+        await sync_to_async(connections.close_all)()
         return result, again
 
     result, again = asyncio.run(call())
