@@ -9,33 +9,14 @@ pools are warm by then); the figure is its memory at the end: flat means within 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
-from pathlib import Path
 
 from benchmarks.common import ROOT, Row, clear_queue, django_admin, make_task, subprocess_env
+from eztaskmanager.cli.devserver import descendants
+from eztaskmanager.worker.horse import resident_memory_mb
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE_EVERY = 0.2  # seconds
-
-
-def children(pid: int) -> list[int]:
-    """The child processes of ``pid`` (Linux: each thread's ``children`` file)."""
-    found = []
-    for task_dir in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found.extend(int(p) for p in (task_dir / "children").read_text().split())
-        except OSError:
-            continue
-    return found
-
-
-def rss_mib(pid: int) -> float | None:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / (1024 * 1024)
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def run(sizes, say) -> tuple[list[Row], dict]:
@@ -65,8 +46,8 @@ def run(sizes, say) -> tuple[list[Row], dict]:
     try:
         while worker.poll() is None:
             time.sleep(SAMPLE_EVERY)
-            for pid in children(worker.pid):
-                memory = rss_mib(pid)
+            for pid in descendants(worker.pid):
+                memory = resident_memory_mb(pid)
                 if memory is not None:
                     samples.append((queue.finished_job_registry.count, memory, pid))
     finally:

@@ -40,10 +40,11 @@ logger = logging.getLogger("eztaskmanager.worker")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def resident_memory_mb() -> float | None:
-    """This process's resident memory (``/proc/self/statm``), in MB; None where unknown."""
+def resident_memory_mb(pid: int | str = "self") -> float | None:
+    """The resident memory of process ``pid`` (this one by default) read from
+    ``/proc/<pid>/statm``, in MB; None where unknown (another system, a process gone)."""
     try:
-        with open("/proc/self/statm") as statm:
+        with open(f"/proc/{pid}/statm") as statm:
             pages = int(statm.read().split()[1])
     except (OSError, IndexError, ValueError):
         return None
