@@ -9,6 +9,7 @@ import pytest
 from eztaskmanager import operations
 from eztaskmanager.internals import djangotasks
 from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.records import taskstate
 from tests.integration.conftest import manage, wait_for
 
 pytestmark = pytest.mark.skipif(
@@ -168,7 +169,7 @@ def test_a_function_on_cron_fires_once_with_two_schedulers(processes, rq_service
         lambda: LaunchReport.objects.filter(task=task).exclude(invocation_result="").first(),
         what="the first cron firing",
     )
-    Task.objects.filter(pk=task.pk).update(scheduled_job_id=None)  # no more firings
+    taskstate.unschedule(task, pause=True)  # no more firings, and no sync applies it again
     key = rq_service.scheduler.scheduled_jobs_key
     wait_for(lambda: rq_service.connection.zscore(key, job_id) is None, what="the schedule dropped")
     wait_for(

@@ -16,7 +16,9 @@ import pytest
 from django.utils import timezone
 from redis.sentinel import Sentinel
 
-from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.backends import RQBackend
+from eztaskmanager.models import LaunchReport
+from eztaskmanager.records import taskstate
 from tests.conftest import rq_service_on, unavailable
 from tests.integration.conftest import (
     enqueued_firings,
@@ -113,9 +115,19 @@ def test_periodic_schedule_goes_on_after_master_failover(
     wait_for(runs_after_failover, what="5 runs after the failover")
     assert scheduler.poll() is None, processes.output(scheduler)  # it rode the failover out
     job_id = task.scheduled_job_id
-    # No more firings; the scheduler goes on sweeping: a launch whose job the old master took
-    # with it (replication is asynchronous) is sent again from its queued report.
-    Task.objects.filter(pk=task.pk).update(scheduled_job_id=None)
+    # No more firings (the schedule is paused, as the admin does, so that no sync applies it
+    # again); the scheduler goes on sweeping: a launch whose job the old master took with it
+    # (replication is asynchronous) is sent again from its queued report.
+    taskstate.unschedule(task, pause=True)
+    scheduled = RQBackend(connection=connection)
+
+    def schedule_dropped():
+        # A firing that read the task before the pause may still record its launch: once the
+        # scheduler has taken the job out of its set, every launch is in the database.
+        worker.check()
+        return job_id not in scheduled.scheduled()
+
+    wait_for(schedule_dropped, what="the scheduler to drop the paused schedule")
 
     def every_launch_ended():
         worker.check()
@@ -142,7 +154,11 @@ def test_periodic_schedule_goes_on_after_master_failover(
         f"{max(len(enqueued) - len(runs), 0)} lost, {collapsed} firings due during the outage "
         f"collapsed, worker restarts {worker.restarts}"
     )
-    assert len(runs) >= len(enqueued) >= 10, (len(runs), enqueued)
+    every_launch = [
+        (r.pk, r.invocation_result, r.ending, r.started_at, r.failure_reason, r.attempt)
+        for r in LaunchReport.objects.filter(task=task).order_by("pk")
+    ]
+    assert len(runs) >= len(enqueued) >= 10, (len(runs), enqueued, every_launch)
     assert len(after_kill) >= 5
     results = [(r.invocation_result, r.failure_reason) for r in runs]
     assert all(result == LaunchReport.RESULT_OK for result, _ in results), results

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from eztaskmanager.backends.rq import SEEN_KEY
 from eztaskmanager.models import LaunchReport, Task
+from eztaskmanager.records import taskstate
 from tests.integration.conftest import enqueued_firings, manage, patience, wait_for
 
 
@@ -108,9 +109,10 @@ def test_two_schedulers_two_workers_one_report_per_firing(
         processes.start("rqworker", "default")
 
     wait_for(lambda: finished_reports(task=task).count() >= 6, what="6 firings")
-    # No more firings: the schedulers drop the job (its task was rescheduled) when it is next
-    # due; then every launch sent runs to its end before the processes stop.
-    Task.objects.filter(pk=task.pk).update(scheduled_job_id=None)
+    # No more firings: the schedule is paused (as the admin does, so that no sync applies it
+    # again) and the schedulers drop the job when it is next due; then every launch sent runs
+    # to its end before the processes stop.
+    taskstate.unschedule(task, pause=True)
     key = rq_service.scheduler.scheduled_jobs_key
     wait_for(lambda: rq_service.connection.zscore(key, job_id) is None, what="the schedule dropped")
     wait_for(
