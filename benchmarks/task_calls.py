@@ -13,6 +13,8 @@ worker (``manage.py rqworker --burst``, a forking worker) drains them:
 * eztaskmanager: ``noop.enqueue()`` of the bench app's ``@task`` function through
   ``TASKS["default"]`` (``eztaskmanager.tasks.Backend``), drained by ``TaskWorker``: each call
   is a run with its report;
+* eztaskmanager, warm horse: the same calls drained by ``WarmTaskWorker``, whose resident work
+  horse runs one call after another;
 * django-tasks-rq: the same function through ``TASKS["rq"]`` (``django_tasks_rq.RQBackend``),
   drained by rq's ``Worker`` with that package's job class (``--job-class django_tasks_rq.Job``),
   when the package is installed and its calls run with the installed rq; otherwise the output
@@ -41,12 +43,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 QUEUE = "default"
-BARE, OURS, DTRQ = "bare RQ", "eztaskmanager", "django-tasks-rq"
+BARE, OURS, WARM, DTRQ = "bare RQ", "eztaskmanager", "eztaskmanager, warm horse", "django-tasks-rq"
 # One burst worker per drain; ``TaskWorker`` is the worker the docs give for our backend, and
 # django-tasks-rq's README has its own job class on the worker.
 WORKERS = {
     BARE: ("--worker-class", "rq.Worker"),
     OURS: ("--worker-class", "eztaskmanager.worker.TaskWorker"),
+    WARM: ("--worker-class", "eztaskmanager.worker.WarmTaskWorker"),
     DTRQ: ("--worker-class", "rq.Worker", "--job-class", "django_tasks_rq.Job"),
 }
 ATTEMPTS = 3  # a drain is measured again if its calls did not all succeed
@@ -107,8 +110,8 @@ class TaskBackend:
 class Ours(TaskBackend):
     """Our backend: also every call's report ended ok."""
 
-    def __init__(self):
-        super().__init__(OURS, "default")
+    def __init__(self, name: str = OURS):
+        super().__init__(name, "default")
 
     def mark(self):
         """The newest report id before the drain."""
@@ -235,7 +238,7 @@ def compare(n: int, repeats: int, say) -> dict:
 
     queue = django_rq.get_queue(QUEUE)
     measured = []
-    for side in (BareRQ(queue), Ours()):
+    for side in (BareRQ(queue), Ours(), Ours(WARM)):
         try:
             warm_up(side, queue)
         except NotMeasurable as exc:
@@ -310,7 +313,7 @@ def run(sizes, say):
     bare = figures[BARE]
     n = result["calls"]
     rows = []
-    for name in (OURS, DTRQ):
+    for name in (OURS, WARM, DTRQ):
         if name not in figures:
             continue
         side = figures[name]
@@ -358,7 +361,7 @@ def run(sizes, say):
 
 def side_by_side(figures: dict, n: int) -> str:
     """The figures as a reStructuredText simple table, one column per side."""
-    names = [BARE, OURS, DTRQ]
+    names = [BARE, OURS, WARM, DTRQ]
 
     def cell(name, key, template):
         if name not in figures:
