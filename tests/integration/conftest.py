@@ -189,6 +189,24 @@ def wait_for(
     )
 
 
+def stop_firings(task, connection, job_id: str, check=lambda: None) -> None:
+    """Pause ``task``'s schedule as the admin does (no sync applies it again), then wait until a
+    running scheduler has taken its job ``job_id`` out of the scheduled set on ``connection``.
+    A firing that read the task before the pause may still record its launch; once the job is
+    out of the set (a scheduler handles one firing at a time), every launch is in the database.
+    ``check`` is called on each poll (a supervised process restarted, say)."""
+    from eztaskmanager.backends.rq import SCHEDULED_KEY
+    from eztaskmanager.records import taskstate
+
+    taskstate.unschedule(task, pause=True)
+
+    def dropped():
+        check()
+        return connection.zscore(SCHEDULED_KEY, job_id) is None
+
+    wait_for(dropped, what="the scheduler to drop the paused schedule")
+
+
 def enqueued_firings(log: str, job_id: str) -> list[float]:
     """Due times of the firings a scheduler put on the queue, from its ``-v 2`` log: the
     scheduler's own record of which firing it sent, whatever the machine's load."""

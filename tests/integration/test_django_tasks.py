@@ -9,8 +9,7 @@ import pytest
 from eztaskmanager import operations
 from eztaskmanager.internals import djangotasks
 from eztaskmanager.models import LaunchReport, Task
-from eztaskmanager.records import taskstate
-from tests.integration.conftest import manage, wait_for
+from tests.integration.conftest import manage, stop_firings, wait_for
 
 pytestmark = pytest.mark.skipif(
     not djangotasks.AVAILABLE, reason="needs Django 6 or the django-tasks package"
@@ -169,9 +168,7 @@ def test_a_function_on_cron_fires_once_with_two_schedulers(processes, rq_service
         lambda: LaunchReport.objects.filter(task=task).exclude(invocation_result="").first(),
         what="the first cron firing",
     )
-    taskstate.unschedule(task, pause=True)  # no more firings, and no sync applies it again
-    key = rq_service.scheduler.scheduled_jobs_key
-    wait_for(lambda: rq_service.connection.zscore(key, job_id) is None, what="the schedule dropped")
+    stop_firings(task, rq_service.connection, job_id)
     wait_for(
         lambda: not LaunchReport.objects.filter(task=task, invocation_result="").exists(),
         what="a result for every launch",

@@ -16,14 +16,13 @@ import pytest
 from django.utils import timezone
 from redis.sentinel import Sentinel
 
-from eztaskmanager.backends import RQBackend
 from eztaskmanager.models import LaunchReport
-from eztaskmanager.records import taskstate
 from tests.conftest import rq_service_on, unavailable
 from tests.integration.conftest import (
     enqueued_firings,
     in_both_worker_modes,
     rqworker,
+    stop_firings,
     wait_for,
     wait_process,
 )
@@ -115,19 +114,9 @@ def test_periodic_schedule_goes_on_after_master_failover(
     wait_for(runs_after_failover, what="5 runs after the failover")
     assert scheduler.poll() is None, processes.output(scheduler)  # it rode the failover out
     job_id = task.scheduled_job_id
-    # No more firings (the schedule is paused, as the admin does, so that no sync applies it
-    # again); the scheduler goes on sweeping: a launch whose job the old master took with it
-    # (replication is asynchronous) is sent again from its queued report.
-    taskstate.unschedule(task, pause=True)
-    scheduled = RQBackend(connection=connection)
-
-    def schedule_dropped():
-        # A firing that read the task before the pause may still record its launch: once the
-        # scheduler has taken the job out of its set, every launch is in the database.
-        worker.check()
-        return job_id not in scheduled.scheduled()
-
-    wait_for(schedule_dropped, what="the scheduler to drop the paused schedule")
+    # No more firings; the scheduler goes on sweeping: a launch whose job the old master took
+    # with it (replication is asynchronous) is sent again from its queued report.
+    stop_firings(task, connection, job_id, check=worker.check)
 
     def every_launch_ended():
         worker.check()

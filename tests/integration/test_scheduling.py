@@ -7,8 +7,13 @@ from django.utils import timezone
 
 from eztaskmanager.backends.rq import SEEN_KEY
 from eztaskmanager.models import LaunchReport, Task
-from eztaskmanager.records import taskstate
-from tests.integration.conftest import enqueued_firings, manage, patience, wait_for
+from tests.integration.conftest import (
+    enqueued_firings,
+    manage,
+    patience,
+    stop_firings,
+    wait_for,
+)
 
 
 def finished_reports(**filters):
@@ -109,12 +114,8 @@ def test_two_schedulers_two_workers_one_report_per_firing(
         processes.start("rqworker", "default")
 
     wait_for(lambda: finished_reports(task=task).count() >= 6, what="6 firings")
-    # No more firings: the schedule is paused (as the admin does, so that no sync applies it
-    # again) and the schedulers drop the job when it is next due; then every launch sent runs
-    # to its end before the processes stop.
-    taskstate.unschedule(task, pause=True)
-    key = rq_service.scheduler.scheduled_jobs_key
-    wait_for(lambda: rq_service.connection.zscore(key, job_id) is None, what="the schedule dropped")
+    # No more firings; then every launch sent runs to its end before the processes stop.
+    stop_firings(task, rq_service.connection, job_id)
     wait_for(
         lambda: not LaunchReport.objects.filter(task=task, invocation_result="").exists(),
         what="a result for every launch",
